@@ -127,6 +127,7 @@ class ResponsePayload(Record):
     tx_id: str
     proposal_hash: bytes
     status: int  # 200 ok, 400 refused by the chaincode, 500 chaincode broke
+    code: str  # "" when ok, else a stable refusal code (the chaincode's, or the endorser's)
     message: str
     result: bytes
     rwset: ReadWriteSet

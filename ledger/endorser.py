@@ -1,0 +1,165 @@
+"""Step 1 of execute → order → validate → commit: endorse a proposal.
+
+The endorser checks the signed proposal (creator membership and signature, transaction id,
+channel, chaincode, signoffs), simulates the chaincode against its own world state without
+writing, refuses writes that lack the supervision approval, and signs the outcome.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+
+import msgspec
+import structlog
+
+from ledger.chaincode_api import ChaincodeRefusal, VerifiedSignoff
+from ledger.channel import Channel
+from ledger.encoding import decode, encode, sha256
+from ledger.identity import Identity, MembershipError, SigningIdentity
+from ledger.messages import (
+    STATUS_ERROR,
+    STATUS_OK,
+    STATUS_REFUSED,
+    Endorsement,
+    Proposal,
+    ProposalResponse,
+    ReadWriteSet,
+    ResponsePayload,
+    SignedProposal,
+    compute_tx_id,
+    signoff_message,
+)
+from ledger.simulator import StateReader, TxSimulator
+
+log = structlog.get_logger("endorser")
+EMPTY_RWSET = ReadWriteSet((), (), ())
+
+SIGNOFFS_MAX = 8
+ARGS_MAX = 16
+ARG_BYTES_MAX = 256 * 1024
+SIGNOFF_KINDS = ("party", "approval")
+
+
+class EndorserRefusal(Exception):
+    """The proposal is refused before or instead of simulation (not signed)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedProposal:
+    proposal: Proposal
+    creator: Identity
+    signoffs: tuple[VerifiedSignoff, ...]
+
+
+class StateSource:
+    """What the endorser needs of its peer's storage: a snapshot to read, a tx index."""
+
+    def snapshot(self): ...  # type: ignore[no-untyped-def]  # context manager -> StateReader
+
+    def tx_location(self, tx_id: str) -> tuple[int, int, int] | None: ...
+
+
+class Endorser:
+    def __init__(self, identity: SigningIdentity, channel: Channel, state: StateSource) -> None:
+        self.identity = identity
+        self.channel = channel
+        self.state = state
+
+    def endorse(self, signed: SignedProposal) -> ProposalResponse:
+        """Check, simulate, sign. Refusals by the chaincode come back signed with status 400."""
+        checked = self.check(signed)
+        if self.state.tx_location(checked.proposal.tx_id) is not None:
+            raise EndorserRefusal("DUPLICATE_TXID", f"transaction {checked.proposal.tx_id} is already on the ledger")
+        payload = self._simulate(checked, enforce_approval=True)
+        payload_bytes = encode(payload)
+        return ProposalResponse(payload_bytes, Endorsement(self.identity.cert_bytes, self.identity.sign(payload_bytes)))
+
+    def evaluate(self, signed: SignedProposal) -> ResponsePayload:
+        """A query: simulate and return the outcome; nothing is signed or ordered."""
+        return self._simulate(self.check(signed), enforce_approval=False)
+
+    def check(self, signed: SignedProposal) -> CheckedProposal:
+        try:
+            proposal = decode(signed.proposal, Proposal)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise EndorserRefusal("BAD_PAYLOAD", f"proposal cannot be decoded: {exc}") from None
+        creator = self._member(proposal.creator)
+        if not creator.verify(signed.proposal, signed.signature):
+            raise EndorserRefusal("BAD_CREATOR_SIGNATURE", f"the proposal is not signed by its creator {creator.id}")
+        invocation = proposal.invocation
+        if invocation.channel != self.channel.name:
+            raise EndorserRefusal("BAD_CHANNEL", f"this peer serves channel {self.channel.name}, not {invocation.channel!r}")
+        if compute_tx_id(invocation) != proposal.tx_id:
+            raise EndorserRefusal("BAD_TXID", "the transaction id is not the hash of the invocation")
+        if self.channel.definition(invocation.chaincode) is None:
+            raise EndorserRefusal("UNKNOWN_CHAINCODE", f"chaincode {invocation.chaincode!r} is not defined on this channel")
+        if len(invocation.args) > ARGS_MAX or any(len(arg) > ARG_BYTES_MAX for arg in invocation.args):
+            raise EndorserRefusal("BAD_PAYLOAD", f"at most {ARGS_MAX} arguments of {ARG_BYTES_MAX} bytes each")
+        if len(proposal.signoffs) > SIGNOFFS_MAX:
+            raise EndorserRefusal("BAD_SIGNOFF", f"at most {SIGNOFFS_MAX} signoffs per proposal")
+        signoffs = []
+        for signoff in proposal.signoffs:
+            signer = self._member(signoff.signer)
+            if signoff.kind not in SIGNOFF_KINDS or not signer.verify(signoff_message(signoff.kind, proposal.tx_id), signoff.signature):
+                raise EndorserRefusal("BAD_SIGNOFF", f"the {signoff.kind!r} signoff of {signer.id} does not verify")
+            signoffs.append(VerifiedSignoff(signoff.kind, signer))
+        return CheckedProposal(proposal, creator, tuple(signoffs))
+
+    def _member(self, cert_bytes: bytes) -> Identity:
+        try:
+            return self.channel.msp.validate(cert_bytes)
+        except MembershipError as exc:
+            raise EndorserRefusal("UNKNOWN_IDENTITY", exc.message) from None
+
+    def _simulate(self, checked: CheckedProposal, *, enforce_approval: bool) -> ResponsePayload:
+        proposal = checked.proposal
+        invocation = proposal.invocation
+        chaincode = self.channel.chaincode(invocation.chaincode)
+        with self.state.snapshot() as reader:
+            simulator = self._simulator(reader, checked)
+            status, code, message, result = STATUS_OK, "", "", b""
+            try:
+                result = chaincode.invoke(simulator)
+            except ChaincodeRefusal as refusal:
+                status, code, message = STATUS_REFUSED, refusal.code, refusal.message
+            except Exception as exc:  # the chaincode broke: a fault, reported, never endorsed
+                log.error("chaincode_fault", tx_id=proposal.tx_id, error=repr(exc), trace=traceback.format_exc(limit=5))
+                status, code, message = STATUS_ERROR, "CHAINCODE_FAULT", f"the chaincode failed: {exc!r}"
+        if status == STATUS_OK and enforce_approval and simulator.has_writes():
+            policy = self.channel.approval_policy(invocation.chaincode)
+            approvers = [s.identity for s in checked.signoffs if s.kind == "approval"]
+            if policy is not None and not policy.satisfied_by(approvers):
+                status, code = STATUS_REFUSED, "MISSING_ADMIN_APPROVAL"
+                message = f"a write needs an administrator's approval satisfying {policy.text}"
+        ok = status == STATUS_OK
+        return ResponsePayload(
+            tx_id=proposal.tx_id,
+            proposal_hash=sha256(encode(proposal)),
+            status=status,
+            code=code,
+            message=message,
+            result=bytes(result) if ok else b"",
+            rwset=simulator.read_write_set() if ok else EMPTY_RWSET,
+            events=simulator.events() if ok else (),
+        )
+
+    def _simulator(self, reader: StateReader, checked: CheckedProposal) -> TxSimulator:
+        proposal = checked.proposal
+        invocation = proposal.invocation
+        return TxSimulator(
+            reader,
+            channel=invocation.channel,
+            chaincode=invocation.chaincode,
+            tx_id=proposal.tx_id,
+            timestamp_ms=proposal.timestamp_ms,
+            function=invocation.function,
+            args=invocation.args,
+            creator=checked.creator,
+            signoffs=checked.signoffs,
+        )

@@ -1,0 +1,200 @@
+"""Step 3 of execute → order → validate → commit: mark every transaction of a block.
+
+For each transaction, in block order: payload decodes, creator is a member and signed the
+envelope, the transaction id is the hash of the invocation and not seen before, endorsers
+are members whose signatures cover the same response, the endorsement policy holds, a
+write carries the supervision approval, and (MVCC) every key read still has the version it
+had at simulation and every range scan would see the same keys (no phantoms), counting the
+writes of valid transactions earlier in the same block. An invalid transaction is data —
+a code in the block's flags — never an exception.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import msgspec
+
+from ledger.channel import Channel
+from ledger.encoding import decode, encode, sha256
+from ledger.identity import Identity, MembershipError
+from ledger.messages import (
+    STATUS_OK,
+    Block,
+    EndorsedTransaction,
+    Envelope,
+    KVWrite,
+    Payload,
+    PayloadType,
+    Proposal,
+    RangeRead,
+    ReadWriteSet,
+    ResponsePayload,
+    ValidationCode,
+    Version,
+    compute_tx_id,
+    signoff_message,
+)
+
+V = ValidationCode
+
+
+class ValidationState:
+    """What validation reads of the committed state (a peer's StateDB)."""
+
+    def versions(self, keys: Iterable[str]) -> dict[str, Version]: ...
+
+    def range(self, start: str, end: str, limit: int | None = None) -> list[tuple[str, bytes, Version]]: ...
+
+    def existing_tx_ids(self, tx_ids: Iterable[str]) -> set[str]: ...
+
+
+@dataclass(slots=True)
+class ValidTx:
+    tx_num: int
+    tx_id: str
+    timestamp_ms: int
+    rwset: ReadWriteSet
+
+
+@dataclass(slots=True)
+class ValidationResult:
+    codes: list[ValidationCode]
+    tx_ids: list[str]  # "" where the payload could not be decoded
+    valid: list[ValidTx] = field(default_factory=list)
+
+    def writes(self) -> list[tuple[int, str, int, KVWrite]]:
+        return [(tx.tx_num, tx.tx_id, tx.timestamp_ms, write) for tx in self.valid for write in tx.rwset.writes]
+
+
+@dataclass(slots=True)
+class _Decoded:
+    tx_id: str
+    timestamp_ms: int
+    chaincode: str
+    rwset: ReadWriteSet
+    endorsers: list[Identity]
+    approvers: list[Identity]
+
+
+class Validator:
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+
+    def validate(self, block: Block, state: ValidationState) -> ValidationResult:
+        """Codes for every transaction of `block` (block 0, the genesis, is valid by definition)."""
+        if block.header.number == 0:
+            return ValidationResult([V.VALID] * len(block.data), [""] * len(block.data))
+        # Certificates are judged at the block's (orderer-given) time, so replaying the chain
+        # later gives the same verdicts.
+        at_ms = block.header.timestamp_ms
+        decoded: list[_Decoded | ValidationCode] = [self._check_signed_parts(env, at_ms) for env in block.data]
+        tx_ids = [d.tx_id if isinstance(d, _Decoded) else "" for d in decoded]
+        seen = state.existing_tx_ids([t for t in tx_ids if t])
+        read_keys = {r.key for d in decoded if isinstance(d, _Decoded) for r in d.rwset.reads}
+        committed = state.versions(read_keys)
+        updates: dict[str, Version | None] = {}  # writes of valid txs earlier in this block
+        result = ValidationResult([], tx_ids)
+        for tx_num, item in enumerate(decoded):
+            code = item if isinstance(item, ValidationCode) else self._check_tx(item, tx_num, seen, committed, updates, state)
+            result.codes.append(code)
+            if isinstance(item, _Decoded):
+                seen.add(item.tx_id)
+                if code == V.VALID:
+                    result.valid.append(ValidTx(tx_num, item.tx_id, item.timestamp_ms, item.rwset))
+                    for write in item.rwset.writes:
+                        updates[write.key] = None if write.is_delete else (block.header.number, tx_num)
+        return result
+
+    def _check_tx(
+        self,
+        tx: _Decoded,
+        tx_num: int,
+        seen: set[str],
+        committed: dict[str, Version],
+        updates: dict[str, Version | None],
+        state: ValidationState,
+    ) -> ValidationCode:
+        if tx.tx_id in seen:
+            return V.DUPLICATE_TXID
+        if not self.channel.endorsement_policy(tx.chaincode).satisfied_by(tx.endorsers):
+            return V.ENDORSEMENT_POLICY_FAILURE
+        approval = self.channel.approval_policy(tx.chaincode)
+        if tx.rwset.writes and approval is not None and not approval.satisfied_by(tx.approvers):
+            return V.MISSING_ADMIN_APPROVAL
+        for read in tx.rwset.reads:
+            current = updates[read.key] if read.key in updates else committed.get(read.key)
+            if current != read.version:
+                return V.MVCC_READ_CONFLICT
+        for range_read in tx.rwset.range_reads:
+            if not _same_range(range_read, state, updates):
+                return V.PHANTOM_READ_CONFLICT
+        return V.VALID
+
+    def _check_signed_parts(self, envelope_bytes: bytes, at_ms: int) -> _Decoded | ValidationCode:
+        """Everything that depends on one transaction alone: decoding, identities, signatures."""
+        try:
+            envelope = decode(envelope_bytes, Envelope)
+            payload = decode(envelope.payload, Payload)
+            if payload.type != PayloadType.ENDORSER_TRANSACTION:
+                return V.BAD_PAYLOAD
+            transaction = decode(payload.data, EndorsedTransaction)
+            proposal = decode(transaction.proposal, Proposal)
+            response = decode(transaction.response_payload, ResponsePayload)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return V.BAD_PAYLOAD
+        if payload.channel != self.channel.name or proposal.invocation.channel != self.channel.name:
+            return V.BAD_CHANNEL
+        try:
+            creator = self.channel.msp.validate(payload.creator, at_ms)
+        except MembershipError:
+            return V.UNKNOWN_IDENTITY
+        if not creator.verify(envelope.payload, envelope.signature) or proposal.creator != payload.creator:
+            return V.BAD_CREATOR_SIGNATURE
+        tx_id = proposal.tx_id
+        if compute_tx_id(proposal.invocation) != tx_id or response.tx_id != tx_id:
+            return V.BAD_TXID
+        if response.proposal_hash != sha256(encode(proposal)):
+            return V.BAD_PAYLOAD
+        chaincode = proposal.invocation.chaincode
+        if self.channel.definition(chaincode) is None:
+            return V.UNKNOWN_CHAINCODE
+        if response.status != STATUS_OK:
+            return V.CHAINCODE_ERROR
+        endorsers = [
+            identity
+            for endorsement in transaction.endorsements
+            if (identity := self._member(endorsement.endorser, at_ms)) is not None
+            and identity.verify(transaction.response_payload, endorsement.signature)
+        ]
+        approvers = []
+        if response.rwset.writes and self.channel.approval_policy(chaincode) is not None:
+            message = signoff_message("approval", tx_id)
+            approvers = [
+                identity
+                for signoff in proposal.signoffs
+                if signoff.kind == "approval"
+                and (identity := self._member(signoff.signer, at_ms)) is not None
+                and identity.verify(message, signoff.signature)
+            ]
+        return _Decoded(tx_id, proposal.timestamp_ms, chaincode, response.rwset, endorsers, approvers)
+
+    def _member(self, cert_bytes: bytes, at_ms: int | None) -> Identity | None:
+        try:
+            return self.channel.msp.validate(cert_bytes, at_ms)
+        except MembershipError:
+            return None
+
+
+def _same_range(range_read: RangeRead, state: ValidationState, updates: dict[str, Version | None]) -> bool:
+    """Re-run a range scan over committed state plus this block's earlier valid writes."""
+    now = {key: version for key, _, version in state.range(range_read.start, range_read.end)}
+    for key, version in updates.items():
+        if range_read.start <= key < range_read.end:
+            if version is None:
+                now.pop(key, None)
+            else:
+                now[key] = version
+    seen = {read.key: read.version for read in range_read.reads}
+    return now == seen
