@@ -1,0 +1,35 @@
+"""The one interface between nodes: what a gateway needs of endorsers, the orderer and a
+committing peer. The embedded network passes the nodes themselves (in-process calls); a
+networked transport implements the same protocols over the wire.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator, Protocol
+
+from ledger.committer import CommitOutcome
+from ledger.messages import Block, ProposalResponse, ResponsePayload, SignedProposal
+from ledger.orderer import BroadcastResult
+
+
+class EndorserService(Protocol):
+    name: str
+    org: str
+
+    def endorse(self, signed: SignedProposal) -> ProposalResponse: ...
+
+    def evaluate(self, signed: SignedProposal) -> ResponsePayload: ...
+
+
+class OrdererService(Protocol):
+    def broadcast(self, envelope: bytes) -> BroadcastResult: ...
+
+
+class DeliverService(Protocol):
+    def blocks_from(self, number: int) -> Iterator[Block]: ...
+
+    def subscribe(self, deliver: Callable[[Block], None]) -> None: ...
+
+
+class CommitEvents(Protocol):
+    def add_commit_listener(self, listener: Callable[[CommitOutcome], None]) -> None: ...
