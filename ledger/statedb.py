@@ -1,0 +1,342 @@
+"""Commit step, storage: the versioned world state that endorsers simulate against and validators check.
+
+Holds, in one SQL database (SQLite in WAL mode by default, PostgreSQL by URL):
+- `state`: every live key with its value and version (block number, transaction number);
+- `history`: every committed write of every key (for `get_history_for_key`), indexed by key;
+- `txindex`: every transaction id ever ordered with its block, position and validation code
+  (duplicate-txid checks, commit status);
+- `savepoint`: the last block applied and its commit hash.
+The committer applies one block per SQL transaction (state, history, tx index and savepoint
+together), so a reader never sees half a block and a crash leaves the savepoint naming
+exactly the blocks applied. Everything here can be rebuilt from the block files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, make_url
+
+from ledger.chaincode_api import HistoryEntry
+from ledger.encoding import encode
+from ledger.messages import KVWrite, Version
+
+KEY_LENGTH_MAX = 1024  # characters of a state key
+TX_ID_LENGTH_MAX = 128
+KEYS_PER_QUERY_MAX = 500  # IN (...) lists are chunked to stay under every driver's limits
+STATE_ROWS_PER_FETCH = 1000  # iter_state reads the table in key-ordered pages of this size
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+POOL_CONNECTIONS = 8  # one committer and a few endorsing readers
+STATE_DIGEST_DOMAIN = b"gridledger/state-digest/v1\x00"
+
+_KEY = sa.String(KEY_LENGTH_MAX).with_variant(sa.String(KEY_LENGTH_MAX, collation="C"), "postgresql")
+_metadata = sa.MetaData()
+state_table = sa.Table(
+    "state",
+    _metadata,
+    sa.Column("key", _KEY, primary_key=True),
+    sa.Column("value", sa.LargeBinary, nullable=False),
+    sa.Column("block", sa.BigInteger, nullable=False),
+    sa.Column("tx_num", sa.Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+history_table = sa.Table(  # the primary key is the (key, block, tx_num) index
+    "history",
+    _metadata,
+    sa.Column("key", _KEY, primary_key=True),
+    sa.Column("block", sa.BigInteger, primary_key=True),
+    sa.Column("tx_num", sa.Integer, primary_key=True),
+    sa.Column("tx_id", sa.String(TX_ID_LENGTH_MAX), nullable=False),
+    sa.Column("timestamp_ms", sa.BigInteger, nullable=False),
+    sa.Column("value", sa.LargeBinary, nullable=False),
+    sa.Column("is_delete", sa.Boolean, nullable=False),
+    sqlite_with_rowid=False,
+)
+txindex_table = sa.Table(
+    "txindex",
+    _metadata,
+    sa.Column("tx_id", sa.String(TX_ID_LENGTH_MAX), primary_key=True),
+    sa.Column("block", sa.BigInteger, nullable=False),
+    sa.Column("tx_num", sa.Integer, nullable=False),
+    sa.Column("code", sa.Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+savepoint_table = sa.Table(
+    "savepoint",
+    _metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("block", sa.BigInteger, nullable=False),
+    sa.Column("commit_hash", sa.LargeBinary, nullable=False),
+)
+
+_S, _H, _T, _P = state_table.c, history_table.c, txindex_table.c, savepoint_table.c
+_SELECT_ONE = sa.select(_S.value, _S.block, _S.tx_num).where(_S.key == sa.bindparam("k"))
+_SELECT_MANY = sa.select(_S.key, _S.value, _S.block, _S.tx_num).where(_S.key.in_(sa.bindparam("ks", expanding=True)))
+_SELECT_VERSIONS = sa.select(_S.key, _S.block, _S.tx_num).where(_S.key.in_(sa.bindparam("ks", expanding=True)))
+_SELECT_HISTORY = (
+    sa.select(_H.block, _H.tx_num, _H.tx_id, _H.timestamp_ms, _H.value, _H.is_delete)
+    .where(_H.key == sa.bindparam("k"))
+    .order_by(_H.block, _H.tx_num)
+)
+_SELECT_TX = sa.select(_T.block, _T.tx_num, _T.code).where(_T.tx_id == sa.bindparam("t"))
+_SELECT_TX_IDS = sa.select(_T.tx_id).where(_T.tx_id.in_(sa.bindparam("ts", expanding=True)))
+_SELECT_SAVEPOINT = sa.select(_P.block, _P.commit_hash).where(_P.id == 1)
+_SELECT_PAGE = (
+    sa.select(_S.key, _S.value, _S.block, _S.tx_num)
+    .where(_S.key > sa.bindparam("after"))
+    .order_by(_S.key)
+    .limit(STATE_ROWS_PER_FETCH)
+)
+_DELETE_STATE = sa.delete(state_table).where(_S.key == sa.bindparam("k"))
+
+
+def _chunks(items: list[str]) -> Iterator[list[str]]:
+    for i in range(0, len(items), KEYS_PER_QUERY_MAX):
+        yield items[i : i + KEYS_PER_QUERY_MAX]
+
+
+class StateSnapshot:
+    """Reads over one connection; inside `StateDB.snapshot()` they all see one committed block."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def get(self, key: str) -> tuple[bytes, Version] | None:
+        row = self._conn.execute(_SELECT_ONE, {"k": key}).first()
+        return None if row is None else (row[0], (row[1], row[2]))
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, tuple[bytes, Version]]:
+        found: dict[str, tuple[bytes, Version]] = {}
+        for chunk in _chunks(list(dict.fromkeys(keys))):
+            for key, value, block, tx_num in self._conn.execute(_SELECT_MANY, {"ks": chunk}):
+                found[key] = (value, (block, tx_num))
+        return found
+
+    def versions(self, keys: Iterable[str]) -> dict[str, Version]:
+        """Current versions of those keys that exist (absent keys are missing from the result)."""
+        found: dict[str, Version] = {}
+        for chunk in _chunks(list(dict.fromkeys(keys))):
+            for key, block, tx_num in self._conn.execute(_SELECT_VERSIONS, {"ks": chunk}):
+                found[key] = (block, tx_num)
+        return found
+
+    def range(self, start: str, end: str, limit: int | None = None) -> list[tuple[str, bytes, Version]]:
+        """Keys in [start, end) in code-point order; end "" means unbounded."""
+        assert limit is None or limit >= 0, "limit must be non-negative"
+        query = sa.select(_S.key, _S.value, _S.block, _S.tx_num).where(_S.key >= start)
+        if end:
+            query = query.where(_S.key < end)
+        query = query.order_by(_S.key)
+        if limit is not None:
+            query = query.limit(limit)
+        return [(key, value, (block, tx_num)) for key, value, block, tx_num in self._conn.execute(query)]
+
+    def history(self, key: str) -> list[HistoryEntry]:
+        """Every committed write of `key`, oldest first (deletes included, with is_delete)."""
+        return [HistoryEntry(*row) for row in self._conn.execute(_SELECT_HISTORY, {"k": key})]
+
+    def tx_location(self, tx_id: str) -> tuple[int, int, int] | None:
+        """(block, tx_num, validation code) of the first ordering of `tx_id`, or None."""
+        row = self._conn.execute(_SELECT_TX, {"t": tx_id}).first()
+        return None if row is None else (row[0], row[1], row[2])
+
+    def existing_tx_ids(self, tx_ids: Iterable[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in _chunks(list(dict.fromkeys(tx_ids))):
+            found.update(row[0] for row in self._conn.execute(_SELECT_TX_IDS, {"ts": chunk}))
+        return found
+
+    def savepoint(self) -> tuple[int, bytes] | None:
+        """(last applied block number, its commit hash), or None when nothing was applied."""
+        row = self._conn.execute(_SELECT_SAVEPOINT).first()
+        return None if row is None else (row[0], row[1])
+
+    def iter_state(self) -> Iterator[tuple[str, bytes, Version]]:
+        """All keys in key order, read in pages (keyset pagination): memory stays bounded."""
+        # "" sorts before every key, so `key > ""` starts at the first one
+        after = ""
+        first = self._conn.execute(_SELECT_ONE, {"k": ""}).first()
+        if first is not None:
+            yield "", first[0], (first[1], first[2])
+        while True:
+            rows = self._conn.execute(_SELECT_PAGE, {"after": after}).all()
+            for key, value, block, tx_num in rows:
+                yield key, value, (block, tx_num)
+            if len(rows) < STATE_ROWS_PER_FETCH:
+                return
+            after = rows[-1][0]
+
+
+class StateDB:
+    """The world state database of one peer. One committer thread, many reader threads."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine = _create_engine(url)
+        _metadata.create_all(self._engine)
+        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        upsert = dialect.insert(state_table)
+        self._upsert_state = upsert.on_conflict_do_update(
+            index_elements=[_S.key],
+            set_={"value": upsert.excluded.value, "block": upsert.excluded.block, "tx_num": upsert.excluded.tx_num},
+        )
+        self._insert_history = sa.insert(history_table)
+        self._insert_txs = dialect.insert(txindex_table).on_conflict_do_nothing(index_elements=[_T.tx_id])
+        saved = dialect.insert(savepoint_table)
+        self._upsert_savepoint = saved.on_conflict_do_update(
+            index_elements=[_P.id], set_={"block": saved.excluded.block, "commit_hash": saved.excluded.commit_hash}
+        )
+
+    # --- reads: each call is one short read transaction --------------------------------
+
+    @contextmanager
+    def _reader(self) -> Iterator[StateSnapshot]:
+        with self._engine.connect() as conn:
+            yield StateSnapshot(conn)
+
+    def get(self, key: str) -> tuple[bytes, Version] | None:
+        with self._reader() as r:
+            return r.get(key)
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, tuple[bytes, Version]]:
+        with self._reader() as r:
+            return r.get_many(keys)
+
+    def versions(self, keys: Iterable[str]) -> dict[str, Version]:
+        with self._reader() as r:
+            return r.versions(keys)
+
+    def range(self, start: str, end: str, limit: int | None = None) -> list[tuple[str, bytes, Version]]:
+        with self._reader() as r:
+            return r.range(start, end, limit)
+
+    def history(self, key: str) -> list[HistoryEntry]:
+        with self._reader() as r:
+            return r.history(key)
+
+    def tx_location(self, tx_id: str) -> tuple[int, int, int] | None:
+        with self._reader() as r:
+            return r.tx_location(tx_id)
+
+    def existing_tx_ids(self, tx_ids: Iterable[str]) -> set[str]:
+        with self._reader() as r:
+            return r.existing_tx_ids(tx_ids)
+
+    def savepoint(self) -> tuple[int, bytes] | None:
+        with self._reader() as r:
+            return r.savepoint()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[StateSnapshot]:
+        """A repeatable-read view: every read through it sees the same committed block."""
+        conn = self._engine.connect()
+        try:
+            if conn.dialect.name == "postgresql":
+                conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            conn.begin()
+            snap = StateSnapshot(conn)
+            snap.savepoint()  # the first read pins the snapshot (SQLite WAL and PostgreSQL alike)
+            yield snap
+        finally:
+            conn.close()  # rolls back the read transaction
+
+    def iter_state(self) -> Iterator[tuple[str, bytes, Version]]:
+        """All (key, value, version) in key order, streamed from one snapshot."""
+        with self.snapshot() as snap:
+            yield from snap.iter_state()
+
+    def state_digest(self) -> bytes:
+        """sha256 over the domain tag, then encode((key, value, (block, tx_num))) of every key in key order."""
+        digest = hashlib.sha256(STATE_DIGEST_DOMAIN)
+        for entry in self.iter_state():
+            digest.update(encode(entry))
+        return digest.digest()
+
+    # --- writes: the committer's thread only -------------------------------------------
+
+    def apply_block(
+        self,
+        block_number: int,
+        commit_hash: bytes,
+        writes: Sequence[tuple[int, str, int, KVWrite]],
+        txs: Sequence[tuple[str, int, int]],
+    ) -> None:
+        """Apply one block's valid writes, its tx index rows and the savepoint in one SQL transaction.
+
+        writes: (tx_num, tx_id, timestamp_ms, write) of the VALID transactions, in block order;
+        a later write to a key wins (also within one transaction). txs: (tx_id, tx_num, code)
+        of EVERY transaction in the block; a tx id already indexed keeps its first location.
+        """
+        latest: dict[str, tuple[int, KVWrite]] = {}
+        history: dict[tuple[str, int], dict[str, Any]] = {}
+        for tx_num, tx_id, timestamp_ms, write in writes:
+            latest[write.key] = (tx_num, write)
+            history[(write.key, tx_num)] = {
+                "key": write.key, "block": block_number, "tx_num": tx_num, "tx_id": tx_id,
+                "timestamp_ms": timestamp_ms, "value": write.value, "is_delete": write.is_delete,
+            }  # fmt: skip
+        deletes = [{"k": key} for key in sorted(latest) if latest[key][1].is_delete]
+        upserts = [
+            {"key": key, "value": write.value, "block": block_number, "tx_num": tx_num}
+            for key, (tx_num, write) in sorted(latest.items())
+            if not write.is_delete
+        ]
+        tx_rows = [{"tx_id": tx_id, "block": block_number, "tx_num": tx_num, "code": code} for tx_id, tx_num, code in txs]
+        with self._engine.connect().execution_options(gridledger_write=True) as conn, conn.begin():
+            saved = conn.execute(_SELECT_SAVEPOINT).first()
+            expected = 0 if saved is None else saved[0] + 1
+            assert block_number == expected, f"apply_block({block_number}) but the next block is {expected}"
+            if deletes:
+                conn.execute(_DELETE_STATE, deletes)
+            if upserts:
+                conn.execute(self._upsert_state, upserts)
+            if history:
+                conn.execute(self._insert_history, list(history.values()))
+            if tx_rows:
+                conn.execute(self._insert_txs, tx_rows)
+            conn.execute(self._upsert_savepoint, {"id": 1, "block": block_number, "commit_hash": commit_hash})
+
+    def reset(self) -> None:
+        """Delete all state, history, tx index and the savepoint (before a rebuild from blocks)."""
+        with self._engine.connect().execution_options(gridledger_write=True) as conn, conn.begin():
+            for table in (state_table, history_table, txindex_table, savepoint_table):
+                conn.execute(sa.delete(table))
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+def _create_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(url, pool_size=POOL_CONNECTIONS, max_overflow=POOL_CONNECTIONS)
+    if parsed.database in (None, "", ":memory:"):
+        raise ValueError("StateDB needs a SQLite file (readers and the committer use separate connections)")
+    Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(
+        url,
+        pool_size=POOL_CONNECTIONS,
+        max_overflow=POOL_CONNECTIONS,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (pysqlite's own is deferred too late)
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # state is rebuildable from the fsynced blocks
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # the writer takes the write lock up front, so it never fails to upgrade a read lock
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("gridledger_write") else "BEGIN")
+
+    return engine
