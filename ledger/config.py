@@ -71,6 +71,7 @@ class ChaincodeSpec(msgspec.Struct, forbid_unknown_fields=True):
     endorsement_policy: str = "MAJORITY"
     approval_policy: str = ""
     params: dict[str, str] = {}
+    workload: str = ""  # entry point of the benchmark workload (`gridledger bench`)
 
 
 class ConsoleSpec(msgspec.Struct, forbid_unknown_fields=True):

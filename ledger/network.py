@@ -7,6 +7,8 @@ database, each recovering and catching up), and hands out gateways for client id
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -34,6 +36,26 @@ from ledger.orderer import Orderer
 from ledger.peer import Peer
 
 
+LOCK_FILE = "network.lock"
+
+
+class NetworkBusy(Exception):
+    """Another process runs this network (two writers would corrupt the peers' files)."""
+
+
+def _lock_data_dir(data_dir: Path) -> int:
+    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise NetworkBusy(f"the network in {data_dir} is running in another process (pid {holder}); stop it or use its console/API") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
+
+
 @dataclass(frozen=True, slots=True)
 class PeerStatus:
     name: str
@@ -53,6 +75,7 @@ class Network:
         self.orderer = orderer
         self.peers = peers
         self._waiters: dict[str, CommitWaiter] = {}
+        self._lock_fd: int | None = None
         self._lock = threading.Lock()
         self._closed = False
 
@@ -61,6 +84,17 @@ class Network:
         configure_logging()
         data_dir = Path(data_dir)
         genesis = load_genesis(data_dir)
+        lock_fd = _lock_data_dir(data_dir)
+        try:
+            network = cls._assemble(data_dir, genesis, state_url_template)
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        network._lock_fd = lock_fd
+        return network
+
+    @classmethod
+    def _assemble(cls, data_dir: Path, genesis, state_url_template: str | None) -> "Network":  # type: ignore[no-untyped-def]
         spec = load_spec(data_dir / CONFIG_COPY_FILE)
         config = genesis_config(genesis)
         orderer_node = next(n for n in config.nodes if n.role == "orderer")
@@ -89,6 +123,9 @@ class Network:
         self.orderer.stop()
         for peer in self.peers:
             peer.stop()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def __enter__(self) -> "Network":
         return self

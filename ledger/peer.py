@@ -54,6 +54,7 @@ class Peer:
         self._source: Callable[[int], Iterator[Block]] | None = None
         self._previous_hash: bytes | None = None
         self._lock = threading.Lock()
+        self.commit_lock = threading.RLock()  # held while a block is committed; verify holds it too
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -157,7 +158,8 @@ class Peer:
             raise BlockRejected("orderer signature does not verify")
 
     def _commit(self, block: Block) -> None:
-        outcome = self.committer.commit(block)
+        with self.commit_lock:
+            outcome = self.committer.commit(block)
         with self._lock:
             listeners = list(self._listeners)
         for listener in listeners:

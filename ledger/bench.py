@@ -1,0 +1,159 @@
+"""A Caliper-style benchmark driver: rounds of transactions at a fixed send rate.
+
+The workload (which functions, which users) comes from the chaincode's side through the
+`Workload` protocol, named in the network file, so the ledger stays ignorant of what the
+chaincode does. Every transaction is really endorsed, ordered, validated and committed:
+every signature is made and checked and every block is fsynced.
+"""
+
+from __future__ import annotations
+
+import importlib
+import statistics
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, Sequence
+
+from ledger.gateway import GatewayError, Gateway, make_signoff
+from ledger.identity import SigningIdentity
+from ledger.messages import compute_tx_id
+
+WORKERS_DEFAULT = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    function: str
+    args: tuple[str, ...]
+    parties: tuple[str, ...]  # names of the users whose "party" signoff the transaction needs
+
+
+class Workload(Protocol):
+    def setup_phases(self) -> list[list[Step]]:
+        """Phases run in order before measuring (steps inside a phase run concurrently)."""
+        ...
+
+    def round(self, count: int) -> list[Step]:
+        """The measured transactions."""
+        ...
+
+
+def load_workload(entry_point: str, **kwargs: Any) -> Workload:
+    module_name, _, attr = entry_point.partition(":")
+    return getattr(importlib.import_module(module_name), attr)(**kwargs)
+
+
+@dataclass
+class RoundReport:
+    label: str
+    sent: int
+    succ: int
+    fail: int
+    failures: dict[str, int]
+    send_rate_tps: float
+    throughput_tps: float
+    latency_ms: dict[str, float]
+    duration_s: float
+    latencies: list[float] = field(default_factory=list, repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "sent": self.sent,
+            "succ": self.succ,
+            "fail": self.fail,
+            "failures": self.failures,
+            "send_rate_tps": round(self.send_rate_tps, 1),
+            "throughput_tps": round(self.throughput_tps, 1),
+            "latency_ms": {k: round(v, 1) for k, v in self.latency_ms.items()},
+            "duration_s": round(self.duration_s, 3),
+        }
+
+
+class Driver:
+    """Signs and submits steps: each user's party signoff plus the approver's approval."""
+
+    def __init__(self, gateway_for: Callable[[SigningIdentity], Gateway], user: Callable[[str], SigningIdentity], approver: SigningIdentity) -> None:
+        self.gateway_for = gateway_for
+        self.user = user
+        self.approver = approver
+        self._gateways: dict[str, Gateway] = {}
+        self._lock = threading.Lock()
+
+    def _gateway(self, name: str) -> Gateway:
+        with self._lock:
+            gateway = self._gateways.get(name)
+            if gateway is None:
+                gateway = self._gateways[name] = self.gateway_for(self.user(name))
+            return gateway
+
+    def submit(self, step: Step) -> str:
+        """Run one step; returns "VALID" or the refusal / validation code."""
+        gateway = self._gateway(step.parties[0] if step.parties else "bench-client")
+        invocation = gateway.new_invocation(step.function, step.args)
+        tx_id = compute_tx_id(invocation)
+        signoffs = [make_signoff("party", self.user(p), tx_id) for p in step.parties]
+        signoffs.append(make_signoff("approval", self.approver, tx_id))
+        try:
+            gateway.submit(invocation, signoffs)
+            return "VALID"
+        except GatewayError as exc:
+            return exc.code
+
+
+def run_round(driver: Driver, steps: Sequence[Step], *, label: str, rate_tps: float = 0.0, workers: int = WORKERS_DEFAULT,
+              progress: Callable[[int], None] | None = None) -> RoundReport:
+    """Send `steps` at `rate_tps` (0 = as fast as `workers` allow) and measure each commit."""
+    latencies: list[float] = []
+    codes: Counter[str] = Counter()
+    lock = threading.Lock()
+    start = time.perf_counter()
+    last_done = start
+
+    def one(index: int) -> None:
+        nonlocal last_done
+        if rate_tps > 0:
+            delay = start + index / rate_tps - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        sent_at = time.perf_counter()
+        code = driver.submit(steps[index])
+        done = time.perf_counter()
+        with lock:
+            codes[code] += 1
+            if code == "VALID":
+                latencies.append((done - sent_at) * 1000)
+            last_done = max(last_done, done)
+        if progress:
+            progress(1)
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bench") as pool:
+        list(pool.map(one, range(len(steps))))
+    duration = max(last_done - start, 1e-9)
+    succ = codes.pop("VALID", 0)
+    ordered = sorted(latencies)
+    return RoundReport(
+        label=label,
+        sent=len(steps),
+        succ=succ,
+        fail=sum(codes.values()),
+        failures=dict(codes.most_common()),
+        send_rate_tps=len(steps) / duration if rate_tps <= 0 else min(rate_tps, len(steps) / duration),
+        throughput_tps=succ / duration,
+        latency_ms=_latency_summary(ordered),
+        duration_s=duration,
+        latencies=ordered,
+    )
+
+
+def _latency_summary(ordered: list[float]) -> dict[str, float]:
+    if not ordered:
+        return {"min": 0.0, "avg": 0.0, "p50": 0.0, "p99": 0.0, "max": 0.0}
+
+    def pct(p: float) -> float:
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+    return {"min": ordered[0], "avg": statistics.fmean(ordered), "p50": pct(50), "p99": pct(99), "max": ordered[-1]}
