@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chaincode.power_data.errors import (
+    AMOUNT_DIGITS_MAX,
     AMOUNT_MAX,
     BALANCE_MAX,
     FIRST_ISSUE_TAG,
@@ -75,7 +76,7 @@ def _name(text: str) -> str:
 
 
 def _number(text: str, lowest: int, code: Code) -> int:
-    if not text or not text.isascii() or not text.isdigit() or len(text) > 13 or not lowest <= int(text) <= AMOUNT_MAX:
+    if not text or not text.isascii() or not text.isdigit() or len(text) > AMOUNT_DIGITS_MAX or not lowest <= int(text) <= AMOUNT_MAX:
         raise _fail(code)
     return int(text)
 
