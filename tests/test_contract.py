@@ -8,7 +8,7 @@ import json
 import pytest
 
 from chaincode.power_data.contract import PowerDataContract
-from chaincode.power_data.errors import BALANCE_MAX, LIST_ASSETS_MAX, Code
+from chaincode.power_data.errors import BALANCE_MAX, LIST_ASSETS_MAX, QUERY_FUNCTIONS, WRITE_FUNCTIONS, Code
 from chaincode.power_data.model import PowerDataModel
 from fake_context import FakeContext, FakeDriver, Identities
 from ledger.chaincode_api import ChaincodeRefusal
@@ -267,3 +267,9 @@ def test_model_agrees_on_the_story_codes() -> None:
     assert model.call("assetsExchange", ("S", "B", "C"), ("C",)) == (False, Code.MISSING_CONSENT)
     assert model.call("assetsEnroll", ("S", "S2", meta("s"), "B", "1"), ("B",)) == (False, Code.DUPLICATE_CONTENT)
     assert model.balances() == {"A": 130, "B": 70, "C": 100}
+
+
+def test_function_tables_match_the_contract() -> None:
+    kinds = {name: spec.kind for name, spec in PowerDataContract.functions.items()}
+    assert {n for n, k in kinds.items() if k == "transaction"} == set(WRITE_FUNCTIONS)
+    assert {n for n, k in kinds.items() if k == "query"} == set(QUERY_FUNCTIONS)

@@ -11,7 +11,8 @@ rules gets the same code from both):
      INVALID_AMOUNT, INVALID_VALUE, INVALID_QUERY_TYPE
   4. records, in parameter order: USER_EXISTS / USER_NOT_FOUND / USER_DELETED,
      ASSET_EXISTS / ASSET_NOT_FOUND
-  5. signatures: NOT_AUTHORIZED (the acting user did not sign)
+  5. signatures: NOT_AUTHORIZED (the acting user did not sign); assetsExchange checks
+     SAME_USER just before it, once both users are loaded
   6. business rules of the function (see each function's docstring)
 """
 
