@@ -29,3 +29,16 @@ def test_setup_and_two_rounds_run_clean_and_conserve_tokens() -> None:
     assert mix[("userTopup", 1)] > 300 and mix[("assetsExchange", 1)] > 1000 and mix[("assetsExchange", 2)] > 150
     total = sum(net.call("queryUser", (workload.user_id(i),))[1]["Token"] for i in range(workload.USERS))
     assert total == topped_up
+
+
+def test_bench_workload_phases_have_no_two_writes_to_one_user() -> None:
+    bench = workload.PowerDataWorkload(run_id="abc123")
+    net = FakeDriver(PowerDataContract())
+    for phase in bench.setup_phases():
+        acting = [t.args[3] if t.function == "assetsEnroll" else t.args[1 if t.function == "userRegister" else 0] for t in phase]
+        assert len(acting) == len(set(acting)), "two steps of one phase write the same user record"
+        for step in phase:
+            assert net.call(step.function, step.args, step.parties)[0], step
+    for step in bench.round(500) + bench.round(500):
+        assert step.args[0].startswith("babc123-")
+        assert net.call(step.function, step.args, step.parties)[0], step

@@ -113,3 +113,38 @@ def _draw_exchange(rng: random.Random, held: dict[str, set[str]], prefix: str, *
         held[aid].add(buyer)
         return WorkloadTx("assetsExchange", (aid, seller, buyer), (buyer, seller))
     return None
+
+
+def setup_phases(prefix: str = ID_PREFIX_DEFAULT) -> list[list[WorkloadTx]]:
+    """`setup_transactions` cut into phases whose steps may run concurrently without conflicts.
+
+    Registrations, then top-ups, then enrollments in waves of one asset per publisher (two
+    enrollments by one publisher in one block would conflict on its user record).
+    """
+    txs = setup_transactions(prefix)
+    registers, topups, enrolls = txs[:USERS], txs[USERS : 2 * USERS], txs[2 * USERS :]
+    waves = [enrolls[start : start + PUBLISHERS] for start in range(0, len(enrolls), PUBLISHERS)]
+    return [registers, topups, *waves]
+
+
+class PowerDataWorkload:
+    """The `gridledger bench` workload (ledger.bench.Workload): setup phases, then measured rounds.
+
+    Ids are prefixed with the run id so that repeated runs on one ledger never collide;
+    each `round` continues from the holdings the previous rounds left.
+    """
+
+    def __init__(self, run_id: str = "", seed: int = 0) -> None:
+        self.prefix = f"b{run_id}" if run_id else ID_PREFIX_DEFAULT
+        self.seed = seed
+        self.rounds_drawn = 0
+        self.holdings = initial_holdings(self.prefix)
+
+    def setup_phases(self) -> list[list[WorkloadTx]]:
+        return setup_phases(self.prefix)
+
+    def round(self, count: int) -> list[WorkloadTx]:
+        """The next measured round of `count` transactions (seeded by seed and round number)."""
+        txs, self.holdings = measured_round(self.seed * 1_000 + self.rounds_drawn, self.holdings, self.prefix, count)
+        self.rounds_drawn += 1
+        return txs
