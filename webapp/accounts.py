@@ -1,0 +1,163 @@
+"""Accounts: sign-up (key, certificate, wallet), login (unlock), administrators."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import structlog
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from ledger import wallet as wallets
+from ledger.identity import SigningIdentity
+
+from webapp.chain import Chain
+from webapp.db import ConsoleUser, session
+from webapp.errors import BadInput, Conflict, NotAuthenticated
+from webapp.sessions import LoginThrottle, SessionRegistry, UserSession
+from webapp.settings import NAME_LENGTH_MAX, Settings
+
+log = structlog.get_logger("webapp.accounts")
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")
+FIRST_ADMIN = "admin"
+
+
+def check_username(username: str) -> str:
+    if not USERNAME_RE.match(username or ""):
+        raise BadInput(
+            "BAD_USER_ID",
+            "A user id has 3 to 32 characters: letters, digits, '.', '_' or '-', starting with a letter or digit.",
+        )
+    return username
+
+
+def check_display_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name or len(name) > NAME_LENGTH_MAX:
+        raise BadInput("BAD_USER_NAME", f"A name has 1 to {NAME_LENGTH_MAX} characters.")
+    return name
+
+
+def check_password(password: str) -> None:
+    try:
+        wallets.check_password_strength(password or "")
+    except wallets.WalletError as exc:
+        raise BadInput(exc.code, exc.message) from None
+
+
+class AccountService:
+    def __init__(self, engine: Engine, chain: Chain, settings: Settings, registry: SessionRegistry) -> None:
+        self.engine = engine
+        self.chain = chain
+        self.settings = settings
+        self.registry = registry
+        self.throttle = LoginThrottle(settings.login_failures_max, settings.login_window_s)
+
+    def _lock(self, identity: SigningIdentity, password: str) -> str:
+        try:
+            if self.settings.fast_kdf or wallets.fast_kdf_for_tests():
+                locked = wallets.lock(identity, password, opslimit=wallets.OPSLIMIT_MIN, memlimit=wallets.MEMLIMIT_MIN)
+            else:
+                locked = wallets.lock(identity, password)
+        except wallets.WalletError as exc:
+            raise BadInput(exc.code, exc.message) from None
+        return locked.to_json()
+
+    def get(self, username: str) -> ConsoleUser | None:
+        with session(self.engine) as db:
+            return db.get(ConsoleUser, username)
+
+    def sign_up(self, username: str, display_name: str, password: str) -> tuple[ConsoleUser, SigningIdentity]:
+        """Creates the key and certificate and the wallet; the ledger account comes with the register request."""
+        check_username(username)
+        display_name = check_display_name(display_name)
+        check_password(password)
+        if self.get(username) is not None:
+            raise Conflict("USER_EXISTS", f"The user id {username!r} is taken; choose another.")
+        org = self.chain.console_org or self.settings.user_org
+        identity = self.chain.enroll(org, username)
+        user = ConsoleUser(
+            username=username,
+            display_name=display_name,
+            org=org,
+            identity_id=identity.id,
+            wallet_json=self._lock(identity, password),
+        )
+        with session(self.engine) as db:
+            if db.get(ConsoleUser, username) is not None:
+                raise Conflict("USER_EXISTS", f"The user id {username!r} is taken; choose another.")
+            db.add(user)
+            db.commit()
+        log.info("signed_up", username=username, identity=identity.id)
+        return user, identity
+
+    def add_admin(self, username: str, display_name: str, password: str) -> ConsoleUser:
+        check_username(username)
+        display_name = check_display_name(display_name)
+        check_password(password)
+        if self.get(username) is not None:
+            raise Conflict("USER_EXISTS", f"The user id {username!r} is taken; choose another.")
+        identity = self.chain.enroll(self.chain.approver_org, username, role="admin")
+        user = ConsoleUser(
+            username=username,
+            display_name=display_name,
+            org=self.chain.approver_org,
+            identity_id=identity.id,
+            is_admin=True,
+            wallet_json=self._lock(identity, password),
+        )
+        with session(self.engine) as db:
+            db.add(user)
+            db.commit()
+        log.info("admin_added", username=username, identity=identity.id)
+        return user
+
+    def import_first_admin(self, data_dir: Path) -> None:
+        """The approver org's admin wallet written by `init` becomes the console user "admin"."""
+        path = data_dir / "wallets" / self.chain.approver_org / "admin.json"
+        if self.get(FIRST_ADMIN) is not None or not path.exists():
+            return
+        text = path.read_text()
+        wallets.LockedWallet.from_json(text)  # refuse a damaged file early
+        with session(self.engine) as db:
+            db.add(
+                ConsoleUser(
+                    username=FIRST_ADMIN,
+                    display_name="Administrator",
+                    org=self.chain.approver_org,
+                    identity_id="",  # filled in at the first login
+                    is_admin=True,
+                    wallet_json=text,
+                )
+            )
+            db.commit()
+        log.info("first_admin_imported", path=str(path))
+
+    def login(self, username: str, password: str, client: str) -> UserSession:
+        keys = (f"user:{username}", f"addr:{client}")
+        self.throttle.check(*keys)
+        user = self.get(username or "")
+        if user is None:
+            self.throttle.failed(*keys)
+            raise NotAuthenticated("BAD_LOGIN", "Unknown user id or wrong password.")
+        try:
+            identity = wallets.unlock(wallets.LockedWallet.from_json(user.wallet_json), password or "")
+        except wallets.WalletError:
+            self.throttle.failed(*keys)
+            raise NotAuthenticated("BAD_LOGIN", "Unknown user id or wrong password.") from None
+        self.throttle.succeeded(*keys)
+        if user.identity_id != identity.id:  # the imported admin wallet names its identity only inside
+            with session(self.engine) as db:
+                stored = db.get(ConsoleUser, user.username)
+                if stored is not None:
+                    stored.identity_id = identity.id
+                    db.add(stored)
+                    db.commit()
+        log.info("logged_in", username=username)
+        return self.registry.open(user.username, user.display_name, user.is_admin, identity)
+
+    def list_admins(self) -> list[ConsoleUser]:
+        with session(self.engine) as db:
+            return list(db.exec(select(ConsoleUser).where(ConsoleUser.is_admin == True)))  # noqa: E712

@@ -1,0 +1,104 @@
+"""The console's app factory: pages, the JSON API, CSRF, templates, errors, metrics, lifespan."""
+
+from __future__ import annotations
+
+import secrets
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import structlog
+from litestar import Litestar
+from litestar.config.csrf import CSRFConfig
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from ledger.identity import write_private_file
+
+from webapp import pages_accounts, pages_assets, pages_explorer, pages_reviews
+from webapp.api import api_router
+from webapp.deps import provide_services, provide_user
+from webapp.errors import handle_exception
+from webapp.observability import healthz, metrics, request_log_middleware
+from webapp.openapi_page import OfflineSchemaPage
+from webapp.services import Services
+from webapp.settings import REQUEST_BODY_BYTES_MAX, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = ROOT / "templates"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+log = structlog.get_logger("webapp.app")
+
+
+def _csrf_secret(data_dir: Path) -> str:
+    path = data_dir / "console" / "csrf.secret"
+    if not path.exists():
+        write_private_file(path, secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def _jinja_setup(engine: JinjaTemplateEngine) -> None:
+    from datetime import datetime, timezone
+
+    env = engine.engine
+    env.autoescape = True  # never trust a name or a description
+    env.filters["when"] = lambda s: datetime.fromtimestamp(s, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC") if s else ""
+    env.filters["when_ms"] = lambda ms: datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC") if ms else ""
+    env.filters["short"] = lambda h, n=12: (h[:n] + "…") if isinstance(h, str) and len(h) > n else h
+
+
+def create_app(data_dir: Path, *, network: Any | None = None, settings: Settings | None = None) -> Litestar:
+    """The console for the network in `data_dir`; opens the network itself unless one is given."""
+    data_dir = Path(data_dir)
+    settings = settings or Settings.from_env()
+    owned: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        net = network
+        if net is None:
+            from ledger.network import Network
+
+            net = owned["network"] = Network.open(data_dir)
+        app.state.services = Services.build(data_dir, net, settings)
+        log.info("console_started", data_dir=str(data_dir))
+        try:
+            yield
+        finally:
+            if "network" in owned:
+                owned.pop("network").close()
+            app.state.services.engine.dispose()
+
+    html_routes = [*pages_accounts.ROUTES, *pages_assets.ROUTES, *pages_reviews.ROUTES, *pages_explorer.ROUTES]
+    return Litestar(
+        route_handlers=[
+            *html_routes,
+            api_router(),
+            healthz,
+            metrics,
+            create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
+        ],
+        dependencies={"services": Provide(provide_services, sync_to_thread=False), "user": Provide(provide_user, sync_to_thread=False)},
+        lifespan=[lifespan],
+        middleware=[request_log_middleware],
+        csrf_config=CSRFConfig(
+            secret=_csrf_secret(data_dir),
+            cookie_secure=settings.cookie_secure,
+            cookie_httponly=False,  # forms carry the token in a hidden field; the cookie only pairs with it
+            cookie_samesite="strict",
+            exclude=["/metrics", "/healthz"],
+        ),
+        template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine, engine_callback=_jinja_setup),
+        openapi_config=OpenAPIConfig(
+            title="GridLedger API",
+            version="1.0",
+            path="/schema",
+            render_plugins=[OfflineSchemaPage(), JsonRenderPlugin()],
+        ),
+        exception_handlers={Exception: handle_exception},
+        request_max_body_size=REQUEST_BODY_BYTES_MAX,
+    )

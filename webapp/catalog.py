@@ -1,0 +1,124 @@
+"""Assets as people see them: the marketplace, an asset's page, publishing and downloading."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from webapp.chain import Chain
+from webapp.datasets import DatasetInfo, DatasetStore, analyze, asset_content_hash, build_metadata
+from webapp.db import DatasetRecord, ReviewRequest, session
+from webapp.errors import Forbidden, NotFound
+from webapp.sessions import UserSession
+from webapp.settings import Settings
+from webapp.workflow import Workflow, check_id
+
+SEARCH_LENGTH_MAX = 100
+
+
+@dataclass
+class AssetView:
+    asset: dict[str, Any]
+    metadata: dict[str, Any]
+    content_hash: str | None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    preview: list[list[str]] = field(default_factory=list)
+    stored: bool = False
+
+
+def parse_meta(asset: dict[str, Any]) -> dict[str, Any]:
+    try:
+        meta = json.loads(asset.get("Metadata") or "{}")
+    except (TypeError, ValueError):
+        return {"description": str(asset.get("Metadata"))}
+    return meta if isinstance(meta, dict) else {"description": str(meta)}
+
+
+class Catalog:
+    def __init__(self, engine: Engine, chain: Chain, datasets: DatasetStore, settings: Settings) -> None:
+        self.engine = engine
+        self.chain = chain
+        self.datasets = datasets
+        self.settings = settings
+
+    def search(self, text: str = "", fmt: str = "", price_max: int | None = None, on_sale_only: bool = True) -> list[dict[str, Any]]:
+        text = (text or "").strip().lower()[:SEARCH_LENGTH_MAX]
+        found = []
+        for asset in self.chain.list_assets(on_sale_only=on_sale_only):
+            meta = parse_meta(asset)
+            haystack = " ".join(str(x) for x in (asset.get("Name"), asset.get("Id"), asset.get("IssuerId"), meta.get("description"))).lower()
+            if text and text not in haystack:
+                continue
+            if fmt and meta.get("format") != fmt:
+                continue
+            if price_max is not None and int(asset.get("Value") or 0) > price_max:
+                continue
+            found.append({**asset, "meta": meta})
+        return found
+
+    def view(self, asset_id: str) -> AssetView:
+        asset_id = check_id(asset_id, "asset id")
+        asset = self.chain.query_asset(asset_id)
+        if asset is None:
+            raise NotFound("ASSET_NOT_FOUND", f"There is no asset {asset_id!r} on the ledger.")
+        content_hash = asset_content_hash(asset)
+        view = AssetView(asset, parse_meta(asset), content_hash, self.chain.asset_history(asset_id, "all"))
+        if content_hash and self.datasets.has(content_hash):
+            view.stored = True
+            try:
+                view.preview = analyze(f"x.{view.metadata.get('format', 'csv')}", self.datasets.get(content_hash), 1 << 62).preview
+            except Exception:
+                view.preview = []
+        return view
+
+    def holds(self, username: str, asset: dict[str, Any]) -> bool:
+        """The publisher or a current holder, per the ledger."""
+        if asset.get("IssuerId") == username:
+            return True
+        user = self.chain.query_user(username)
+        return bool(user and asset.get("Id") in (user.get("Assets") or []))
+
+    def upload(self, user: UserSession, filename: str, data: bytes) -> DatasetInfo:
+        info = analyze(filename, data, self.settings.dataset_bytes_max)
+        self.datasets.put(data)
+        with session(self.engine) as db:
+            if db.get(DatasetRecord, info.sha256) is None:
+                db.add(
+                    DatasetRecord(
+                        sha256=info.sha256,
+                        uploader=user.username,
+                        filename=filename[:128],
+                        format=info.format,
+                        size=info.size,
+                        columns_json=json.dumps(info.columns),
+                    )
+                )
+                db.commit()
+        return info
+
+    def publish(
+        self, workflow: Workflow, user: UserSession, filename: str, data: bytes, name: str, asset_id: str, price: Any, description: str, licence: str
+    ) -> ReviewRequest:
+        info = analyze(filename, data, self.settings.dataset_bytes_max)
+        metadata = build_metadata(info, description, licence, filename)
+        check_id(asset_id, "asset id")
+        self.upload(user, filename, data)
+        return workflow.enroll(user, name, asset_id, metadata, user.username, price)
+
+    def download(self, user: UserSession, asset_id: str) -> tuple[str, bytes]:
+        """The file of an asset the user publishes or holds, checked against the ledger's hash."""
+        asset_id = check_id(asset_id, "asset id")
+        asset = self.chain.query_asset(asset_id)
+        if asset is None:
+            raise NotFound("ASSET_NOT_FOUND", f"There is no asset {asset_id!r} on the ledger.")
+        if not self.holds(user.username, asset):
+            raise Forbidden("NOT_A_HOLDER", "Only the publisher and current holders of this asset can download it.")
+        content_hash = asset_content_hash(asset)
+        if content_hash is None:
+            raise NotFound("NO_DATASET", "This asset names no dataset file.")
+        data = self.datasets.get(content_hash)  # re-hashes and compares with the ledger's hash
+        meta = parse_meta(asset)
+        return f"{asset_id}.{meta.get('format', 'bin')}", data

@@ -1,0 +1,202 @@
+"""The console's only door to the ledger: queries and submissions through the gateway."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from ledger.encoding import decode, encode
+from ledger.identity import SigningIdentity
+from ledger.messages import Invocation, Signoff, compute_tx_id
+
+from webapp.errors import AppError, LedgerUnavailable, NotFound
+
+# Contract refusal codes that mean "no such record" for a query.
+_NOT_FOUND_HINTS = ("NOT_FOUND",)
+LIST_PAGES_MAX = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of a submitted transaction."""
+
+    committed: bool
+    tx_id: str
+    block: int | None
+    code: str  # "VALID", a validation code name, or the contract's refusal code
+    message: str
+
+
+class Chain:
+    """Wraps a `ledger.network.Network`. Thread-safe: gateways are cached per identity id."""
+
+    def __init__(self, network: Any) -> None:
+        self.network = network
+        self._gateways: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    # --- identities -----------------------------------------------------------------------
+    @property
+    def approver_org(self) -> str:
+        return self.network.approver_org
+
+    def enroll(self, org: str, name: str, role: str = "client") -> SigningIdentity:
+        return self.network.enroll(org, name, role=role)
+
+    def service_identity(self) -> SigningIdentity:
+        return self.network.service_identity(self.approver_org)
+
+    def gateway(self, identity: SigningIdentity) -> Any:
+        key = identity.cert_bytes.hex()
+        with self._lock:
+            gw = self._gateways.get(key)
+            if gw is None:
+                gw = self._gateways[key] = self.network.gateway(identity)
+            return gw
+
+    # --- queries --------------------------------------------------------------------------
+    def evaluate(self, function: str, args: Sequence[str]) -> Any:
+        from ledger.gateway import GatewayError
+
+        try:
+            raw = self.gateway(self.service_identity()).evaluate(function, list(args))
+        except GatewayError as exc:
+            code = str(getattr(exc, "code", "LEDGER_ERROR"))
+            message = str(getattr(exc, "message", exc))
+            if any(hint in code for hint in _NOT_FOUND_HINTS):
+                raise NotFound(code, message) from None
+            raise AppError(code, message) from None
+        return json.loads(raw) if raw else None
+
+    def query_user(self, user_id: str) -> dict[str, Any] | None:
+        try:
+            return self.evaluate("queryUser", [user_id])
+        except NotFound:
+            return None
+
+    def query_asset(self, asset_id: str) -> dict[str, Any] | None:
+        try:
+            return self.evaluate("queryAsset", [asset_id])
+        except NotFound:
+            return None
+
+    def asset_history(self, asset_id: str, query_type: str = "all") -> list[dict[str, Any]]:
+        try:
+            result = self.evaluate("assetsExchangeHistory", [asset_id, query_type])
+        except NotFound:
+            return []
+        return list(result or [])
+
+    def list_assets(self, on_sale_only: bool = False) -> list[dict[str, Any]]:
+        """Assets in id order, page by page (listAssets), at most LIST_PAGES_MAX pages."""
+        assets: list[dict[str, Any]] = []
+        start_after = ""
+        for _ in range(LIST_PAGES_MAX):
+            page = self.evaluate("listAssets", ["true" if on_sale_only else "false", start_after]) or {}
+            assets.extend(item for item in page.get("Assets", []) if isinstance(item, dict))
+            start_after = page.get("Next") or ""
+            if not start_after:
+                break
+        return assets
+
+    # --- transactions ---------------------------------------------------------------------
+    def new_invocation(self, identity: SigningIdentity, function: str, args: Sequence[str]) -> tuple[Invocation, str]:
+        invocation = self.gateway(identity).new_invocation(function, list(args))
+        return invocation, compute_tx_id(invocation)
+
+    @staticmethod
+    def signoff(kind: str, signer: SigningIdentity, tx_id: str) -> Signoff:
+        from ledger.gateway import make_signoff
+
+        return make_signoff(kind, signer, tx_id)
+
+    def submit(self, submitter: SigningIdentity, invocation: Invocation, signoffs: Sequence[Signoff], timeout_s: float) -> Outcome:
+        from ledger.gateway import CommitError, EndorsementError, GatewayError
+
+        tx_id = compute_tx_id(invocation)
+        try:
+            result = self.gateway(submitter).submit(invocation, list(signoffs), timeout_s=timeout_s)
+        except EndorsementError as exc:
+            return Outcome(False, tx_id, None, str(exc.code), str(exc.message))
+        except CommitError as exc:
+            return Outcome(False, tx_id, getattr(exc, "block", None), str(exc.code), str(exc.message))
+        except GatewayError as exc:
+            return Outcome(False, tx_id, None, str(getattr(exc, "code", "LEDGER_ERROR")), str(getattr(exc, "message", exc)))
+        code = getattr(result.code, "name", str(result.code))
+        return Outcome(code == "VALID", result.tx_id, result.block, code, "")
+
+    # --- explorer -------------------------------------------------------------------------
+    @property
+    def peers(self) -> list[Any]:
+        return list(self.network.peers)
+
+    def peer_status(self) -> list[dict[str, Any]]:
+        return [{"name": p.name, "org": p.org, "height": p.height, "commit_hash": p.commit_hash.hex()} for p in self.peers]
+
+    def _reader(self) -> Any:
+        """The peer with the most blocks."""
+        peers = self.peers
+        if not peers:
+            raise LedgerUnavailable("NO_PEERS", "The network has no running peer.")
+        return max(peers, key=lambda p: p.height)
+
+    def block(self, number: int) -> dict[str, Any]:
+        from ledger.explorer import describe_block
+
+        peer = self._reader()
+        if not 0 <= number < peer.height:
+            raise NotFound("BLOCK_NOT_FOUND", f"There is no block {number}; the chain has {peer.height} blocks.")
+        return describe_block(peer.block(number))
+
+    def transaction(self, tx_id: str) -> dict[str, Any]:
+        from ledger.explorer import describe_transaction
+
+        peer = self._reader()
+        location = peer.tx_location(tx_id) if len(tx_id) == 64 else None
+        if location is None:
+            raise NotFound("TX_NOT_FOUND", f"No transaction {tx_id!r} is on the ledger.")
+        block_number, tx_num = location[0], location[1]
+        return describe_transaction(peer.block(block_number), tx_num)
+
+    def key_history(self, key: str) -> list[dict[str, Any]]:
+        entries = []
+        for entry in self._reader().history(key):
+            try:
+                value = entry.value.decode("utf-8")
+            except UnicodeDecodeError:
+                value = entry.value.hex()
+            entries.append(
+                {"block": entry.block, "tx_num": entry.tx_num, "tx_id": entry.tx_id, "timestamp_ms": entry.timestamp_ms, "value": value, "is_delete": entry.is_delete}
+            )
+        return entries
+
+    def verify(self) -> Any:
+        return self.network.verify()
+
+    @property
+    def console_org(self) -> str | None:
+        return getattr(self.network, "console_org", None)
+
+    def height(self) -> int:
+        peers = self.peers
+        if not peers:
+            raise LedgerUnavailable("NO_PEERS", "The network has no running peer.")
+        return max(peer.height for peer in peers)
+
+
+def encode_invocation(invocation: Invocation) -> str:
+    return encode(invocation).hex()
+
+
+def decode_invocation(text: str) -> Invocation:
+    return decode(bytes.fromhex(text), Invocation)
+
+
+def encode_signoffs(signoffs: Sequence[Signoff]) -> str:
+    return json.dumps([encode(s).hex() for s in signoffs])
+
+
+def decode_signoffs(text: str) -> list[Signoff]:
+    return [decode(bytes.fromhex(item), Signoff) for item in json.loads(text)]

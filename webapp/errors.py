@@ -1,0 +1,109 @@
+"""The console's refusals: one exception type with a stable code, and its one mapping to HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
+from litestar.response import Redirect, Template
+
+log = structlog.get_logger("webapp.errors")
+
+API_PATH_PREFIXES = ("/index", "/users/", "/assets/", "/auth/", "/requests/", "/reviews", "/datasets")
+
+
+class AppError(Exception):
+    """An expected refusal: `code` is stable, `message` a sentence a person can act on."""
+
+    status_code = 400
+
+    def __init__(self, code: str, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        if status_code is not None:
+            self.status_code = status_code
+
+
+class BadInput(AppError):
+    status_code = 400
+
+
+class NotAuthenticated(AppError):
+    status_code = 401
+
+
+class Forbidden(AppError):
+    status_code = 403
+
+
+class NotFound(AppError):
+    status_code = 404
+
+
+class Conflict(AppError):
+    status_code = 409
+
+
+class TooLarge(AppError):
+    status_code = 413
+
+
+class UnsupportedType(AppError):
+    status_code = 415
+
+
+class TooManyAttempts(AppError):
+    status_code = 429
+
+
+class LedgerUnavailable(AppError):
+    status_code = 503
+
+
+def is_api_request(request: Request[Any, Any, Any]) -> bool:
+    try:
+        if request.route_handler.opt.get("api"):
+            return True
+    except Exception:  # no handler matched (404, 405)
+        pass
+    return request.url.path.startswith(API_PATH_PREFIXES)
+
+
+def _from_http_exception(exc: HTTPException) -> AppError:
+    if isinstance(exc, PermissionDeniedException) and "CSRF" in str(exc.detail):
+        return Forbidden("CSRF_FAILED", "The form was not accepted: its security token is missing or stale. Reload the page and try again.")
+    if isinstance(exc, NotFoundException):
+        return NotFound("NOT_FOUND", "There is nothing at this address.")
+    if exc.status_code == 413:
+        return TooLarge("TOO_LARGE", "The upload is larger than the console accepts.")
+    if exc.status_code == 405:
+        return AppError("METHOD_NOT_ALLOWED", "This address does not accept that method.", 405)
+    if exc.status_code == 400:
+        extra = exc.extra if isinstance(exc.extra, list) else []
+        fields = ", ".join(str(item.get("key") or item.get("message")) for item in extra if isinstance(item, dict))
+        detail = f" ({fields})" if fields else ""
+        return BadInput("BAD_REQUEST", f"The request is malformed or misses a field{detail}.")
+    return AppError("HTTP_ERROR", str(exc.detail), exc.status_code)
+
+
+def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """The one place where errors become HTTP: JSON {code, message} for the API, a page in words for people."""
+    if isinstance(exc, AppError):
+        error = exc
+    elif isinstance(exc, HTTPException):
+        error = _from_http_exception(exc)
+    else:
+        log.exception("unhandled_error", path=request.url.path)
+        error = AppError("INTERNAL_ERROR", "Something went wrong on the server; the error was logged.", 500)
+    if is_api_request(request):
+        return Response({"code": error.code, "message": error.message}, status_code=error.status_code)
+    if error.status_code == 401:
+        return Redirect(path=f"/login?next={request.url.path}")
+    return Template(
+        template_name="error.html",
+        context={"error": error, "user": getattr(request.state, "user_session", None)},
+        status_code=error.status_code,
+    )

@@ -1,0 +1,93 @@
+"""Request logs with a request id (structlog), request metrics, /healthz and /metrics."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import structlog
+from litestar import MediaType, Request, Response, get
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from webapp.services import Services
+from webapp.workflow import Status
+
+log = structlog.get_logger("webapp.http")
+REQUEST_ID_HEADER = "x-request-id"
+
+
+def request_log_middleware(app: ASGIApp) -> ASGIApp:
+    """Binds a request id to every log line of the request, logs one line per request, counts it."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        incoming = headers.get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
+        request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        status = {"code": 500}
+        started = time.perf_counter()
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + [(REQUEST_ID_HEADER.encode(), request_id.encode())]
+            await send(message)
+
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await app(scope, receive, send_wrapper)
+        finally:
+            elapsed_s = time.perf_counter() - started
+            route = _route_of(scope)
+            app_obj = scope.get("litestar_app")
+            services: Services | None = getattr(app_obj.state, "services", None) if app_obj is not None else None
+            if services is not None:
+                services.metrics.http_requests.labels(scope["method"], route, str(status["code"])).inc()
+                services.metrics.http_latency.labels(scope["method"]).observe(elapsed_s)
+            log.info("http_request", method=scope["method"], path=scope["path"], status=status["code"], duration_ms=round(elapsed_s * 1000, 1))
+            structlog.contextvars.unbind_contextvars("request_id")
+
+    return middleware
+
+
+def _route_of(scope: Scope) -> str:
+    """The route template (bounded label set), not the raw path."""
+    handler = scope.get("route_handler")
+    if handler is not None:
+        paths = getattr(handler, "paths", None)
+        if paths:
+            return sorted(paths)[0]
+    return "unmatched"
+
+
+@get("/healthz", include_in_schema=True, sync_to_thread=True, opt={"api": True})
+def healthz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    """Liveness and the ledger's reachability."""
+    services: Services = request.app.state.services
+    try:
+        peers = services.chain.peer_status()
+        ok = bool(peers)
+        body: dict[str, Any] = {"status": "ok" if ok else "degraded", "height": max((p["height"] for p in peers), default=0), "peers": len(peers)}
+    except Exception as exc:  # the point of a health check is to say so
+        ok, body = False, {"status": "down", "error": str(exc)}
+    return Response(body, status_code=200 if ok else 503)
+
+
+@get("/metrics", include_in_schema=False, sync_to_thread=True, opt={"api": True})
+def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+    services: Services = request.app.state.services
+    m = services.metrics
+    counts = services.reviews.counts()
+    m.queue_depth.set(counts.get(Status.PENDING, 0))
+    m.awaiting_acceptance.set(counts.get(Status.AWAITING_ACCEPTANCE, 0))
+    try:
+        for peer in services.chain.peer_status():
+            m.peer_height.labels(peer["name"]).set(peer["height"])
+        m.ledger_height.set(services.chain.height())
+    except Exception:
+        pass
+    return Response(m.render(), media_type=MediaType.TEXT, headers={"content-type": "text/plain; version=0.0.4; charset=utf-8"})

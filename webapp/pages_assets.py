@@ -1,0 +1,100 @@
+"""Pages: marketplace, asset page, publish, buy, transfer offer, cancel, report, download."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect, Template
+
+from webapp.deps import requires_login, session_of
+from webapp.errors import BadInput
+from webapp.pages import field, go, page
+from webapp.services import Services
+from webapp.sessions import UserSession
+from webapp.workflow import check_amount
+
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
+
+
+@get("/market", include_in_schema=False, guards=[requires_login], sync_to_thread=True)
+def market(request: Request[Any, Any, Any], services: Services, q: str = "", format: str = "", price_max: str = "", show: str = "on_sale") -> Template:
+    limit = check_amount(price_max, "maximum price", minimum=0) if price_max.strip() else None
+    assets = services.catalog.search(q, format, limit, on_sale_only=show != "all")
+    return page(request, "market.html", assets=assets, q=q, format=format, price_max=price_max, show=show)
+
+
+@get("/market/{asset_id:str}", include_in_schema=False, guards=[requires_login], sync_to_thread=True)
+def asset_page(request: Request[Any, Any, Any], asset_id: str, user: UserSession, services: Services) -> Template:
+    view = services.catalog.view(asset_id)
+    me = None if user.is_admin else services.chain.query_user(user.username)
+    holds = bool(me and asset_id in (me.get("Assets") or []))
+    issuer = view.asset.get("IssuerId") == user.username
+    return page(request, "asset.html", view=view, a=view.asset, meta=view.metadata, holds=holds, issuer=issuer, me=me)
+
+
+@get("/publish", include_in_schema=False, guards=[requires_login])
+async def publish_page(request: Request[Any, Any, Any], services: Services) -> Template:
+    return page(request, "publish.html", bytes_max=services.settings.dataset_bytes_max)
+
+
+@post("/publish", include_in_schema=False, guards=[requires_login], sync_to_thread=True)
+def publish_submit(data: Multipart, user: UserSession, services: Services) -> Redirect:
+    upload = data.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        raise BadInput("NO_FILE", "Choose a dataset file to upload.")
+    req = services.catalog.publish(
+        services.workflow,
+        user,
+        upload.filename,
+        upload.file.read(services.settings.dataset_bytes_max + 1),
+        field(data, "name"),
+        field(data, "asset_id"),
+        field(data, "price"),
+        field(data, "description"),
+        field(data, "licence"),
+    )
+    return go(f"/my/requests/{req.id}")
+
+
+@post("/market/{asset_id:str}/buy", include_in_schema=False, guards=[requires_login], sync_to_thread=True)
+def buy_submit(asset_id: str, data: Form, user: UserSession, services: Services) -> Redirect:
+    req = services.workflow.exchange(user, asset_id, field(data, "seller"), user.username)
+    return go(f"/my/requests/{req.id}")
+
+
+@post("/market/{asset_id:str}/offer", include_in_schema=False, guards=[requires_login], sync_to_thread=True)
+def offer_submit(asset_id: str, data: Form, user: UserSession, services: Services) -> Redirect:
+    """A holder offers its copy to another user, who must accept."""
+    req = services.workflow.exchange(user, asset_id, user.username, field(data, "buyer").strip())
+    return go(f"/my/requests/{req.id}")
+
+
+@post("/market/{asset_id:str}/cancel", include_in_schema=False, guards=[requires_login], sync_to_thread=True)
+def cancel_submit(asset_id: str, user: UserSession, services: Services) -> Redirect:
+    req = services.workflow.cancel(user, asset_id, user.username)
+    return go(f"/my/requests/{req.id}")
+
+
+@post("/market/{asset_id:str}/report", include_in_schema=False, guards=[requires_login], sync_to_thread=True)
+def report_submit(asset_id: str, data: Form, user: UserSession, services: Services) -> Redirect:
+    """The publisher of `original` reports this asset as a re-publication of it."""
+    req = services.workflow.report(user, field(data, "original"), asset_id)
+    return go(f"/my/requests/{req.id}")
+
+
+@get("/market/{asset_id:str}/download", include_in_schema=False, guards=[requires_login], sync_to_thread=True)
+def download(asset_id: str, user: UserSession, services: Services) -> Response[bytes]:
+    name, data = services.catalog.download(user, asset_id)
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={"content-disposition": f'attachment; filename="{name}"', "x-content-type-options": "nosniff"},
+    )
+
+
+ROUTES = [market, asset_page, publish_page, publish_submit, buy_submit, offer_submit, cancel_submit, report_submit, download]

@@ -1,0 +1,212 @@
+"""Review: administrators approve (their signature goes into the transaction) or reject.
+
+A request is decided exactly once: the decision is a conditional UPDATE from PENDING, and
+only the caller whose update changed a row goes on. Nobody decides a request they made
+or must co-sign; a rejection needs a reason; undecided requests expire.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy import func, update
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+from ledger.identity import SigningIdentity
+
+from webapp.chain import Chain, Outcome, decode_invocation, decode_signoffs
+from webapp.db import AuditEntry, ReviewRequest, now_s, session
+from webapp.errors import AppError, BadInput, Conflict, Forbidden
+from webapp.metrics import Metrics
+from webapp.sessions import UserSession
+from webapp.settings import REASON_LENGTH_MAX, Settings
+from webapp.workflow import OPEN_STATUSES, Status, Workflow
+
+log = structlog.get_logger("webapp.reviews")
+
+BULK_APPROVE_MAX = 100
+BULK_WORKERS = 8
+AUDIT_LISTED_MAX = 500
+QUEUE_LISTED_MAX = 500
+
+# Outcome codes in words, for requesters.
+CODE_WORDS = {
+    "VALID": "committed to the ledger",
+    "MVCC_READ_CONFLICT": "another transaction changed the same records first (read conflict); make the request again",
+    "PHANTOM_READ_CONFLICT": "another transaction added records in the range this one read; make the request again",
+    "DUPLICATE_TXID": "this transaction was already submitted once",
+    "ENDORSEMENT_POLICY_FAILURE": "not enough organizations endorsed the transaction",
+    "MISSING_ADMIN_APPROVAL": "the ledger did not find a valid administrator approval",
+    "BAD_CREATOR_SIGNATURE": "the submitter's signature did not verify",
+    "CHAINCODE_ERROR": "the contract failed while running the transaction",
+    "UNKNOWN_IDENTITY": "an identity in the transaction is not a member of the channel",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class BulkResult:
+    request_id: str
+    ok: bool
+    status: str
+    message: str
+
+
+class ReviewService:
+    def __init__(self, engine: Engine, chain: Chain, settings: Settings, workflow: Workflow, metrics: Metrics) -> None:
+        self.engine = engine
+        self.chain = chain
+        self.settings = settings
+        self.workflow = workflow
+        self.metrics = metrics
+        workflow.on_created.append(self._auto_approve)
+
+    # --- reading ----------------------------------------------------------------------------
+    def queue(self, status: str | None = "pending", kind: str | None = None, requester: str | None = None) -> list[ReviewRequest]:
+        self.expire_stale()
+        stmt = select(ReviewRequest)
+        if status:
+            stmt = stmt.where(ReviewRequest.status == status)
+        if kind:
+            stmt = stmt.where(ReviewRequest.kind == kind)
+        if requester:
+            stmt = stmt.where(ReviewRequest.requester == requester)
+        stmt = stmt.order_by(col(ReviewRequest.created_at)).limit(QUEUE_LISTED_MAX)
+        with session(self.engine) as db:
+            return list(db.exec(stmt))
+
+    def audit_log(self, request_id: str | None = None) -> list[AuditEntry]:
+        stmt = select(AuditEntry)
+        if request_id:
+            stmt = stmt.where(AuditEntry.request_id == request_id)
+        stmt = stmt.order_by(col(AuditEntry.id).desc()).limit(AUDIT_LISTED_MAX)
+        with session(self.engine) as db:
+            return list(db.exec(stmt))
+
+    def counts(self) -> dict[str, int]:
+        with session(self.engine) as db:
+            rows = db.exec(select(ReviewRequest.status, func.count()).group_by(ReviewRequest.status))
+            return {status: count for status, count in rows}
+
+    # --- deciding ---------------------------------------------------------------------------
+    def _check_may_decide(self, admin: UserSession, req: ReviewRequest) -> None:
+        if not admin.is_admin:
+            raise Forbidden("NOT_ADMIN", "Only administrators review requests.")
+        if admin.username in (req.requester, req.counterparty):
+            raise Forbidden("OWN_REQUEST", "You cannot decide a request you made or must sign; another administrator will.")
+
+    def _claim(self, req: ReviewRequest, new_status: Status, actor: str, reason: str | None = None) -> None:
+        """PENDING → new_status, exactly once across threads, processes and administrators."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(ReviewRequest)
+                .where(col(ReviewRequest.id) == req.id, col(ReviewRequest.status) == Status.PENDING)
+                .values(status=new_status, decided_by=actor, decided_at=now_s(), reason=reason)
+            )
+        if result.rowcount != 1:
+            current = self.workflow.get(req.id)
+            by = f" by {current.decided_by}" if current.decided_by else ""
+            raise Conflict("ALREADY_DECIDED", f"This request is already {current.status}{by}; nothing was changed.")
+
+    def approve(self, admin: UserSession, request_id: str) -> ReviewRequest:
+        self.expire_stale()
+        req = self.workflow.get(request_id)
+        self._check_may_decide(admin, req)
+        return self._approve(req, admin.identity, admin.username, "approved")
+
+    def reject(self, admin: UserSession, request_id: str, reason: str) -> ReviewRequest:
+        self.expire_stale()
+        req = self.workflow.get(request_id)
+        self._check_may_decide(admin, req)
+        reason = (reason or "").strip()
+        if not reason or len(reason) > REASON_LENGTH_MAX:
+            raise BadInput("REASON_REQUIRED", f"A rejection needs a reason (1 to {REASON_LENGTH_MAX} characters).")
+        self._claim(req, Status.REJECTED, admin.username, reason)
+        self.workflow.audit(req.id, admin.username, "rejected", reason)
+        self._observe_decision(req, "rejected")
+        log.info("request_rejected", request_id=req.id, admin=admin.username)
+        return self.workflow.get(req.id)
+
+    def bulk_approve(self, admin: UserSession, request_ids: list[str]) -> list[BulkResult]:
+        ids = list(dict.fromkeys(i for i in request_ids if i))[:BULK_APPROVE_MAX]
+        if not ids:
+            raise BadInput("NOTHING_SELECTED", "Select at least one request to approve.")
+
+        def one(request_id: str) -> BulkResult:
+            try:
+                req = self.approve(admin, request_id)
+                return BulkResult(request_id, req.status == Status.COMMITTED, req.status, req.message or "")
+            except AppError as exc:
+                return BulkResult(request_id, False, exc.code, exc.message)
+
+        # In parallel, so the transactions share blocks instead of waiting for one each.
+        with ThreadPoolExecutor(max_workers=BULK_WORKERS) as pool:
+            return list(pool.map(one, ids))
+
+    def _approve(self, req: ReviewRequest, signer: SigningIdentity, actor: str, action: str) -> ReviewRequest:
+        self._claim(req, Status.APPROVED, actor)
+        self.workflow.audit(req.id, actor, action, f"approval signed by {signer.id}")
+        self._observe_decision(req, action)
+        try:
+            signoffs = decode_signoffs(req.signoffs_json) + [self.chain.signoff("approval", signer, req.tx_id)]
+            outcome = self.chain.submit(signer, decode_invocation(req.invocation_hex), signoffs, self.settings.submit_timeout_s)
+        except Exception as exc:  # the ledger broke: the request must not stay APPROVED forever
+            log.exception("submit_failed", request_id=req.id)
+            outcome = Outcome(False, req.tx_id, None, "LEDGER_ERROR", f"the ledger could not take the transaction: {exc}")
+        self._record_outcome(req, outcome)
+        return self.workflow.get(req.id)
+
+    def _record_outcome(self, req: ReviewRequest, outcome: Outcome) -> None:
+        status = Status.COMMITTED if outcome.committed else Status.FAILED
+        message = outcome.message or CODE_WORDS.get(outcome.code, "")
+        if not outcome.committed and outcome.code in CODE_WORDS and outcome.message:
+            message = f"{CODE_WORDS[outcome.code]}: {outcome.message}"
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(ReviewRequest)
+                .where(col(ReviewRequest.id) == req.id)
+                .values(status=status, block=outcome.block, code=outcome.code, message=message)
+            )
+        where = f" in block {outcome.block}" if outcome.block is not None else ""
+        self.workflow.audit(req.id, "ledger", status.value, f"{outcome.code}{where}: {message}".strip(": "))
+        self.metrics.transactions.labels(code=outcome.code).inc()
+        log.info("request_outcome", request_id=req.id, tx_id=outcome.tx_id, code=outcome.code, block=outcome.block)
+
+    def _observe_decision(self, req: ReviewRequest, decision: str) -> None:
+        self.metrics.decisions.labels(decision=decision).inc()
+        self.metrics.decision_latency.labels(decision=decision).observe(max(0.0, now_s() - req.created_at))
+
+    # --- rules ------------------------------------------------------------------------------
+    def _auto_approve(self, req: ReviewRequest) -> None:
+        rule = self.settings.auto_approval.topup_below_tokens
+        if rule is None or req.kind != "topup" or req.amount >= rule:
+            return
+        try:
+            self._approve(req, self.chain.service_identity(), f"rule:topup-below-{rule}", "auto_approved")
+        except Conflict:
+            pass
+
+    def expire_stale(self) -> int:
+        cutoff = now_s() - self.settings.request_ttl_s
+        with session(self.engine) as db:
+            stale = list(
+                db.exec(
+                    select(ReviewRequest.id).where(
+                        col(ReviewRequest.status).in_(OPEN_STATUSES), col(ReviewRequest.created_at) < cutoff
+                    )
+                )
+            )
+        expired = 0
+        for request_id in stale:
+            with self.engine.begin() as conn:
+                result = conn.execute(
+                    update(ReviewRequest)
+                    .where(col(ReviewRequest.id) == request_id, col(ReviewRequest.status).in_(OPEN_STATUSES))
+                    .values(status=Status.EXPIRED, decided_by="system", decided_at=now_s(), reason="not decided in time")
+                )
+            if result.rowcount == 1:
+                expired += 1
+                self.workflow.audit(request_id, "system", "expired", f"undecided after {self.settings.request_ttl_s} s")
+        return expired

@@ -1,0 +1,286 @@
+"""Requests: what users ask for, signed by them, waiting for review.
+
+A request holds the invocation with its nonce (so its transaction id is fixed when it is
+made) and the party signoffs. A transfer between holders needs both parties: whoever
+starts it signs, it waits in AWAITING_ACCEPTANCE until the other party signs too, and only
+then enters the review queue (PENDING).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from enum import StrEnum
+from typing import Any
+
+import structlog
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+from ledger.identity import SigningIdentity
+
+from webapp.accounts import check_display_name, check_username
+from webapp.chain import Chain, decode_signoffs, encode_invocation, encode_signoffs
+from webapp.datasets import asset_content_hash, parse_metadata
+from webapp.db import AuditEntry, ConsoleUser, ReviewRequest, now_s, session
+from webapp.errors import BadInput, Conflict, Forbidden, NotFound
+from webapp.sessions import UserSession
+from webapp.settings import NAME_LENGTH_MAX, TOKEN_AMOUNT_MAX, Settings
+
+log = structlog.get_logger("webapp.workflow")
+
+ASSET_ID_MAX = 64
+REQUESTS_LISTED_MAX = 500
+
+
+class Status(StrEnum):
+    AWAITING_ACCEPTANCE = "awaiting_acceptance"  # a transfer waits for the other party's signature
+    PENDING = "pending"  # in the review queue
+    APPROVED = "approved"  # approved, being submitted to the ledger
+    COMMITTED = "committed"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+OPEN_STATUSES = (Status.AWAITING_ACCEPTANCE, Status.PENDING)
+
+
+def check_id(value: str, what: str) -> str:
+    value = (value or "").strip()
+    if not value or len(value) > ASSET_ID_MAX or not all(c.isalnum() or c in "_.-" for c in value):
+        raise BadInput("BAD_ID", f"The {what} has 1 to {ASSET_ID_MAX} letters, digits, '.', '_' or '-'.")
+    return value
+
+
+def check_amount(value: Any, what: str, *, minimum: int) -> int:
+    try:
+        amount = int(str(value).strip())
+    except (TypeError, ValueError):
+        raise BadInput("BAD_AMOUNT", f"The {what} is a whole number.") from None
+    if amount < minimum or amount > TOKEN_AMOUNT_MAX:
+        raise BadInput("BAD_AMOUNT", f"The {what} is a whole number from {minimum} to {TOKEN_AMOUNT_MAX}.")
+    return amount
+
+
+def _require_self(user: UserSession, user_id: str) -> None:
+    if user.username != user_id:
+        raise Forbidden("NOT_YOUR_ACCOUNT", f"You are logged in as {user.username}; you cannot act for {user_id}.")
+
+
+class Workflow:
+    def __init__(self, engine: Engine, chain: Chain, settings: Settings) -> None:
+        self.engine = engine
+        self.chain = chain
+        self.settings = settings
+        self.on_created: list[Any] = []  # callbacks(request): auto-approval hooks in
+
+    # --- reading ----------------------------------------------------------------------------
+    def get(self, request_id: str) -> ReviewRequest:
+        with session(self.engine) as db:
+            req = db.get(ReviewRequest, str(request_id))
+        if req is None:
+            raise NotFound("REQUEST_NOT_FOUND", f"There is no request {request_id!r}.")
+        return req
+
+    def get_visible(self, user: UserSession, request_id: str) -> ReviewRequest:
+        req = self.get(request_id)
+        if not user.is_admin and user.username not in (req.requester, req.counterparty):
+            raise Forbidden("NOT_YOUR_REQUEST", "Only its requester, its counterparty and administrators see a request.")
+        return req
+
+    def for_user(self, username: str) -> list[ReviewRequest]:
+        with session(self.engine) as db:
+            stmt = (
+                select(ReviewRequest)
+                .where((ReviewRequest.requester == username) | (ReviewRequest.counterparty == username))
+                .order_by(col(ReviewRequest.created_at).desc())
+                .limit(REQUESTS_LISTED_MAX)
+            )
+            return list(db.exec(stmt))
+
+    def audit(self, request_id: str, actor: str, action: str, detail: str = "") -> None:
+        with session(self.engine) as db:
+            db.add(AuditEntry(request_id=request_id, actor=actor, action=action, detail=detail[:1000]))
+            db.commit()
+
+    # --- making requests ------------------------------------------------------------------
+    def _create(
+        self,
+        requester: str,
+        signer: SigningIdentity,
+        kind: str,
+        function: str,
+        args: list[str],
+        summary: str,
+        *,
+        counterparty: str | None = None,
+        amount: int = 0,
+        asset_id: str | None = None,
+    ) -> ReviewRequest:
+        invocation, tx_id = self.chain.new_invocation(signer, function, args)
+        signoffs = [self.chain.signoff("party", signer, tx_id)]
+        req = ReviewRequest(
+            id=uuid.uuid4().hex[:16],
+            kind=kind,
+            function=function,
+            args_json=json.dumps(args),
+            invocation_hex=encode_invocation(invocation),
+            tx_id=tx_id,
+            requester=requester,
+            counterparty=counterparty,
+            signoffs_json=encode_signoffs(signoffs),
+            summary=summary,
+            amount=amount,
+            asset_id=asset_id,
+            status=Status.AWAITING_ACCEPTANCE if counterparty else Status.PENDING,
+        )
+        req.warnings_json = json.dumps(self.warnings(req))
+        with session(self.engine) as db:
+            db.add(req)
+            db.commit()
+        self.audit(req.id, requester, "requested", summary)
+        log.info("request_created", request_id=req.id, kind=kind, requester=requester, tx_id=tx_id)
+        if req.status == Status.PENDING:
+            for hook in self.on_created:
+                hook(req)
+        return self.get(req.id)
+
+    def register(self, identity: SigningIdentity, user_id: str, user_name: str) -> ReviewRequest:
+        check_username(user_id)
+        user_name = check_display_name(user_name)
+        summary = f"Opens the ledger account {user_id} ({user_name}), bound to the identity {identity.id}."
+        return self._create(user_id, identity, "register", "userRegister", [user_name, user_id], summary)
+
+    def topup(self, user: UserSession, user_id: str, token: Any) -> ReviewRequest:
+        _require_self(user, user_id)
+        amount = check_amount(token, "top-up amount", minimum=1)
+        summary = f"Adds {amount} tokens to the balance of {user_id}."
+        return self._create(user.username, user.identity, "topup", "userTopup", [user_id, str(amount)], summary, amount=amount)
+
+    def delete(self, user: UserSession, user_id: str) -> ReviewRequest:
+        _require_self(user, user_id)
+        summary = f"Closes the account {user_id}: every asset it has on sale is cancelled; copies others bought stay theirs."
+        return self._create(user.username, user.identity, "delete", "deleteUser", [user_id], summary)
+
+    def enroll(self, user: UserSession, name: str, asset_id: str, metadata: str, owner_id: str, value: Any) -> ReviewRequest:
+        _require_self(user, owner_id)
+        asset_id = check_id(asset_id, "asset id")
+        name = (name or "").strip()
+        if not name or len(name) > NAME_LENGTH_MAX:
+            raise BadInput("BAD_ASSET_NAME", f"An asset name has 1 to {NAME_LENGTH_MAX} characters.")
+        price = check_amount(value, "price", minimum=0)
+        meta = parse_metadata(metadata)
+        summary = (
+            f"Publishes asset {asset_id} ({name!r}) by {owner_id} at {price} tokens: "
+            f"{meta.get('format')} file of {meta.get('size')} bytes, SHA-256 {meta['sha256'][:16]}…, licence {meta['licence']!r}."
+        )
+        args = [name, asset_id, metadata, owner_id, str(price)]
+        return self._create(user.username, user.identity, "enroll", "assetsEnroll", args, summary, amount=price, asset_id=asset_id)
+
+    def exchange(self, user: UserSession, asset_id: str, origin_id: str, current_id: str) -> ReviewRequest:
+        asset_id = check_id(asset_id, "asset id")
+        if user.username not in (origin_id, current_id):
+            raise Forbidden("NOT_YOUR_ACCOUNT", f"You are logged in as {user.username}; you are neither seller nor buyer.")
+        if origin_id == current_id:
+            raise BadInput("SAME_PARTY", "Seller and buyer are the same user.")
+        asset = self.chain.query_asset(asset_id)
+        if asset is None:
+            raise NotFound("ASSET_NOT_FOUND", f"There is no asset {asset_id!r} on the ledger.")
+        seller = self.chain.query_user(origin_id)
+        if seller is None:
+            raise NotFound("USER_NOT_FOUND", f"There is no ledger user {origin_id!r}.")
+        price = int(asset.get("Value") or 0)
+        args = [asset_id, origin_id, current_id]
+        if asset_id in (seller.get("Issues") or []):
+            if user.username != current_id:
+                raise BadInput("BUYER_MUST_ASK", "A copy of a published asset is bought by the buyer; the publisher cannot push it.")
+            summary = f"{current_id} pays {price} tokens to {origin_id} and receives a copy of {asset_id}; {origin_id} keeps it on sale."
+            return self._create(user.username, user.identity, "purchase", "assetsExchange", args, summary, amount=price, asset_id=asset_id)
+        if asset_id not in (seller.get("Assets") or []):
+            raise Conflict("NOT_HELD_BY_SELLER", f"{origin_id} neither publishes nor holds asset {asset_id}.")
+        other = current_id if user.username == origin_id else origin_id
+        with session(self.engine) as db:
+            if db.get(ConsoleUser, other) is None:
+                raise NotFound("USER_NOT_FOUND", f"{other} has no console account to accept the transfer.")
+        summary = (
+            f"Transfer between holders: {current_id} pays {price} tokens to {origin_id}; asset {asset_id} moves from "
+            f"{origin_id}'s holdings to {current_id}'s. Needs both parties' signatures."
+        )
+        return self._create(
+            user.username, user.identity, "transfer", "assetsExchange", args, summary, counterparty=other, amount=price, asset_id=asset_id
+        )
+
+    def cancel(self, user: UserSession, asset_id: str, issuer_id: str) -> ReviewRequest:
+        _require_self(user, issuer_id)
+        asset_id = check_id(asset_id, "asset id")
+        summary = f"Takes asset {asset_id} off sale; new buyers are refused, holders keep their copies."
+        return self._create(user.username, user.identity, "cancel", "assetsCancel", [asset_id, issuer_id], summary, asset_id=asset_id)
+
+    def report(self, user: UserSession, original_id: str, copy_id: str) -> ReviewRequest:
+        original_id = check_id(original_id, "original asset id")
+        copy_id = check_id(copy_id, "copy asset id")
+        summary = (
+            f"{user.username} reports that asset {copy_id} re-publishes its asset {original_id}; "
+            "the enrollment times on the ledger are the evidence, and an upheld report cancels the copy."
+        )
+        args = [original_id, copy_id, user.username]
+        return self._create(user.username, user.identity, "report", "assetsReport", args, summary, asset_id=copy_id)
+
+    def accept(self, user: UserSession, request_id: str) -> ReviewRequest:
+        """The counterparty of a transfer signs it; it then enters the review queue."""
+        req = self.get(request_id)
+        if req.counterparty != user.username:
+            raise Forbidden("NOT_YOUR_REQUEST", "Only the other party of this transfer can accept it.")
+        if req.status != Status.AWAITING_ACCEPTANCE:
+            raise Conflict("NOT_AWAITING_ACCEPTANCE", f"This request is {req.status}; it cannot be accepted now.")
+        signoffs = decode_signoffs(req.signoffs_json) + [self.chain.signoff("party", user.identity, req.tx_id)]
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(ReviewRequest)
+                .where(col(ReviewRequest.id) == req.id, col(ReviewRequest.status) == Status.AWAITING_ACCEPTANCE)
+                .values(status=Status.PENDING, signoffs_json=encode_signoffs(signoffs))
+            )
+        if result.rowcount != 1:
+            raise Conflict("NOT_AWAITING_ACCEPTANCE", "This request changed meanwhile; reload it.")
+        self.audit(req.id, user.username, "accepted", "counterparty signed the transfer")
+        return self.get(req.id)
+
+    # --- warnings ---------------------------------------------------------------------------
+    def warnings(self, req: ReviewRequest) -> list[str]:
+        found: list[str] = []
+        limit = self.settings.warn_amount_above_tokens
+        if req.amount > limit:
+            found.append(f"Large amount: {req.amount} tokens (above the {limit} threshold).")
+        if req.kind == "enroll":
+            found.extend(self._duplicate_content_warnings(req))
+        if req.kind in ("purchase", "transfer"):
+            buyer = self.chain.query_user(json.loads(req.args_json)[2])
+            if buyer is not None and int(buyer.get("Token") or 0) < req.amount:
+                found.append(f"The buyer's balance ({buyer.get('Token')}) is below the price ({req.amount}).")
+        return found
+
+    def _duplicate_content_warnings(self, req: ReviewRequest) -> list[str]:
+        args = json.loads(req.args_json)
+        try:
+            content_hash = json.loads(args[2]).get("sha256")
+        except (ValueError, AttributeError):
+            return []
+        found = []
+        for asset in self.chain.list_assets():
+            if asset_content_hash(asset) == content_hash and asset.get("Id") != args[1]:
+                found.append(
+                    f"Duplicate content: this file's hash is already on the ledger as asset {asset.get('Id')} "
+                    f"issued by {asset.get('IssuerId')}."
+                )
+        with session(self.engine) as db:
+            others = db.exec(
+                select(ReviewRequest).where(
+                    ReviewRequest.kind == "enroll", ReviewRequest.id != req.id, col(ReviewRequest.status).in_(OPEN_STATUSES)
+                )
+            )
+            for other in others:
+                if content_hash in other.args_json:
+                    found.append(f"Duplicate content: request {other.id} by {other.requester} publishes the same file.")
+        return found
