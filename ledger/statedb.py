@@ -179,7 +179,9 @@ class StateDB:
         self.url = url
         self._engine = _create_engine(url)
         _metadata.create_all(self._engine)
-        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        postgres = self._engine.dialect.name == "postgresql"
+        self._autocommit = {"isolation_level": "AUTOCOMMIT"} if postgres else {"gridledger_autocommit": True}
+        dialect = postgresql if postgres else sqlite
         upsert = dialect.insert(state_table)
         self._upsert_state = upsert.on_conflict_do_update(
             index_elements=[_S.key],
@@ -195,8 +197,11 @@ class StateDB:
     # --- reads: each call is one short read transaction --------------------------------
 
     @contextmanager
-    def _reader(self) -> Iterator[StateSnapshot]:
+    def _reader(self, statements: int = 1) -> Iterator[StateSnapshot]:
+        """A pooled connection; one statement is atomic by itself, so it skips BEGIN/ROLLBACK."""
         with self._engine.connect() as conn:
+            if statements == 1:
+                conn.execution_options(**self._autocommit)
             yield StateSnapshot(conn)
 
     def get(self, key: str) -> tuple[bytes, Version] | None:
@@ -204,11 +209,13 @@ class StateDB:
             return r.get(key)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, tuple[bytes, Version]]:
-        with self._reader() as r:
+        keys = list(dict.fromkeys(keys))
+        with self._reader(statements=-(-len(keys) // KEYS_PER_QUERY_MAX)) as r:
             return r.get_many(keys)
 
     def versions(self, keys: Iterable[str]) -> dict[str, Version]:
-        with self._reader() as r:
+        keys = list(dict.fromkeys(keys))
+        with self._reader(statements=-(-len(keys) // KEYS_PER_QUERY_MAX)) as r:
             return r.versions(keys)
 
     def range(self, start: str, end: str, limit: int | None = None) -> list[tuple[str, bytes, Version]]:
@@ -224,7 +231,8 @@ class StateDB:
             return r.tx_location(tx_id)
 
     def existing_tx_ids(self, tx_ids: Iterable[str]) -> set[str]:
-        with self._reader() as r:
+        tx_ids = list(dict.fromkeys(tx_ids))
+        with self._reader(statements=-(-len(tx_ids) // KEYS_PER_QUERY_MAX)) as r:
             return r.existing_tx_ids(tx_ids)
 
     def savepoint(self) -> tuple[int, bytes] | None:
@@ -337,6 +345,8 @@ def _create_engine(url: str) -> Engine:
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         # the writer takes the write lock up front, so it never fails to upgrade a read lock
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("gridledger_write") else "BEGIN")
+        options = conn.get_execution_options()
+        if not options.get("gridledger_autocommit"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("gridledger_write") else "BEGIN")
 
     return engine

@@ -275,3 +275,15 @@ def test_reopen_keeps_state_and_savepoint(db_url: str) -> None:
         assert second.savepoint() == (0, bytes([0]) * 32)
     finally:
         second.close()
+
+
+def test_values_come_back_as_bytes_and_versions_as_int_tuples(db: StateDB) -> None:
+    apply(db, 0, [put("k", b"\x00\xffv")])
+    value, version = db.get("k")
+    assert type(value) is bytes and value == b"\x00\xffv"
+    assert type(version) is tuple and all(type(part) is int for part in version)
+    assert type(db.get_many(["k"])["k"][0]) is bytes
+    assert type(db.range("", "")[0][1]) is bytes
+    assert type(db.history("k")[0].value) is bytes
+    assert type(db.history("k")[0].is_delete) is bool
+    assert type(db.savepoint()[1]) is bytes
