@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterable, Sequence, Union
+from typing import Iterable, Iterator, Sequence, Union
 
 from ledger.identity import Identity
 
@@ -124,23 +124,27 @@ def parse_policy(text: str, peer_orgs: Sequence[str] = ()) -> Policy:
 
 def _satisfy(rule: Rule, signers: list[Identity], used: frozenset[int]) -> frozenset[int] | None:
     """Backtracking search: the set of signer indexes used, or None when unsatisfiable."""
+    return next(_assignments(rule, signers, used), None)
+
+
+def _assignments(rule: Rule, signers: list[Identity], used: frozenset[int]) -> Iterator[frozenset[int]]:
+    """Every way (lazily) to satisfy `rule` with unused signers: a later principal may need
+    the signer an earlier one took first, so each choice is revisited on failure."""
     if isinstance(rule, Principal):
         for index, identity in enumerate(signers):
             if index not in used and rule.matches(identity):
-                return used | {index}
-        return None
-    return _satisfy_n(rule.rules, rule.n, signers, used)
+                yield used | {index}
+        return
+    yield from _assignments_n(rule.rules, rule.n, signers, used)
 
 
-def _satisfy_n(rules: tuple[Rule, ...], n: int, signers: list[Identity], used: frozenset[int]) -> frozenset[int] | None:
+def _assignments_n(rules: tuple[Rule, ...], n: int, signers: list[Identity], used: frozenset[int]) -> Iterator[frozenset[int]]:
     if n == 0:
-        return used
+        yield used
+        return
     if len(rules) < n:
-        return None
+        return
     first, rest = rules[0], rules[1:]
-    taken = _satisfy(first, signers, used)
-    if taken is not None:
-        result = _satisfy_n(rest, n - 1, signers, taken)
-        if result is not None:
-            return result
-    return _satisfy_n(rest, n, signers, used)
+    for taken in _assignments(first, signers, used):
+        yield from _assignments_n(rest, n - 1, signers, taken)
+    yield from _assignments_n(rest, n, signers, used)
