@@ -1,0 +1,144 @@
+"""Helpers for the ledger's tests: a party that signs, submit with signoffs, hand-made envelopes.
+
+Everything here goes through the real embedded network (`Network.open`) and the gateway's
+own steps (`_proposal`, `_endorsing_set`, `_endorse`, `_envelope`), so a test that builds an
+envelope by hand changes exactly one thing and keeps the rest genuine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from ledger.encoding import decode
+from ledger.gateway import Gateway, SubmitResult, make_signoff
+from ledger.identity import SigningIdentity
+from ledger.messages import Block, Invocation, Signoff, ValidationCode, compute_tx_id
+from ledger.network import Network
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+CLI = [PYTHON, "-c", "from ledger.cli import app; app()"]
+COMMIT_WAIT_S = 20.0
+
+
+def meta(content: str) -> str:
+    """Metadata as the console writes it: the off-ledger file's SHA-256 plus a description."""
+    return json.dumps({"sha256": hashlib.sha256(content.encode()).hexdigest(), "description": content})
+
+
+def approver(net: Network) -> SigningIdentity:
+    return net.service_identity(net.approver_org)
+
+
+def signoffs_for(net: Network, tx_id: str, parties: Sequence[SigningIdentity], *, approval: bool = True) -> list[Signoff]:
+    out = [make_signoff("party", p, tx_id) for p in parties]
+    if approval:
+        out.append(make_signoff("approval", approver(net), tx_id))
+    return out
+
+
+def submit(net: Network, user: SigningIdentity, function: str, *args: Any, cosign: Sequence[SigningIdentity] = (), approval: bool = True) -> SubmitResult:
+    """Submit as `user` (party), with `cosign` parties and the regulator admin's approval."""
+    gateway = net.gateway(user)
+    invocation = gateway.new_invocation(function, [str(a) for a in args])
+    tx_id = compute_tx_id(invocation)
+    return gateway.submit(invocation, signoffs_for(net, tx_id, [user, *cosign], approval=approval))
+
+
+def query(net: Network, function: str, *args: Any) -> Any:
+    return net.gateway(net.client_identity("Org1", "reader")).evaluate_json(function, [str(a) for a in args])
+
+
+def balance(net: Network, user_id: str) -> int:
+    return query(net, "queryUser", user_id)["Token"]
+
+
+@dataclass
+class Prepared:
+    """An endorsed, signed envelope not yet broadcast."""
+
+    gateway: Gateway
+    invocation: Invocation
+    tx_id: str
+    proposal_bytes: bytes
+    payload_bytes: bytes
+    envelope: bytes
+
+
+def endorse(
+    net: Network,
+    user: SigningIdentity,
+    function: str,
+    *args: Any,
+    cosign: Sequence[SigningIdentity] = (),
+    signoffs: Sequence[Signoff] | None = None,
+    peers: Sequence[Any] | None = None,
+) -> Prepared:
+    """Steps 1 and the envelope of step 2, exactly as `Gateway.submit` does, without broadcasting."""
+    gateway = net.gateway(user)
+    invocation = gateway.new_invocation(function, [str(a) for a in args])
+    tx_id = compute_tx_id(invocation)
+    chosen_signoffs = signoffs_for(net, tx_id, [user, *cosign]) if signoffs is None else list(signoffs)
+    _, signed = gateway._proposal(invocation, chosen_signoffs)
+    endorsers = list(peers) if peers is not None else gateway._endorsing_set(invocation.chaincode)
+    responses = [gateway._endorse(peer, signed) for peer in endorsers]
+    envelope = gateway._envelope(signed, responses[0].payload, responses)
+    return Prepared(gateway, invocation, tx_id, signed.proposal, responses[0].payload, envelope)
+
+
+def broadcast_and_wait(net: Network, envelope: bytes, tx_id: str, *, via_queue: bool = False) -> tuple[int, ValidationCode]:
+    """Order an envelope and wait for our commit peer's verdict: (block number, code).
+
+    `via_queue` skips the orderer's broadcast checks (as a faulty or malicious orderer
+    would), so the block reaches the peers' validators.
+    """
+    waiter = net.gateway(net.client_identity("Org1", "reader")).waiter
+    future = waiter.expect(tx_id)
+    if via_queue:
+        net.orderer._queue.put(envelope)
+    else:
+        accepted = net.orderer.broadcast(envelope)
+        assert accepted.accepted, f"orderer refused: {accepted.code} {accepted.message}"
+    return future.result(timeout=COMMIT_WAIT_S)
+
+
+def wait_in_sync(net: Network) -> tuple[int, str]:
+    """Wait until every peer reaches the orderer's height; return the (height, commit hash) they share."""
+    assert net.wait_for_height(net.orderer.height, timeout_s=COMMIT_WAIT_S), [s.as_dict() for s in net.status()]
+    status = {(s.height, s.commit_hash) for s in net.status()}
+    assert len(status) == 1, f"peers disagree: {[s.as_dict() for s in net.status()]}"
+    return status.pop()
+
+
+def flags_of(net: Network, number: int) -> list[ValidationCode]:
+    """Validation codes of block `number` as every peer stored them (asserted equal)."""
+    per_peer = {tuple(decode(p.store.get(number), Block).metadata.validation_flags) for p in net.peers}
+    assert len(per_peer) == 1, f"peers stored different flags for block {number}: {per_peer}"
+    return [ValidationCode(f) for f in per_peer.pop()]
+
+
+def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run the real command line in a fresh process."""
+    full_env = {**os.environ, "GRIDLEDGER_FAST_KDF": "1", "GRIDLEDGER_LOG_LEVEL": "WARNING", **(env or {})}
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=full_env, cwd=ROOT, timeout=timeout)
+
+
+def cli_json(*args: str, env: dict[str, str] | None = None) -> tuple[int, Any]:
+    done = cli(*args, env=env)
+    try:
+        document = json.loads(done.stdout)
+    except ValueError:
+        raise AssertionError(f"not JSON (exit {done.returncode}): {done.stdout!r} {done.stderr[-2000:]!r}") from None
+    return done.returncode, document
+
+
+def python_subprocess(code: str, *, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "GRIDLEDGER_FAST_KDF": "1", "GRIDLEDGER_LOG_LEVEL": "WARNING", **(env or {})}
+    return subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, env=full_env, cwd=ROOT, timeout=timeout)
+
