@@ -143,7 +143,9 @@ def assets_get(services: Services, asset_id: Annotated[str, Parameter(query="ass
 def assets_enroll(data: EnrollBody, user: UserSession, services: Services) -> Response[dict[str, Any]]:
     """Publish: metadata names the SHA-256 of a file uploaded before with POST /datasets."""
     from webapp.datasets import parse_metadata
+    from webapp.workflow import require_self
 
+    require_self(user, data.ownerId)
     meta = parse_metadata(data.metadata)
     if not services.datasets.has(meta["sha256"]):
         raise BadInput("DATASET_NOT_UPLOADED", "Upload the dataset file first (POST /datasets); its sha256 goes into metadata.")

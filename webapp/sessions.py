@@ -82,6 +82,7 @@ class LoginThrottle:
     """At most `failures_max` failed logins per username and per client address in a sliding window."""
 
     KEYS_MAX = 100_000
+    ADDRESS_FACTOR = 10  # one address may serve many people (a proxy, an office)
 
     def __init__(self, failures_max: int, window_s: int) -> None:
         self.failures_max = failures_max
@@ -98,7 +99,8 @@ class LoginThrottle:
                     continue
                 while window and window[0] < now - self.window_s:
                     window.popleft()
-                if len(window) >= self.failures_max:
+                limit = self.failures_max * (self.ADDRESS_FACTOR if key.startswith("addr:") else 1)
+                if len(window) >= limit:
                     wait_s = int(window[0] + self.window_s - now) + 1
                     raise TooManyAttempts(
                         "TOO_MANY_ATTEMPTS", f"Too many failed logins; try again in {wait_s} seconds."

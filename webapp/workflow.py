@@ -64,7 +64,7 @@ def check_amount(value: Any, what: str, *, minimum: int) -> int:
     return amount
 
 
-def _require_self(user: UserSession, user_id: str) -> None:
+def require_self(user: UserSession, user_id: str) -> None:
     if user.username != user_id:
         raise Forbidden("NOT_YOUR_ACCOUNT", f"You are logged in as {user.username}; you cannot act for {user_id}.")
 
@@ -154,18 +154,18 @@ class Workflow:
         return self._create(user_id, identity, "register", "userRegister", [user_name, user_id], summary)
 
     def topup(self, user: UserSession, user_id: str, token: Any) -> ReviewRequest:
-        _require_self(user, user_id)
+        require_self(user, user_id)
         amount = check_amount(token, "top-up amount", minimum=1)
         summary = f"Adds {amount} tokens to the balance of {user_id}."
         return self._create(user.username, user.identity, "topup", "userTopup", [user_id, str(amount)], summary, amount=amount)
 
     def delete(self, user: UserSession, user_id: str) -> ReviewRequest:
-        _require_self(user, user_id)
+        require_self(user, user_id)
         summary = f"Closes the account {user_id}: every asset it has on sale is cancelled; copies others bought stay theirs."
         return self._create(user.username, user.identity, "delete", "deleteUser", [user_id], summary)
 
     def enroll(self, user: UserSession, name: str, asset_id: str, metadata: str, owner_id: str, value: Any) -> ReviewRequest:
-        _require_self(user, owner_id)
+        require_self(user, owner_id)
         asset_id = check_id(asset_id, "asset id")
         name = (name or "").strip()
         if not name or len(name) > NAME_LENGTH_MAX:
@@ -213,7 +213,7 @@ class Workflow:
         )
 
     def cancel(self, user: UserSession, asset_id: str, issuer_id: str) -> ReviewRequest:
-        _require_self(user, issuer_id)
+        require_self(user, issuer_id)
         asset_id = check_id(asset_id, "asset id")
         summary = f"Takes asset {asset_id} off sale; new buyers are refused, holders keep their copies."
         return self._create(user.username, user.identity, "cancel", "assetsCancel", [asset_id, issuer_id], summary, asset_id=asset_id)

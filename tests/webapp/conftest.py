@@ -57,6 +57,8 @@ def unique(prefix: str) -> str:
 class Api:
     """Thin helper over the JSON API, as a script would use it."""
 
+    unique = staticmethod(unique)
+
     def __init__(self, client: TestClient[Any]) -> None:
         self.client = client
 
