@@ -96,7 +96,9 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     elif isinstance(exc, HTTPException):
         error = _from_http_exception(exc)
     else:
-        log.exception("unhandled_error", path=request.url.path)
+        import traceback
+
+        log.error("unhandled_error", path=request.url.path, error=repr(exc), traceback=traceback.format_exc())
         error = AppError("INTERNAL_ERROR", "Something went wrong on the server; the error was logged.", 500)
     if is_api_request(request):
         return Response({"code": error.code, "message": error.message}, status_code=error.status_code)

@@ -63,8 +63,8 @@ def audit(request: Request[Any, Any, Any], services: Services, request_id: str =
     return page(request, "audit.html", entries=entries, request_id=request_id)
 
 
-@get("/admin/admins", include_in_schema=False, guards=[requires_admin], sync_to_thread=True)
-def admins_page(request: Request[Any, Any, Any], services: Services) -> Template:
+@get("/admin/admins", include_in_schema=False, guards=[requires_admin])
+async def admins_page(request: Request[Any, Any, Any], services: Services) -> Template:
     return page(request, "admins.html", admins=services.accounts.list_admins())
 
 
