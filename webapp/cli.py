@@ -1,0 +1,46 @@
+"""The `gridledger` console script: the ledger's commands plus `up`, which starts the
+default network and the console in one process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ledger.cli import app
+
+__all__ = ["app"]
+
+
+@app.command()
+def up(
+    data: Path = typer.Option(Path("data"), "--data", help="Directory of the network; created with `init` when empty."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address the console listens on."),
+    port: int = typer.Option(8080, "--port", help="Port the console listens on."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Network file for a first init (default: network-config/network.yaml)."),
+    admin_password: Optional[str] = typer.Option(
+        None, "--admin-password", envvar="GRIDLEDGER_ADMIN_PASSWORD", help="First password of the console administrator (generated and printed once if omitted)."
+    ),
+) -> None:
+    """Start the network (initializing DIR first if it holds none) and serve the console."""
+    import uvicorn
+
+    from ledger.config import GENESIS_FILE, ConfigError, default_config_path, init_network
+    from webapp.app import create_app
+
+    if not (data / GENESIS_FILE).exists():
+        try:
+            result = init_network(config or default_config_path(), data, admin_password=admin_password)
+        except (ConfigError, ValueError) as exc:
+            typer.echo(f"init failed: {exc}", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(f"Initialized a new network in {data}.")
+        if result.admin_password_generated:
+            typer.echo(f"Console administrator: user 'admin', password {result.admin_password}  (shown once: keep it)")
+    typer.echo(f"GridLedger console on http://{host}:{port}/  (API description at /schema)")
+    uvicorn.run(create_app(data), host=host, port=port, log_level="warning")
+
+
+if __name__ == "__main__":
+    app()
