@@ -128,7 +128,12 @@ def admin(browser: Any, live_server: str) -> Person:
     return person
 
 
-def approve(admin: Person, request_id: str) -> str:
+@pytest.fixture(scope="session")
+def approve() -> Any:
+    return approve_in_browser
+
+
+def approve_in_browser(admin: Person, request_id: str) -> str:
     page = admin.page
     page.goto(f"/admin/reviews/{request_id}")
     page.click("#approve")

@@ -5,14 +5,13 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from conftest import approve  # type: ignore[import-not-found]
 
 
 def uid(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:6]}"
 
 
-def test_publish_approve_buy_download_and_transfer(admin, person, shoot, tmp_path: Path):
+def test_publish_approve_buy_download_and_transfer(admin, approve, person, shoot, tmp_path: Path):
     publisher, researcher, second = person(), person(), person()
     pub_id, res_id, sec_id = uid("grid"), uid("lab"), uid("uni")
     for who, user_id, name in ((publisher, pub_id, "State Grid East"), (researcher, res_id, "Energy Lab"), (second, sec_id, "Tech University")):
@@ -104,7 +103,7 @@ def test_publish_approve_buy_download_and_transfer(admin, person, shoot, tmp_pat
     assert Path(info.value.path()).read_bytes() == csv_bytes
 
 
-def test_rejected_request_shows_the_reason(admin, person, shoot):
+def test_rejected_request_shows_the_reason(admin, approve, person, shoot):
     user = person()
     user_id = uid("rej")
     assert approve(admin, user.sign_up(user_id, "Someone")) == "committed"
@@ -142,7 +141,7 @@ def test_explorer_shows_blocks_and_verifies(admin, shoot):
     shoot(page, "block")
 
 
-def test_script_in_a_name_is_text_in_the_browser(admin, person):
+def test_script_in_a_name_is_text_in_the_browser(admin, approve, person):
     user = person()
     user_id = uid("xss")
     dialogs: list[str] = []

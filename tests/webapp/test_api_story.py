@@ -106,3 +106,21 @@ def test_delete_user_cancels_its_assets(api, client):
     assert api.approve(response.json()["requestId"])["status"] == "committed"
     state = client.get("/users/get", params={"userId": publisher}, headers=pub_h).json()
     assert state["Deleted"] is True and asset_id in state["UnIssues"]
+
+
+def test_publisher_reports_a_buyers_republication_and_the_copy_is_cancelled(api, client):
+    publisher, pub_h = api.register()
+    buyer, buy_h = api.register()
+    original = api.publish(publisher, pub_h, value=5)
+    api.topup(buyer, buy_h, 10)
+    buy = client.post("/assets/exchange", json={"assetId": original, "originOwnerId": publisher, "currentOwnerId": buyer}, headers=buy_h)
+    assert api.approve(buy.json()["requestId"])["status"] == "committed"
+    copy = api.publish(buyer, buy_h, value=1)  # a slightly altered file: a different hash
+    # only the original's publisher may report
+    stranger = client.post("/assets/report", json={"originalAssetId": original, "copyAssetId": copy}, headers=buy_h)
+    assert api.approve(stranger.json()["requestId"])["code"] == "NOT_ISSUER"
+    report = client.post("/assets/report", json={"originalAssetId": original, "copyAssetId": copy}, headers=pub_h)
+    assert report.status_code == 202
+    assert api.approve(report.json()["requestId"])["status"] == "committed"
+    assert client.get("/assets/get", params={"assetId": copy}, headers=pub_h).json()["IsValid"] is False
+    assert copy in client.get("/users/get", params={"userId": buyer}, headers=buy_h).json()["UnIssues"]
