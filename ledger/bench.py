@@ -78,10 +78,17 @@ class Driver:
 
     def __init__(self, gateway_for: Callable[[SigningIdentity], Gateway], user: Callable[[str], SigningIdentity], approver: SigningIdentity) -> None:
         self.gateway_for = gateway_for
-        self.user = user
+        self._load_user = user
+        self._users: dict[str, SigningIdentity] = {}
         self.approver = approver
         self._gateways: dict[str, Gateway] = {}
         self._lock = threading.Lock()
+
+    def user(self, name: str) -> SigningIdentity:
+        identity = self._users.get(name)
+        if identity is None:
+            identity = self._users[name] = self._load_user(name)
+        return identity
 
     def _gateway(self, name: str) -> Gateway:
         with self._lock:

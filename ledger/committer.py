@@ -54,10 +54,13 @@ class Committer:
         self.store = store
         self.state = state
         self.validator = validator
+        self._last_commit_hash: bytes | None = None  # cached: the committer is the only writer
 
     def previous_commit_hash(self) -> bytes:
-        savepoint = self.state.savepoint()
-        return savepoint[1] if savepoint else ZERO_HASH
+        if self._last_commit_hash is None:
+            savepoint = self.state.savepoint()
+            return savepoint[1] if savepoint else ZERO_HASH
+        return self._last_commit_hash
 
     def commit(self, block: Block) -> CommitOutcome:
         number = block.header.number
@@ -69,6 +72,7 @@ class Committer:
         self.store.append(number, encode(stamped))
         _maybe_crash(self.name, number)
         self._apply(number, chained, writes, result)
+        self._last_commit_hash = chained
         return CommitOutcome(number, result.tx_ids, result.codes, chained)
 
     def _apply(self, number: int, chained: bytes, writes: list[tuple[int, str, int, KVWrite]], result: ValidationResult) -> None:
@@ -84,6 +88,7 @@ class Committer:
             block = decode(data, Block)
             writes, txs = stored_writes(block)
             self.state.apply_block(number, block.metadata.commit_hash, writes, txs)
+            self._last_commit_hash = block.metadata.commit_hash
             applied += 1
         if applied:
             log.warning("state_rolled_forward", peer=self.name, blocks=applied, height=self.store.height)

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from ledger.chaincode_api import HistoryEntry
 from ledger.encoding import encode
 from ledger.messages import KVWrite, Version
+from ledger.sqlite_reads import SqliteReaders
 
 KEY_LENGTH_MAX = 1024  # characters of a state key
 TX_ID_LENGTH_MAX = 128
@@ -180,6 +181,8 @@ class StateDB:
         self._engine = _create_engine(url)
         _metadata.create_all(self._engine)
         postgres = self._engine.dialect.name == "postgresql"
+        database = make_url(url).database
+        self._fast = None if postgres else SqliteReaders(str(database))
         self._autocommit = {"isolation_level": "AUTOCOMMIT"} if postgres else {"gridledger_autocommit": True}
         dialect = postgresql if postgres else sqlite
         upsert = dialect.insert(state_table)
@@ -205,6 +208,8 @@ class StateDB:
             yield StateSnapshot(conn)
 
     def get(self, key: str) -> tuple[bytes, Version] | None:
+        if self._fast:
+            return self._fast.reader().get(key)
         with self._reader() as r:
             return r.get(key)
 
@@ -215,33 +220,49 @@ class StateDB:
 
     def versions(self, keys: Iterable[str]) -> dict[str, Version]:
         keys = list(dict.fromkeys(keys))
+        if self._fast and len(keys) <= KEYS_PER_QUERY_MAX:
+            return self._fast.reader().versions(keys)
         with self._reader(statements=-(-len(keys) // KEYS_PER_QUERY_MAX)) as r:
             return r.versions(keys)
 
     def range(self, start: str, end: str, limit: int | None = None) -> list[tuple[str, bytes, Version]]:
+        if self._fast:
+            return self._fast.reader().range(start, end, limit)
         with self._reader() as r:
             return r.range(start, end, limit)
 
     def history(self, key: str) -> list[HistoryEntry]:
+        if self._fast:
+            return self._fast.reader().history(key)
         with self._reader() as r:
             return r.history(key)
 
     def tx_location(self, tx_id: str) -> tuple[int, int, int] | None:
+        if self._fast:
+            return self._fast.reader().tx_location(tx_id)
         with self._reader() as r:
             return r.tx_location(tx_id)
 
     def existing_tx_ids(self, tx_ids: Iterable[str]) -> set[str]:
         tx_ids = list(dict.fromkeys(tx_ids))
+        if self._fast and len(tx_ids) <= KEYS_PER_QUERY_MAX:
+            return self._fast.reader().existing_tx_ids(tx_ids)
         with self._reader(statements=-(-len(tx_ids) // KEYS_PER_QUERY_MAX)) as r:
             return r.existing_tx_ids(tx_ids)
 
     def savepoint(self) -> tuple[int, bytes] | None:
+        if self._fast:
+            return self._fast.reader().savepoint()
         with self._reader() as r:
             return r.savepoint()
 
     @contextmanager
     def snapshot(self) -> Iterator[StateSnapshot]:
         """A repeatable-read view: every read through it sees the same committed block."""
+        if self._fast:
+            with self._fast.snapshot() as fast:
+                yield fast  # type: ignore[misc]  # same read methods
+            return
         conn = self._engine.connect()
         try:
             if conn.dialect.name == "postgresql":
@@ -316,6 +337,8 @@ class StateDB:
                 conn.execute(sa.delete(table))
 
     def close(self) -> None:
+        if self._fast:
+            self._fast.close()
         self._engine.dispose()
 
 

@@ -12,13 +12,14 @@ a code in the block's flags — never an exception.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import msgspec
 
 from ledger.channel import Channel
 from ledger.encoding import decode, encode, sha256
 from ledger.identity import Identity, MembershipError
+from ledger.sigpool import Check, SignaturePool, shared_pool
 from ledger.messages import (
     STATUS_OK,
     Block,
@@ -78,9 +79,21 @@ class _Decoded:
     approvers: list[Identity]
 
 
+@dataclass(slots=True)
+class _Parsed:
+    tx_id: str
+    timestamp_ms: int
+    chaincode: str
+    rwset: ReadWriteSet
+    checks: list[Check]  # creator's, then each endorser's, then each approver's
+    endorsers: list[Identity]
+    approvers: list[Identity]
+
+
 class Validator:
-    def __init__(self, channel: Channel) -> None:
+    def __init__(self, channel: Channel, signatures: SignaturePool | None = None) -> None:
         self.channel = channel
+        self.signatures = signatures or shared_pool()
 
     def validate(self, block: Block, state: ValidationState) -> ValidationResult:
         """Codes for every transaction of `block` (block 0, the genesis, is valid by definition)."""
@@ -89,7 +102,7 @@ class Validator:
         # Certificates are judged at the block's (orderer-given) time, so replaying the chain
         # later gives the same verdicts.
         at_ms = block.header.timestamp_ms
-        decoded: list[_Decoded | ValidationCode] = [self._check_signed_parts(env, at_ms) for env in block.data]
+        decoded = self._check_signed_parts(block.data, at_ms)
         tx_ids = [d.tx_id if isinstance(d, _Decoded) else "" for d in decoded]
         seen = state.existing_tx_ids([t for t in tx_ids if t])
         read_keys = {r.key for d in decoded if isinstance(d, _Decoded) for r in d.rwset.reads}
@@ -132,8 +145,30 @@ class Validator:
                 return V.PHANTOM_READ_CONFLICT
         return V.VALID
 
-    def _check_signed_parts(self, envelope_bytes: bytes, at_ms: int) -> _Decoded | ValidationCode:
-        """Everything that depends on one transaction alone: decoding, identities, signatures."""
+    def _check_signed_parts(self, envelopes: Sequence[bytes], at_ms: int) -> list[_Decoded | ValidationCode]:
+        """Everything that depends on one transaction alone: decoding, identities, signatures.
+
+        Signatures of the whole block are checked in one batch (in worker processes when the
+        block is large), then each transaction is judged.
+        """
+        parsed = [self._parse(envelope, at_ms) for envelope in envelopes]
+        checks = [check for item in parsed if isinstance(item, _Parsed) for check in item.checks]
+        verdicts = iter(self.signatures.verify_many(checks))
+        decoded: list[_Decoded | ValidationCode] = []
+        for item in parsed:
+            if not isinstance(item, _Parsed):
+                decoded.append(item)
+                continue
+            ok = [next(verdicts) for _ in item.checks]
+            if not ok[0]:
+                decoded.append(V.BAD_CREATOR_SIGNATURE)
+                continue
+            endorsers = [identity for identity, good in zip(item.endorsers, ok[1 : 1 + len(item.endorsers)]) if good]
+            approvers = [identity for identity, good in zip(item.approvers, ok[1 + len(item.endorsers) :]) if good]
+            decoded.append(_Decoded(item.tx_id, item.timestamp_ms, item.chaincode, item.rwset, endorsers, approvers))
+        return decoded
+
+    def _parse(self, envelope_bytes: bytes, at_ms: int) -> "_Parsed | ValidationCode":
         try:
             envelope = decode(envelope_bytes, Envelope)
             payload = decode(envelope.payload, Payload)
@@ -150,7 +185,7 @@ class Validator:
             creator = self.channel.msp.validate(payload.creator, at_ms)
         except MembershipError:
             return V.UNKNOWN_IDENTITY
-        if not creator.verify(envelope.payload, envelope.signature) or proposal.creator != payload.creator:
+        if proposal.creator != payload.creator:
             return V.BAD_CREATOR_SIGNATURE
         tx_id = proposal.tx_id
         if compute_tx_id(proposal.invocation) != tx_id or response.tx_id != tx_id:
@@ -162,23 +197,22 @@ class Validator:
             return V.UNKNOWN_CHAINCODE
         if response.status != STATUS_OK:
             return V.CHAINCODE_ERROR
-        endorsers = [
-            identity
-            for endorsement in transaction.endorsements
-            if (identity := self._member(endorsement.endorser, at_ms)) is not None
-            and identity.verify(transaction.response_payload, endorsement.signature)
-        ]
-        approvers = []
+        checks: list[Check] = [(creator.body.public_key, envelope.payload, envelope.signature)]
+        endorsers: list[Identity] = []
+        for endorsement in transaction.endorsements:
+            identity = self._member(endorsement.endorser, at_ms)
+            if identity is not None:
+                endorsers.append(identity)
+                checks.append((identity.body.public_key, transaction.response_payload, endorsement.signature))
+        approvers: list[Identity] = []
         if response.rwset.writes and self.channel.approval_policy(chaincode) is not None:
             message = signoff_message("approval", tx_id)
-            approvers = [
-                identity
-                for signoff in proposal.signoffs
-                if signoff.kind == "approval"
-                and (identity := self._member(signoff.signer, at_ms)) is not None
-                and identity.verify(message, signoff.signature)
-            ]
-        return _Decoded(tx_id, proposal.timestamp_ms, chaincode, response.rwset, endorsers, approvers)
+            for signoff in proposal.signoffs:
+                identity = self._member(signoff.signer, at_ms) if signoff.kind == "approval" else None
+                if identity is not None:
+                    approvers.append(identity)
+                    checks.append((identity.body.public_key, message, signoff.signature))
+        return _Parsed(tx_id, proposal.timestamp_ms, chaincode, response.rwset, checks, endorsers, approvers)
 
     def _member(self, cert_bytes: bytes, at_ms: int | None) -> Identity | None:
         try:
