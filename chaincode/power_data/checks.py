@@ -11,10 +11,11 @@ from chaincode.power_data.errors import (
     ID_PATTERN,
     METADATA_BYTES_MAX,
     NAME_LENGTH_MAX,
+    PENDING_CREDITS_MAX,
     QUERY_TYPES,
     Code,
 )
-from chaincode.power_data.records import Record, asset_key, content_hash, user_key
+from chaincode.power_data.records import Record, asset_key, content_hash, credit_prefix, user_key
 from chaincode.shim import Stub, refuse
 
 _ID = re.compile(ID_PATTERN)
@@ -77,6 +78,17 @@ def existing_user(stub: Stub, user_id: str, *, allow_deleted: bool = False) -> R
     if user["Deleted"] and not allow_deleted:
         raise refuse(Code.USER_DELETED, f"the account {user_id!r} is closed and cannot take part in transactions")
     return user
+
+
+def fold_credits(stub: Stub, user: Record) -> list[str]:
+    """Add the user's pending credits to its Token (in the dict only); returns their keys, to delete on write.
+
+    A range scan of `credit/<id>/` (phantom-checked at validation): call it only for a user whose
+    record this transaction writes, or in a query.
+    """
+    credits = stub.prefix_json(credit_prefix(user["Id"]), PENDING_CREDITS_MAX)
+    user["Token"] += sum(credit["Amount"] for _, credit in credits)
+    return [key for key, _ in credits]
 
 
 def existing_asset(stub: Stub, asset_id: str) -> Record:

@@ -4,6 +4,12 @@ Every state-changing function first needs an approval signoff from an administra
 `approver_org` (supervision, SPEC 3.1) and a party signoff from the identity bound to the
 acting user. All checks run before the first write, and no key is read after it is written
 (reads see committed state only, as in Fabric). Check order: see `errors.py`.
+
+Balances (see `records.py`): a purchase from a publisher credits the publisher by a blind
+write of `credit/<publisherId>/<tx_id>` and only reads the publisher's record, so purchases
+from one publisher never conflict with each other. Every write of a user record goes through
+`_save_user`, after `checks.fold_credits` has added the user's pending credits to Token;
+queryUser reports Token with the pending credits included, so clients see one balance.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from chaincode.power_data.records import (
     Record,
     asset_key,
     content_hash_key,
+    credit_entry,
+    credit_key,
     enroll_entry,
     exchange_entry,
     history_key,
@@ -65,10 +73,11 @@ class PowerDataContract(Contract):
         amount = checks.check_amount(token)
         user = checks.existing_user(stub, user_id)
         checks.require_signed(stub, user)
+        folded = checks.fold_credits(stub, user)
         if user["Token"] + amount > BALANCE_MAX:
             raise refuse(Code.BALANCE_LIMIT, f"the balance of {user_id!r} would exceed {BALANCE_MAX}; top up less")
         user["Token"] += amount
-        stub.put_json(user_key(user_id), user)
+        _save_user(stub, user, folded)
         stub.set_event("userTopup", {"userId": user_id, "Token": amount})
         return user
 
@@ -78,6 +87,7 @@ class PowerDataContract(Contract):
         checks.check_id(user_id, "userId")
         user = checks.existing_user(stub, user_id)
         checks.require_signed(stub, user)
+        folded = checks.fold_credits(stub, user)
         cancelled = list(user["Issues"])
         for asset_id in cancelled:
             asset = checks.existing_asset(stub, asset_id)
@@ -86,15 +96,17 @@ class PowerDataContract(Contract):
         user["UnIssues"] = user["UnIssues"] + cancelled
         user["Issues"] = []
         user["Deleted"] = True
-        stub.put_json(user_key(user_id), user)
+        _save_user(stub, user, folded)
         stub.set_event("deleteUser", {"userId": user_id, "cancelled": cancelled})
         return {"User": user, "Cancelled": cancelled}
 
     @query("queryUser", "userId")
     def query_user(self, stub: Stub, user_id: str) -> Record:
-        """Current state of a user (closed accounts stay readable, with Deleted = true)."""
+        """Current state of a user (closed accounts stay readable, with Deleted = true); Token includes pending credits."""
         checks.check_id(user_id, "userId")
-        return checks.existing_user(stub, user_id, allow_deleted=True)
+        user = checks.existing_user(stub, user_id, allow_deleted=True)
+        checks.fold_credits(stub, user)
+        return user
 
     # --- assets -------------------------------------------------------------------------
 
@@ -116,10 +128,11 @@ class PowerDataContract(Contract):
             if first["IssuerId"] != owner_id:
                 held = " which you bought" if first_id in owner["Assets"] else ""
                 raise refuse(Code.DUPLICATE_CONTENT, f"this content (sha256 {digest}) was already enrolled by {first['IssuerId']!r} as {first_id!r}{held}; only its issuer may publish it")
+        folded = checks.fold_credits(stub, owner)
         asset = new_asset(asset_name, asset_id, metadata, price, owner_id, stub.timestamp_ms, digest)
         owner["Issues"] = owner["Issues"] + [asset_id]
         stub.put_json(asset_key(asset_id), asset)
-        stub.put_json(user_key(owner_id), owner)
+        _save_user(stub, owner, folded)
         if first_id is None:
             stub.put_text(content_hash_key(digest), asset_id)
         stub.put_json(history_key(asset_id, stub.timestamp_ms, stub.tx_id), enroll_entry(asset_id, owner_id, stub.tx_id, stub.timestamp_ms))
@@ -136,6 +149,10 @@ class PowerDataContract(Contract):
         | Assets (held)            | it (Assets)      | no              | buyer and seller  |
         | neither                  | SELLER_DOES_NOT_HOLD                                   |
         A cancelled asset (IsValid false) is refused for both: its issuer withdrew it.
+
+        A copy reads the asset and the publisher's record but writes neither: the publisher is
+        paid by a new credit key (so its BALANCE_LIMIT check sees its record's Token, not its
+        pending credits). The buyer's pending credits count toward what it can spend.
         """
         for value, what in ((asset_id, "assetId"), (origin_owner_id, "originOwnerId"), (current_owner_id, "currentOwnerId")):
             checks.check_id(value, what)
@@ -147,21 +164,31 @@ class PowerDataContract(Contract):
         checks.require_signed(stub, buyer)
         mode = self._exchange_mode(stub, asset, seller, buyer)
         price = asset["Value"]
+        buyer_folded = checks.fold_credits(stub, buyer)
+        seller_folded = checks.fold_credits(stub, seller) if mode == MODE_TRANSFER else []
         if buyer["Token"] < price:
             raise refuse(Code.INSUFFICIENT_BALANCE, f"{current_owner_id!r} has {buyer['Token']} tokens but {asset_id!r} costs {price}; top up first")
         if seller["Token"] + price > BALANCE_MAX:
             raise refuse(Code.BALANCE_LIMIT, f"the balance of {origin_owner_id!r} would exceed {BALANCE_MAX}")
         buyer["Token"] -= price
-        seller["Token"] += price
         buyer["Assets"] = buyer["Assets"] + [asset_id]
-        if mode == MODE_TRANSFER:
-            seller["Assets"] = without(seller["Assets"], asset_id)
         entry = exchange_entry(asset_id, origin_owner_id, current_owner_id, mode, price, stub.tx_id, stub.timestamp_ms)
-        stub.put_json(user_key(origin_owner_id), seller)
-        stub.put_json(user_key(current_owner_id), buyer)
+        result: dict[str, Any] = {"Mode": mode, "Asset": asset, "Buyer": buyer, "History": entry}
+        if mode == MODE_TRANSFER:
+            seller["Token"] += price
+            seller["Assets"] = without(seller["Assets"], asset_id)
+            _save_user(stub, seller, seller_folded)
+            result["Seller"] = seller
+        else:
+            credit = credit_entry(price, asset_id, current_owner_id, stub.tx_id, stub.timestamp_ms)
+            stub.put_json(credit_key(origin_owner_id, stub.tx_id), credit)
+            # the publisher's record as read; its Token leaves out its pending credits, so it is not shown
+            result["Seller"] = {k: v for k, v in seller.items() if k != "Token"}
+            result["Credit"] = credit
+        _save_user(stub, buyer, buyer_folded)
         stub.put_json(history_key(asset_id, stub.timestamp_ms, stub.tx_id), entry)
         stub.set_event("assetsExchange", {"assetId": asset_id, "from": origin_owner_id, "to": current_owner_id, "mode": mode, "Value": price})
-        return {"Mode": mode, "Asset": asset, "Seller": seller, "Buyer": buyer, "History": entry}
+        return result
 
     @staticmethod
     def _exchange_mode(stub: Stub, asset: Record, seller: Record, buyer: Record) -> str:
@@ -275,8 +302,16 @@ class PowerDataContract(Contract):
 
 def _cancel(stub: Stub, asset: Record, issuer: Record) -> None:
     """Take an asset off sale: IsValid false, moved from the issuer's Issues to UnIssues."""
+    folded = checks.fold_credits(stub, issuer)
     asset["IsValid"] = False
     issuer["Issues"] = without(issuer["Issues"], asset["Id"])
     issuer["UnIssues"] = issuer["UnIssues"] + [asset["Id"]]
     stub.put_json(asset_key(asset["Id"]), asset)
-    stub.put_json(user_key(issuer["Id"]), issuer)
+    _save_user(stub, issuer, folded)
+
+
+def _save_user(stub: Stub, user: Record, folded: list[str]) -> None:
+    """Write a user record whose Token already includes the credits `folded` (from checks.fold_credits), and delete them."""
+    for key in folded:
+        stub.delete(key)
+    stub.put_json(user_key(user["Id"]), user)

@@ -33,6 +33,10 @@ FIRST_ISSUE_TAG = "firstIssueTag"  # OriginalOwnerId of an enrollment entry; nev
 QUERY_TYPES = ("enroll", "exchange", "all")
 HISTORY_ENTRIES_MAX = 10_000  # entries read for one asset's history
 LIST_ASSETS_MAX = 200  # assets returned by one listAssets page
+# Pending credits read for one user (a fold or queryUser). The ledger refuses a range scan of
+# more keys (RANGE_TOO_LARGE), so a publisher must fold (any own transaction, e.g. a top-up)
+# before this many copies of its assets are sold.
+PENDING_CREDITS_MAX = 10_000
 
 
 class Code(StrEnum):

@@ -5,6 +5,12 @@ Written separately from `contract.py` (no shared logic, only the code table and 
 a "party" is just a label, and an account is bound to the label that registered it.
 `PowerDataModel.call` returns (True, result) or (False, code), in the same check order as
 the contract (see `errors.py`). Time is a counter: one tick per call.
+
+Balances are plain numbers: `token` is the whole balance (what queryUser reports). `pending`
+is the part of it received as a publisher's sales and not yet folded into the contract's
+stored record; it matters only for the one check that cannot see it: a copy sale's
+BALANCE_LIMIT check on the publisher. It is folded (reset to 0) whenever the contract writes
+that user's record.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ class User:
     unissues: list[str] = field(default_factory=list)
     token: int = 0
     deleted: bool = False
+    pending: int = 0  # part of token paid by copy sales, not yet folded into the stored record
 
 
 @dataclass
@@ -170,6 +177,7 @@ class PowerDataModel:
         if user.token + amount > BALANCE_MAX:
             raise _fail(Code.BALANCE_LIMIT)
         user.token += amount
+        user.pending = 0
         self.topped_up += amount
         return user
 
@@ -182,6 +190,7 @@ class PowerDataModel:
         user.unissues.extend(user.issues)
         user.issues = []
         user.deleted = True
+        user.pending = 0
         return user
 
     def enroll(self, parties: tuple[str, ...], name: str, asset_id: str, metadata: str, owner_id: str, value: str) -> Asset:
@@ -200,6 +209,7 @@ class PowerDataModel:
         self.first_by_digest.setdefault(digest, asset_id)
         self.assets[asset_id] = Asset(name, asset_id, price, owner_id, self.clock, digest)
         owner.issues.append(asset_id)
+        owner.pending = 0
         self.history[asset_id] = [("enroll", FIRST_ISSUE_TAG, owner_id)]
         return self.assets[asset_id]
 
@@ -224,13 +234,18 @@ class PowerDataModel:
             raise _fail(Code.MISSING_CONSENT)
         if buyer.token < asset.value:
             raise _fail(Code.INSUFFICIENT_BALANCE)
-        if seller.token + asset.value > BALANCE_MAX:
+        seller_stored = seller.token - seller.pending if copy else seller.token
+        if seller_stored + asset.value > BALANCE_MAX:
             raise _fail(Code.BALANCE_LIMIT)
         buyer.token -= asset.value
+        buyer.pending = 0
         seller.token += asset.value
         buyer.assets.append(asset_id)
-        if not copy:
+        if copy:
+            seller.pending += asset.value
+        else:
             seller.assets.remove(asset_id)
+            seller.pending = 0
         self.history[asset_id].append(("exchange", seller_id, buyer_id))
         return "copy" if copy else "transfer"
 
@@ -269,6 +284,7 @@ class PowerDataModel:
         asset.valid = False
         issuer.issues.remove(asset.id)
         issuer.unissues.append(asset.id)
+        issuer.pending = 0
 
     def query_user(self, parties: tuple[str, ...], user_id: str) -> User:
         return self._user(_id(user_id), closed_ok=True)

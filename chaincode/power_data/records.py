@@ -1,8 +1,15 @@
 """How the contract's records look in the world state: keys and JSON shapes (field names from the seed).
 
 Keys are spread by id so that unrelated transactions never touch the same key:
-`user/<id>`, `asset/<id>`, `contenthash/<sha256>` (→ asset id) and one key per history entry,
-`assethistory/<assetId>/<timestamp_ms:013d>/<tx_id>`, read back by a range scan.
+`user/<id>`, `asset/<id>`, `contenthash/<sha256>` (→ asset id), one key per history entry,
+`assethistory/<assetId>/<timestamp_ms:013d>/<tx_id>`, read back by a range scan, and one key
+per pending credit, `credit/<userId>/<tx_id>` (see `credit_key`).
+
+A user's balance is its record's Token plus the Amounts of its pending credits. A purchase
+from a publisher pays the publisher by a blind write of a new credit key (unique per
+transaction, never read by the purchase) instead of rewriting the publisher's record, so
+concurrent purchases from one publisher do not conflict. Any transaction that writes a user's
+record folds that user's credits into Token and deletes them (a range scan of its credits).
 """
 
 from __future__ import annotations
@@ -41,6 +48,14 @@ def history_prefix(asset_id: str) -> str:
 
 def history_key(asset_id: str, timestamp_ms: int, tx_id: str) -> str:
     return f"{history_prefix(asset_id)}{timestamp_ms:013d}/{tx_id}"
+
+
+def credit_prefix(user_id: str) -> str:
+    return f"credit/{user_id}/"  # ids never contain "/", so one user's prefix never covers another's
+
+
+def credit_key(user_id: str, tx_id: str) -> str:
+    return f"{credit_prefix(user_id)}{tx_id}"
 
 
 ASSET_PREFIX = "asset/"
@@ -115,6 +130,11 @@ def exchange_entry(asset_id: str, seller_id: str, buyer_id: str, mode: str, valu
         "TxId": tx_id,
         "Timestamp": timestamp_ms,
     }
+
+
+def credit_entry(amount: int, asset_id: str, buyer_id: str, tx_id: str, timestamp_ms: int) -> Record:
+    """A pending payment to a publisher: Amount tokens for a copy of asset_id bought by buyer_id."""
+    return {"Amount": amount, "AssetId": asset_id, "BuyerId": buyer_id, "TxId": tx_id, "Timestamp": timestamp_ms}
 
 
 def without(items: list[str], item: str) -> list[str]:
