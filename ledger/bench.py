@@ -13,15 +13,16 @@ import statistics
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
 
 from ledger.gateway import GatewayError, Gateway, make_signoff
 from ledger.identity import SigningIdentity
-from ledger.messages import compute_tx_id
+from ledger.messages import ValidationCode, compute_tx_id
 
-WORKERS_DEFAULT = 64
+SENDERS_DEFAULT = 8
+ROUND_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,48 +98,67 @@ class Driver:
                 gateway = self._gateways[name] = self.gateway_for(self.user(name))
             return gateway
 
-    def submit(self, step: Step) -> str:
-        """Run one step; returns "VALID" or the refusal / validation code."""
+    def submit(self, step: Step, on_commit: Callable[[str], None]) -> None:
+        """Endorse and order one step; `on_commit` gets "VALID" or the refusal / validation code."""
         gateway = self._gateway(step.parties[0] if step.parties else "bench-client")
         invocation = gateway.new_invocation(step.function, step.args)
         tx_id = compute_tx_id(invocation)
         signoffs = [make_signoff("party", self.user(p), tx_id) for p in step.parties]
         signoffs.append(make_signoff("approval", self.approver, tx_id))
         try:
-            gateway.submit(invocation, signoffs)
-            return "VALID"
+            pending = gateway.submit_async(invocation, signoffs)
         except GatewayError as exc:
-            return exc.code
+            on_commit(exc.code)
+            return
+
+        def done(future: Future[tuple[int, ValidationCode]]) -> None:
+            _, code = future.result()
+            on_commit(code.name)
+
+        pending.future.add_done_callback(done)
 
 
-def run_round(driver: Driver, steps: Sequence[Step], *, label: str, rate_tps: float = 0.0, workers: int = WORKERS_DEFAULT,
-              progress: Callable[[int], None] | None = None) -> RoundReport:
-    """Send `steps` at `rate_tps` (0 = as fast as `workers` allow) and measure each commit."""
+def run_round(driver: Driver, steps: Sequence[Step], *, label: str, rate_tps: float = 0.0, workers: int = SENDERS_DEFAULT,
+              progress: Callable[[int], None] | None = None, timeout_s: float = ROUND_TIMEOUT_S) -> RoundReport:
+    """Send `steps` open-loop at `rate_tps` (0 = as fast as `workers` senders can endorse and
+    order) and time each transaction from send to its commit event."""
     latencies: list[float] = []
     codes: Counter[str] = Counter()
     lock = threading.Lock()
+    all_done = threading.Event()
+    remaining = len(steps)
     start = time.perf_counter()
     last_done = start
 
+    def finished(sent_at: float, code: str) -> None:
+        nonlocal last_done, remaining
+        now = time.perf_counter()
+        with lock:
+            codes[code] += 1
+            if code == "VALID":
+                latencies.append((now - sent_at) * 1000)
+            last_done = max(last_done, now)
+            remaining -= 1
+            if remaining == 0:
+                all_done.set()
+        if progress:
+            progress(1)
+
     def one(index: int) -> None:
-        nonlocal last_done
         if rate_tps > 0:
             delay = start + index / rate_tps - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
         sent_at = time.perf_counter()
-        code = driver.submit(steps[index])
-        done = time.perf_counter()
-        with lock:
-            codes[code] += 1
-            if code == "VALID":
-                latencies.append((done - sent_at) * 1000)
-            last_done = max(last_done, done)
-        if progress:
-            progress(1)
+        driver.submit(steps[index], lambda code: finished(sent_at, code))
 
+    if not steps:
+        all_done.set()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bench") as pool:
         list(pool.map(one, range(len(steps))))
+    if not all_done.wait(timeout_s):
+        with lock:
+            codes["COMMIT_TIMEOUT"] += remaining
     duration = max(last_done - start, 1e-9)
     succ = codes.pop("VALID", 0)
     ordered = sorted(latencies)

@@ -37,6 +37,7 @@ def run_benchmark(net: Network, transactions: int, rates: list[float], workers: 
             label = f"mixed@{int(rate)}tps" if rate > 0 else "mixed@max"
             task = progress.add_task(f"round {label}", total=len(steps))
             rounds.append(run_round(driver, steps, label=label, rate_tps=rate, workers=workers, progress=lambda n, t=task: progress.advance(t, n)))
+    net.wait_for_height(net.orderer.height, timeout_s=60)  # every peer has applied every block
     first = rounds[0]
     report = {
         **first.as_dict(),

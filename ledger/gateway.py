@@ -14,6 +14,7 @@ import itertools
 import json
 import os
 import threading
+import time
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -43,6 +44,8 @@ from ledger.policy import Policy
 from ledger.transport import CommitEvents, EndorserService, OrdererService
 
 NONCE_BYTES = 24
+ENDORSE_ATTEMPTS_MAX = 4
+ENDORSE_RETRY_PAUSE_S = 0.005
 SUBMIT_TIMEOUT_S_DEFAULT = 30.0
 
 
@@ -116,6 +119,27 @@ class CommitWaiter:
                 future.set_result((outcome.number, code))
 
 
+class PendingTransaction:
+    """An ordered transaction whose commit (steps 3 and 4, on the peers) is awaited."""
+
+    def __init__(self, tx_id: str, future: "Future[tuple[int, ValidationCode]]", payload_bytes: bytes, waiter: CommitWaiter) -> None:
+        self.tx_id = tx_id
+        self.future = future
+        self._payload_bytes = payload_bytes
+        self._waiter = waiter
+
+    def result(self, timeout_s: float = SUBMIT_TIMEOUT_S_DEFAULT) -> SubmitResult:
+        """The commit's outcome; raises CommitError for an invalid transaction."""
+        try:
+            block, code = self.future.result(timeout=timeout_s)
+        except FutureTimeout:
+            self._waiter.forget(self.tx_id)
+            raise GatewayError("COMMIT_TIMEOUT", f"transaction {self.tx_id} was not committed within {timeout_s} s") from None
+        if code != ValidationCode.VALID:
+            raise CommitError(code.name, describe_code(code), self.tx_id, block)
+        return SubmitResult(self.tx_id, block, code, decode(self._payload_bytes, ResponsePayload).result)
+
+
 class Gateway:
     """A client identity's connection to the network."""
 
@@ -145,25 +169,19 @@ class Gateway:
 
     def submit(self, invocation: Invocation, signoffs: Sequence[Signoff] = (), *, timeout_s: float = SUBMIT_TIMEOUT_S_DEFAULT) -> SubmitResult:
         """Endorse, order, and wait for the commit; raises a GatewayError subclass."""
+        return self.submit_async(invocation, signoffs).result(timeout_s)
+
+    def submit_async(self, invocation: Invocation, signoffs: Sequence[Signoff] = ()) -> "PendingTransaction":
+        """Endorse and order now; the returned handle waits for the commit (Fabric's SubmitAsync)."""
         proposal, signed = self._proposal(invocation, signoffs)
-        responses = [self._endorse(peer, signed) for peer in self._endorsing_set(invocation.chaincode)]  # 1. endorse
-        payload_bytes = responses[0].payload
-        if any(r.payload != payload_bytes for r in responses[1:]):
-            raise EndorsementError("ENDORSEMENT_MISMATCH", "the endorsing peers computed different results; retry")
+        responses, payload_bytes = self._collect_endorsements(invocation.chaincode, signed)  # 1. endorse
         envelope = self._envelope(signed, payload_bytes, responses)
         future = self.waiter.expect(proposal.tx_id)
         accepted = self.orderer.broadcast(envelope)  # 2. order
         if not accepted.accepted:
             self.waiter.forget(proposal.tx_id)
             raise OrderingError(accepted.code, accepted.message)
-        try:
-            block, code = future.result(timeout=timeout_s)  # 3. validate + 4. commit, on the peers
-        except FutureTimeout:
-            self.waiter.forget(proposal.tx_id)
-            raise GatewayError("COMMIT_TIMEOUT", f"transaction {proposal.tx_id} was not committed within {timeout_s} s") from None
-        if code != ValidationCode.VALID:
-            raise CommitError(code.name, describe_code(code), proposal.tx_id, block)
-        return SubmitResult(proposal.tx_id, block, code, decode(payload_bytes, ResponsePayload).result)
+        return PendingTransaction(proposal.tx_id, future, payload_bytes, self.waiter)  # 3.+4. on the peers
 
     def evaluate(self, function: str, args: Sequence[str], *, chaincode: str | None = None) -> bytes:
         """Run a query on one peer; nothing is ordered."""
@@ -188,6 +206,17 @@ class Gateway:
         proposal_bytes = encode(proposal)
         return proposal, SignedProposal(proposal_bytes, self.identity.sign(proposal_bytes))
 
+    def _collect_endorsements(self, chaincode: str, signed: SignedProposal) -> tuple[list[ProposalResponse], bytes]:
+        """Endorsements that agree byte for byte. Peers that differ are usually one block
+        apart (one has committed a block the other is still applying): wait briefly and retry."""
+        for attempt in range(ENDORSE_ATTEMPTS_MAX):
+            responses = [self._endorse(peer, signed) for peer in self._endorsing_set(chaincode)]
+            payload_bytes = responses[0].payload
+            if all(r.payload == payload_bytes for r in responses[1:]):
+                return responses, payload_bytes
+            time.sleep(ENDORSE_RETRY_PAUSE_S * (attempt + 1))
+        raise EndorsementError("ENDORSEMENT_MISMATCH", "the endorsing peers computed different results; retry")
+
     def _query_peer(self) -> EndorserService:
         """The highest peer, preferring our commit peer: a query sees what `submit` returned."""
         home = self.waiter.peer
@@ -203,7 +232,12 @@ class Gateway:
         for peer in self.endorsers:
             by_org.setdefault(peer.org, []).append(peer)
         turn = next(self._round_robin)
-        chosen = [peers[turn % len(peers)] for peers in by_org.values()]
+        # the most up-to-date peer of each org (rotating among equals), so endorsers agree
+        chosen = []
+        for peers in by_org.values():
+            top = max(p.height for p in peers)  # type: ignore[attr-defined]
+            level = [p for p in peers if p.height == top]  # type: ignore[attr-defined]
+            chosen.append(level[turn % len(level)])
         identities = [p.identity.identity for p in chosen]  # type: ignore[attr-defined]
         return chosen if policy.satisfied_by(identities) else list(self.endorsers)
 

@@ -9,13 +9,14 @@ evaluated against the identities that signed; each signer satisfies at most one 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Sequence, Union
 
 from ledger.identity import Identity
 
 PRINCIPAL_ROLES = ("peer", "admin", "client", "orderer", "member")
 POLICY_LENGTH_MAX = 4096
+VERDICTS_CACHED_MAX = 4096
 
 
 class PolicyError(ValueError):
@@ -105,11 +106,23 @@ class _Parser:
 class Policy:
     text: str
     rule: Rule
+    _verdicts: dict[tuple[tuple[str, str], ...], bool] = field(default_factory=dict, compare=False, repr=False)
 
     def satisfied_by(self, signers: Iterable[Identity]) -> bool:
-        """True when distinct signers satisfy the policy (each signer used at most once)."""
+        """True when distinct signers satisfy the policy (each signer used at most once).
+
+        The verdict depends only on the multiset of (org, role) of the distinct signers, so
+        it is memoized on that (every transaction of a chaincode asks the same question).
+        """
         unique = list({identity.id: identity for identity in signers}.values())
-        return _satisfy(self.rule, unique, frozenset()) is not None
+        key = tuple(sorted((identity.org, identity.role) for identity in unique))
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            verdict = _satisfy(self.rule, unique, frozenset()) is not None
+            if len(self._verdicts) >= VERDICTS_CACHED_MAX:
+                self._verdicts.clear()
+            self._verdicts[key] = verdict
+        return verdict
 
 
 def parse_policy(text: str, peer_orgs: Sequence[str] = ()) -> Policy:
