@@ -1,11 +1,20 @@
 """The benchmark's transaction mix for the power-data contract (`gridledger bench`), as plain data.
 
-`setup_transactions()` registers and funds the users and enrolls the assets;
-`measured_round(seed, holdings)` draws one measured round of top-ups, purchases from
-publishers and transfers between holders with a seeded RNG. Choices are uniform, so
-conflicts (two purchases from one publisher in a block → MVCC_READ_CONFLICT) arise as often
-as the mix makes them, never forced. The generator assumes every earlier transaction
-succeeded; when one fails (e.g. a conflict), a later one that depended on it may be refused.
+`setup_transactions()` registers and funds the users, enrolls the assets and has the
+non-publishers buy a few copies (the setup holdings); `measured_round(seed, holdings)` draws
+one measured round of top-ups, purchases from publishers and transfers between holders with a
+seeded RNG.
+
+No measured transaction depends on the outcome of another measured transaction (the setup
+phases must all succeed, so what they leave is certain):
+- a transfer moves a setup holding that no earlier round offered (each at most once ever),
+  so its seller certainly holds it whether or not other transactions of the round commit;
+- a purchase or transfer goes to a (buyer, asset) pair never drawn before and not a setup
+  holding, with a buyer that is not the publisher, so it cannot meet ALREADY_HOLDS or
+  BUYER_IS_ISSUER whatever else failed; balances (SETUP_TOKENS) cover every purchase.
+Buyers and top-up users are drawn uniformly from all USERS, so a user may act several times
+in a round, and the conflicts that remains (two writes of one buyer's record in a block, a
+publisher's own transaction racing a sale of its data) arise as often as the mix makes them.
 Each item is a `WorkloadTx(function, args, parties)`, parties being the user ids whose bound
 identities must sign (the bench registers user `u` with the identity named `u`).
 """
@@ -27,6 +36,7 @@ TOPUP_SHARE = 0.20
 TRANSFER_SHARE = 0.15  # the rest of a round are purchases from publishers
 TOPUP_MIN, TOPUP_MAX = 1, 1_000
 DRAW_ATTEMPTS_MAX = 20  # tries to find a valid purchase or transfer before drawing a top-up instead
+SETUP_PURCHASE_PHASES = 6  # in each, every non-publisher buys one copy: 900 setup holdings, 3 default rounds of transfers
 ID_PREFIX_DEFAULT = "bench"
 
 
@@ -36,7 +46,11 @@ class WorkloadTx(NamedTuple):
     parties: tuple[str, ...]
 
 
-Holdings = dict[str, frozenset[str]]  # asset id → ids of users holding it (bought or received)
+class Holdings(NamedTuple):
+    """What the next round may rely on (pass the one a round returns to the next round)."""
+
+    spare: tuple[tuple[str, int], ...]  # (holder, asset index): setup holdings never offered for transfer, so certain
+    drawn: frozenset[tuple[str, str]]  # (user, asset id) pairs that held from setup or were ever a buyer
 
 
 def user_id(index: int, prefix: str = ID_PREFIX_DEFAULT) -> str:
@@ -56,8 +70,25 @@ def asset_price(asset_index: int) -> int:
     return PRICE_MIN + (asset_index * 37) % (PRICE_MAX - PRICE_MIN + 1)
 
 
+def setup_purchases(prefix: str = ID_PREFIX_DEFAULT) -> list[list[WorkloadTx]]:
+    """SETUP_PURCHASE_PHASES phases; in each, every non-publisher buys one copy (a different asset per phase).
+
+    Within a phase every buyer writes only its own record and no publisher writes anything,
+    so the phase runs concurrently without conflicts (sellers are paid by credit keys).
+    """
+    phases: list[list[WorkloadTx]] = []
+    for phase in range(SETUP_PURCHASE_PHASES):
+        txs = []
+        for i in range(PUBLISHERS, USERS):
+            index = (i * 7 + phase * 13) % ASSETS  # 13 is prime to ASSETS: distinct assets per buyer across phases
+            buyer = user_id(i, prefix)
+            txs.append(WorkloadTx("assetsExchange", (asset_id(index, prefix), issuer_of(index, prefix), buyer), (buyer,)))
+        phases.append(txs)
+    return phases
+
+
 def setup_transactions(prefix: str = ID_PREFIX_DEFAULT) -> list[WorkloadTx]:
-    """Register and fund USERS users, then enroll ASSETS assets by PUBLISHERS publishers."""
+    """Register and fund USERS users, enroll ASSETS assets by PUBLISHERS publishers, then the setup purchases."""
     txs: list[WorkloadTx] = []
     for i in range(USERS):
         uid = user_id(i, prefix)
@@ -70,61 +101,81 @@ def setup_transactions(prefix: str = ID_PREFIX_DEFAULT) -> list[WorkloadTx]:
         digest = hashlib.sha256(f"{prefix} dataset {i}".encode()).hexdigest()
         metadata = json.dumps({"sha256": digest, "format": "csv", "description": f"load curve {i}"}, sort_keys=True)
         txs.append(WorkloadTx("assetsEnroll", (f"Load curve {i}", asset_id(i, prefix), metadata, owner, str(asset_price(i))), (owner,)))
+    for phase in setup_purchases(prefix):
+        txs.extend(phase)
     return txs
 
 
 def initial_holdings(prefix: str = ID_PREFIX_DEFAULT) -> Holdings:
-    """Right after setup nobody holds anything."""
-    return {asset_id(i, prefix): frozenset() for i in range(ASSETS)}
+    """Right after setup: the setup purchases' copies, all spare."""
+    purchases = [tx for phase in setup_purchases(prefix) for tx in phase]
+    index_of = {asset_id(i, prefix): i for i in range(ASSETS)}
+    return Holdings(tuple((tx.args[2], index_of[tx.args[0]]) for tx in purchases), frozenset((tx.args[2], tx.args[0]) for tx in purchases))
 
 
 def measured_round(seed: int, holdings: Holdings, prefix: str = ID_PREFIX_DEFAULT, count: int = ROUND_TRANSACTIONS) -> tuple[list[WorkloadTx], Holdings]:
     """One measured round and the holdings after it (pass them to the next round)."""
     rng = random.Random(seed)
-    held = {a: set(h) for a, h in holdings.items()}
+    spare = list(holdings.spare)
+    drawn = set(holdings.drawn)
     txs: list[WorkloadTx] = []
     while len(txs) < count:
         draw = rng.random()
         tx = None
-        if draw >= TOPUP_SHARE:
-            tx = _draw_exchange(rng, held, prefix, transfer=draw < TOPUP_SHARE + TRANSFER_SHARE)
+        if draw >= TOPUP_SHARE + TRANSFER_SHARE:
+            tx = _draw_purchase(rng, drawn, prefix)
+        elif draw >= TOPUP_SHARE:
+            tx = _draw_transfer(rng, spare, drawn, prefix)
         if tx is None:
             uid = user_id(rng.randrange(USERS), prefix)
             tx = WorkloadTx("userTopup", (uid, str(rng.randint(TOPUP_MIN, TOPUP_MAX))), (uid,))
         txs.append(tx)
-    return txs, {a: frozenset(h) for a, h in held.items()}
+    return txs, Holdings(tuple(spare), frozenset(drawn))
 
 
-def _draw_exchange(rng: random.Random, held: dict[str, set[str]], prefix: str, *, transfer: bool) -> WorkloadTx | None:
-    """A purchase from the publisher, or a transfer from a holder; updates `held`; None if none found."""
+def _new_buyer(rng: random.Random, index: int, drawn: set[tuple[str, str]], prefix: str) -> str | None:
+    """A uniformly drawn user that may buy asset `index`: not its publisher, pair never drawn; None after DRAW_ATTEMPTS_MAX."""
+    aid, issuer = asset_id(index, prefix), issuer_of(index, prefix)
     for _ in range(DRAW_ATTEMPTS_MAX):
-        index = rng.randrange(ASSETS)
-        aid, issuer = asset_id(index, prefix), issuer_of(index, prefix)
         buyer = user_id(rng.randrange(USERS), prefix)
-        if buyer == issuer or buyer in held[aid]:
-            continue
-        if not transfer:
-            held[aid].add(buyer)
-            return WorkloadTx("assetsExchange", (aid, issuer, buyer), (buyer,))
-        if not held[aid]:
-            continue
-        seller = rng.choice(sorted(held[aid]))
-        held[aid].discard(seller)
-        held[aid].add(buyer)
-        return WorkloadTx("assetsExchange", (aid, seller, buyer), (buyer, seller))
+        if buyer != issuer and (buyer, aid) not in drawn:
+            drawn.add((buyer, aid))
+            return buyer
     return None
+
+
+def _draw_purchase(rng: random.Random, drawn: set[tuple[str, str]], prefix: str) -> WorkloadTx | None:
+    """A purchase of a copy from the publisher by a new (buyer, asset) pair."""
+    index = rng.randrange(ASSETS)
+    buyer = _new_buyer(rng, index, drawn, prefix)
+    if buyer is None:
+        return None
+    return WorkloadTx("assetsExchange", (asset_id(index, prefix), issuer_of(index, prefix), buyer), (buyer,))
+
+
+def _draw_transfer(rng: random.Random, spare: list[tuple[str, int]], drawn: set[tuple[str, str]], prefix: str) -> WorkloadTx | None:
+    """A transfer of a spare setup holding (taken out of `spare`) to a new buyer; None when none is left."""
+    if not spare:
+        return None
+    holder, index = spare.pop(rng.randrange(len(spare)))
+    buyer = _new_buyer(rng, index, drawn, prefix)
+    if buyer is None:
+        return None
+    return WorkloadTx("assetsExchange", (asset_id(index, prefix), holder, buyer), (buyer, holder))
 
 
 def setup_phases(prefix: str = ID_PREFIX_DEFAULT) -> list[list[WorkloadTx]]:
     """`setup_transactions` cut into phases whose steps may run concurrently without conflicts.
 
     Registrations, then top-ups, then enrollments in waves of one asset per publisher (two
-    enrollments by one publisher in one block would conflict on its user record).
+    enrollments by one publisher in one block would conflict on its user record), then the
+    setup purchases (see `setup_purchases`).
     """
     txs = setup_transactions(prefix)
-    registers, topups, enrolls = txs[:USERS], txs[USERS : 2 * USERS], txs[2 * USERS :]
+    registers, topups = txs[:USERS], txs[USERS : 2 * USERS]
+    enrolls = txs[2 * USERS : 2 * USERS + ASSETS]
     waves = [enrolls[start : start + PUBLISHERS] for start in range(0, len(enrolls), PUBLISHERS)]
-    return [registers, topups, *waves]
+    return [registers, topups, *waves, *setup_purchases(prefix)]
 
 
 class PowerDataWorkload:
