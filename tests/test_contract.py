@@ -273,3 +273,66 @@ def test_function_tables_match_the_contract() -> None:
     kinds = {name: spec.kind for name, spec in PowerDataContract.functions.items()}
     assert {n for n, k in kinds.items() if k == "transaction"} == set(WRITE_FUNCTIONS)
     assert {n for n, k in kinds.items() if k == "query"} == set(QUERY_FUNCTIONS)
+
+
+# --- seller credits: purchases from one publisher do not conflict ---------------------------
+
+
+def test_copy_purchase_reads_but_never_writes_the_publisher_or_the_asset() -> None:
+    net = base()
+    ok(net, "userTopup", ("D", "50"), ("D",))
+    ctx = FakeContext(net.ledger, "assetsExchange", ("S1", "A", "D"), IDENTITIES.client("D"), IDENTITIES.signoffs(("D",), IDENTITIES.admin), "txcopy", 2)
+    net.ledger.chaincode.invoke(ctx)
+    assert {"user/A", "asset/S1", "user/D"} <= ctx.reads
+    assert set(ctx.writes) == {"user/D", "credit/A/txcopy", "assethistory/S1/0000000000002/txcopy"}
+    assert json.loads(ctx.writes["credit/A/txcopy"])["Amount"] == 30  # type: ignore[arg-type]
+    assert ctx.ranges == [("credit/D/", "credit/D0")]  # only the buyer's own credits are scanned
+
+
+def test_two_purchases_from_one_publisher_in_one_block_are_both_valid() -> None:
+    net = base()
+    for user in "DF":
+        if user == "F":
+            ok(net, "userRegister", ("User F", "F"), ("F",))
+        ok(net, "userTopup", (user, "100"), (user,))
+    outcomes = net.block([("assetsExchange", ("S1", "A", "D"), ("D",)), ("assetsExchange", ("S1", "A", "F"), ("F",))])
+    assert [code for code, _ in outcomes] == ["VALID", "VALID"]
+    assert balances(net, "A", "D", "F") == [90, 70, 70]  # 30 from B earlier, 2 x 30 now
+    # the block model does see real conflicts: one buyer twice, or a publisher's own write racing a sale
+    assert [c for c, _ in net.block([("userTopup", ("D", "1"), ("D",)), ("userTopup", ("D", "2"), ("D",))])] == ["VALID", "MVCC_READ_CONFLICT"]
+    ok(net, "assetsEnroll", ("More", "S5", meta("more"), "A", "5"), ("A",))
+    sale = ("assetsExchange", ("S5", "A", "D"), ("D",))
+    topup = ("userTopup", ("A", "1"), ("A",))
+    assert [c for c, _ in net.block([sale, topup])] == ["VALID", "PHANTOM_READ_CONFLICT"]
+    assert [c for c, _ in net.block([topup, ("assetsExchange", ("S5", "A", "F"), ("F",))])] == ["VALID", "MVCC_READ_CONFLICT"]
+    assert sum(balances(net, "A", "B", "D", "F")) == 100 + 100 + 100 + 1 + 1  # top-ups that were VALID only
+
+
+def test_pending_credits_count_toward_a_purchase_and_fold_on_the_next_own_write() -> None:
+    net = fresh()
+    for user in "AB":
+        ok(net, "userRegister", (f"User {user}", user), (user,))
+    ok(net, "userTopup", ("B", "100"), ("B",))
+    ok(net, "assetsEnroll", ("A's data", "SA", meta("a data"), "A", "30"), ("A",))
+    ok(net, "assetsEnroll", ("B's data", "SB", meta("b data"), "B", "30"), ("B",))
+    ok(net, "assetsExchange", ("SA", "A", "B"), ("B",))
+    assert json.loads(net.ledger.state["user/A"])["Token"] == 0 and balances(net, "A") == [30]  # paid by a pending credit
+    assert [k for k in net.ledger.state if k.startswith("credit/")] == ["credit/A/tx000006"]
+    bought = ok(net, "assetsExchange", ("SB", "B", "A"), ("A",))  # A spends what it earned
+    assert bought["Buyer"]["Token"] == 0 and "Token" not in bought["Seller"] and bought["Credit"]["Amount"] == 30  # type: ignore[index]
+    assert [k for k in net.ledger.state if k.startswith("credit/")] == ["credit/B/tx000008"]  # A's folded, B's pending (the balances query above was tx000007)
+    assert balances(net, "A", "B") == [0, 100]
+    assert net.call("assetsEnroll", ("B's other", "SC", meta("c data"), "B", "1"), ("B",))[0]  # B's own write folds B
+    assert [k for k in net.ledger.state if k.startswith("credit/")] == []
+    assert json.loads(net.ledger.state["user/B"])["Token"] == 100
+
+
+@pytest.mark.parametrize("write", ["userTopup", "deleteUser", "assetsCancel"])
+def test_every_write_of_the_publisher_folds_its_credits(write: str) -> None:
+    net = base()  # B bought S1 from A: A has one pending credit of 30
+    assert [k for k in net.ledger.state if k.startswith("credit/A/")] and balances(net, "A") == [30]
+    args = {"userTopup": ("A", "5"), "deleteUser": ("A",), "assetsCancel": ("S1", "A")}[write]
+    ok(net, write, args, ("A",))
+    assert not [k for k in net.ledger.state if k.startswith("credit/")]
+    stored = json.loads(net.ledger.state["user/A"])["Token"]
+    assert stored == balances(net, "A")[0] == (35 if write == "userTopup" else 30)

@@ -22,7 +22,7 @@ def test_setup_and_two_rounds_run_clean_and_conserve_tokens() -> None:
     bought = workload.SETUP_PURCHASE_PHASES * (workload.USERS - workload.PUBLISHERS)
     assert len(setup) == 2 * workload.USERS + workload.ASSETS + bought
     holdings = workload.initial_holdings()
-    assert len(holdings.spare) == bought
+    assert len(holdings.spare) == bought >= workload.SETUP_HOLDINGS_MIN
     rounds = []
     for seed in (1, 2):
         txs, holdings = workload.measured_round(seed, holdings)
@@ -57,7 +57,7 @@ def test_round_draws_new_pairs_and_moves_each_setup_holding_once() -> None:
             if len(tx.parties) == 2:
                 assert (seller, aid) in setup_held and (seller, aid) not in moved, tx
                 moved.add((seller, aid))
-    assert len(buyers) == workload.USERS  # buyers come from every user
+    assert len(buyers) > 0.9 * workload.USERS  # buyers come from (nearly) every user
 
 
 def test_setup_phases_each_commit_as_one_block() -> None:

@@ -26,7 +26,10 @@ import json
 import random
 from typing import NamedTuple
 
-USERS = 200
+# Users act uniformly at random, so at the bench's max send rate (a few hundred transactions in
+# flight) 200 users would give each one more than one transaction per in-flight window and
+# conflicts on their own records would dominate; 1000 keeps them realistic but secondary.
+USERS = 1000
 PUBLISHERS = 50  # users 0..49 publish; everyone may buy
 ASSETS = 100  # asset i is published by user i % PUBLISHERS
 SETUP_TOKENS = 1_000_000  # each user's first top-up: enough for every purchase in many rounds
@@ -36,7 +39,8 @@ TOPUP_SHARE = 0.20
 TRANSFER_SHARE = 0.15  # the rest of a round are purchases from publishers
 TOPUP_MIN, TOPUP_MAX = 1, 1_000
 DRAW_ATTEMPTS_MAX = 20  # tries to find a valid purchase or transfer before drawing a top-up instead
-SETUP_PURCHASE_PHASES = 6  # in each, every non-publisher buys one copy: 900 setup holdings, 3 default rounds of transfers
+SETUP_HOLDINGS_MIN = 900  # spare holdings for 3 rounds of ROUND_TRANSACTIONS x TRANSFER_SHARE transfers
+SETUP_PURCHASE_PHASES = -(-SETUP_HOLDINGS_MIN // (USERS - PUBLISHERS))  # in each, every non-publisher buys one copy
 ID_PREFIX_DEFAULT = "bench"
 
 
