@@ -19,7 +19,11 @@ os.environ.setdefault("GRIDLEDGER_LOG_LEVEL", "WARNING")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ledger.config import default_config_path, init_network  # noqa: E402
+from ledger.logs import configure_logging  # noqa: E402
 from ledger.network import Network  # noqa: E402
+
+# Bind the structured logs to the real stderr now, not to a stream CliRunner swaps in later.
+configure_logging()
 
 ADMIN_PASSWORD = "console-admin-pw"
 

@@ -11,9 +11,11 @@ import hashlib
 import json
 import os
 import subprocess
+import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from ledger.encoding import decode
 from ledger.gateway import Gateway, SubmitResult, make_signoff
@@ -48,7 +50,24 @@ def submit(net: Network, user: SigningIdentity, function: str, *args: Any, cosig
     gateway = net.gateway(user)
     invocation = gateway.new_invocation(function, [str(a) for a in args])
     tx_id = compute_tx_id(invocation)
-    return gateway.submit(invocation, signoffs_for(net, tx_id, [user, *cosign], approval=approval))
+    result = gateway.submit(invocation, signoffs_for(net, tx_id, [user, *cosign], approval=approval))
+    # `submit` returns once its own commit peer committed; the next proposal may go to another
+    # peer, so wait until every peer has the block (else it could simulate on stale state).
+    wait_committed(net, result.block)
+    return result
+
+
+def wait_committed(net: Network, number: int) -> None:
+    """Wait until every peer has applied block `number` to its state.
+
+    (`Network.wait_for_height` counts appended blocks; the state is applied just after.)
+    """
+    deadline = time.monotonic() + COMMIT_WAIT_S
+    while time.monotonic() < deadline:
+        if all((p.state.savepoint() or (-1, b""))[0] >= number for p in net.peers):
+            return
+        time.sleep(0.002)
+    raise AssertionError(f"peers did not commit block {number}: {[s.as_dict() for s in net.status()]}")
 
 
 def query(net: Network, function: str, *args: Any) -> Any:
@@ -77,14 +96,14 @@ def endorse(
     function: str,
     *args: Any,
     cosign: Sequence[SigningIdentity] = (),
-    signoffs: Sequence[Signoff] | None = None,
+    make_signoffs: Callable[[str], Sequence[Signoff]] | None = None,
     peers: Sequence[Any] | None = None,
 ) -> Prepared:
     """Steps 1 and the envelope of step 2, exactly as `Gateway.submit` does, without broadcasting."""
     gateway = net.gateway(user)
     invocation = gateway.new_invocation(function, [str(a) for a in args])
     tx_id = compute_tx_id(invocation)
-    chosen_signoffs = signoffs_for(net, tx_id, [user, *cosign]) if signoffs is None else list(signoffs)
+    chosen_signoffs = signoffs_for(net, tx_id, [user, *cosign]) if make_signoffs is None else list(make_signoffs(tx_id))
     _, signed = gateway._proposal(invocation, chosen_signoffs)
     endorsers = list(peers) if peers is not None else gateway._endorsing_set(invocation.chaincode)
     responses = [gateway._endorse(peer, signed) for peer in endorsers]
@@ -92,28 +111,60 @@ def endorse(
     return Prepared(gateway, invocation, tx_id, signed.proposal, responses[0].payload, envelope)
 
 
-def broadcast_and_wait(net: Network, envelope: bytes, tx_id: str, *, via_queue: bool = False) -> tuple[int, ValidationCode]:
-    """Order an envelope and wait for our commit peer's verdict: (block number, code).
+def broadcast_and_wait(net: Network, envelope: bytes, *, via_queue: bool = False) -> tuple[int, ValidationCode]:
+    """Order an envelope and wait for the peers' verdict on it: (block number, code).
 
-    `via_queue` skips the orderer's broadcast checks (as a faulty or malicious orderer
-    would), so the block reaches the peers' validators.
+    The verdict is read from the committed block's flags (every peer's, asserted equal),
+    not from the commit event: a transaction whose creator check fails is reported in the
+    event without its tx id. `via_queue` skips the orderer's broadcast checks (as a faulty
+    or malicious orderer would), so the envelope reaches the peers' validators.
     """
-    waiter = net.gateway(net.client_identity("Org1", "reader")).waiter
-    future = waiter.expect(tx_id)
+    first = net.orderer.height
     if via_queue:
         net.orderer._queue.put(envelope)
     else:
         accepted = net.orderer.broadcast(envelope)
         assert accepted.accepted, f"orderer refused: {accepted.code} {accepted.message}"
-    return future.result(timeout=COMMIT_WAIT_S)
+    deadline = time.monotonic() + COMMIT_WAIT_S
+    number = first
+    while time.monotonic() < deadline:
+        if number < net.orderer.height:
+            wait_committed(net, number)
+            data = decode(net.peers[0].store.get(number), Block).data
+            if envelope in data:
+                return number, flags_of(net, number)[data.index(envelope)]
+            number += 1
+        else:
+            time.sleep(0.005)
+    raise AssertionError("the envelope was not committed in time")
+
+
+def outcomes(net: Network, futures: Sequence[Future[tuple[int, ValidationCode]]]) -> list[tuple[int, ValidationCode]]:
+    """Results of commit-waiter futures, once every peer has applied the blocks they name."""
+    results = [f.result(timeout=COMMIT_WAIT_S) for f in futures]
+    wait_committed(net, max(number for number, _ in results))
+    return results
 
 
 def wait_in_sync(net: Network) -> tuple[int, str]:
     """Wait until every peer reaches the orderer's height; return the (height, commit hash) they share."""
-    assert net.wait_for_height(net.orderer.height, timeout_s=COMMIT_WAIT_S), [s.as_dict() for s in net.status()]
-    status = {(s.height, s.commit_hash) for s in net.status()}
-    assert len(status) == 1, f"peers disagree: {[s.as_dict() for s in net.status()]}"
+    wait_committed(net, net.orderer.height - 1)
+    # A peer's status pairs its block files' height with its cached commit hash, which is set
+    # a moment after the state commits: poll briefly rather than read one racy snapshot.
+    deadline = time.monotonic() + COMMIT_WAIT_S
+    while len(status := {(s.height, s.commit_hash) for s in net.status()}) > 1 and time.monotonic() < deadline:
+        time.sleep(0.002)
+    assert len(status) == 1, f"peers disagree: {[s.as_dict() for s in net.status()]}; {first_divergence(net)}"
     return status.pop()
+
+
+def first_divergence(net: Network) -> str:
+    """Where the peers' stored blocks first differ (for a failure message)."""
+    for number in range(min(p.height for p in net.peers)):
+        blocks = [decode(p.store.get(number), Block) for p in net.peers]
+        if len({(b.metadata.commit_hash, b.metadata.validation_flags) for b in blocks}) > 1:
+            return f"block {number}: flags {[list(b.metadata.validation_flags) for b in blocks]}"
+    return f"stored blocks agree; savepoints {[p.state.savepoint() for p in net.peers]}"
 
 
 def flags_of(net: Network, number: int) -> list[ValidationCode]:
