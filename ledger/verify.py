@@ -189,18 +189,19 @@ def _compare_state(report: ChainReport, state: StateDB, rebuilt: StateDB) -> Non
             report.problems.append("state database savepoint commit hash differs from the last block's")
             return
         actual, expected = state.iter_state(), rebuilt.iter_state()
-        a, e = next(actual, None), next(expected, None)
-        while a is not None or e is not None:
-            if a == e:
-                a, e = next(actual, None), next(expected, None)
-                continue
-            if e is None or (a is not None and a[0] < e[0]):
-                assert a is not None
-                report.problems.append(f"state key {a[0]!r}: present in the state database but written by no block")
-            elif a is None or e[0] < a[0]:
-                report.problems.append(f"state key {e[0]!r}: missing from the state database")
-            else:
-                report.problems.append(f"state key {a[0]!r}: value or version differs from what the blocks wrote")
-            return
+        with contextlib.closing(actual), contextlib.closing(expected):  # end both reads before the close below
+            a, e = next(actual, None), next(expected, None)
+            while a is not None or e is not None:
+                if a == e:
+                    a, e = next(actual, None), next(expected, None)
+                    continue
+                if e is None or (a is not None and a[0] < e[0]):
+                    assert a is not None
+                    report.problems.append(f"state key {a[0]!r}: present in the state database but written by no block")
+                elif a is None or e[0] < a[0]:
+                    report.problems.append(f"state key {e[0]!r}: missing from the state database")
+                else:
+                    report.problems.append(f"state key {a[0]!r}: value or version differs from what the blocks wrote")
+                return
     finally:
         state.close()
