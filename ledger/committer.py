@@ -82,6 +82,13 @@ class Committer:
     def recover(self) -> int:
         """Roll the state forward over blocks that were appended but not applied; returns how many."""
         savepoint = self.state.savepoint()
+        if savepoint is not None and savepoint[0] >= self.store.height:
+            # The block files lost blocks the state already applied (a cut torn tail, a restored
+            # backup): the state is derived data, so rebuild it from the blocks that remain.
+            log.warning("state_ahead_of_blocks", peer=self.name, state_block=savepoint[0], height=self.store.height)
+            self.state.reset()
+            self._last_commit_hash = None
+            savepoint = None
         next_number = savepoint[0] + 1 if savepoint else 0
         applied = 0
         for number, data in self.store.iter_blocks(next_number):

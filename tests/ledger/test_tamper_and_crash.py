@@ -177,3 +177,18 @@ def test_copy_of_a_network_dir_is_independent(network_dir: Path, tmp_path: Path)
     twin = tmp_path / "twin"
     shutil.copytree(network_dir, twin)
     assert verify_network(twin).ok
+
+
+def test_lost_last_block_whose_state_was_already_applied_is_rebuilt_and_fetched_again(network_dir: Path) -> None:
+    """The block files lost a block the state had applied: the state is rebuilt, the block re-fetched."""
+    height = populate(network_dir)
+    with Network.open(network_dir) as net:
+        expected = wait_in_sync(net)
+    path, offset, length = record_location(blocks_dir(network_dir, "peer1.Org1"), height - 1)
+    with open(path, "r+b") as data:
+        data.truncate(offset + RECORD_HEADER.size + length // 2)
+
+    with Network.open(network_dir) as net:
+        assert wait_in_sync(net) == expected
+        assert balance(net, "A") == 125
+    assert verify_network(network_dir).ok
