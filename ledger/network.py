@@ -67,6 +67,11 @@ class PeerStatus:
         return {"name": self.name, "org": self.org, "height": self.height, "commit_hash": self.commit_hash}
 
 
+def _height_and_hash(peer: Peer) -> tuple[int, str]:
+    height, commit = peer.status
+    return height, commit.hex()
+
+
 class Network:
     def __init__(self, data_dir: Path, spec: NetworkSpec, config: ChannelConfig, orderer: Orderer, peers: list[Peer]) -> None:
         self.data_dir = data_dir
@@ -194,7 +199,7 @@ class Network:
     # --- operations ---------------------------------------------------------------------
 
     def status(self) -> list[PeerStatus]:
-        return [PeerStatus(p.name, p.org, p.height, p.commit_hash.hex()) for p in self.peers]
+        return [PeerStatus(p.name, p.org, *_height_and_hash(p)) for p in self.peers]
 
     def wait_for_height(self, height: int, timeout_s: float = 30.0) -> bool:
         """Block until every peer has `height` blocks (for tests and the CLI)."""

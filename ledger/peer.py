@@ -55,6 +55,7 @@ class Peer:
         self._previous_hash: bytes | None = None
         self._lock = threading.Lock()
         self.commit_lock = threading.RLock()  # held while a block is committed; verify holds it too
+        self._applied_height = 0
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -64,6 +65,7 @@ class Peer:
         self.committer.recover()
         if self.store.height == 0:
             self._commit(genesis)
+        self._applied_height = self.store.height
         self._previous_hash = block_hash(decode(self.store.get(self.store.height - 1), Block).header)
         self._catch_up()
         self._thread.start()
@@ -95,7 +97,15 @@ class Peer:
 
     @property
     def height(self) -> int:
-        return self.store.height
+        """Blocks this peer has committed (appended AND applied to its state), so that height
+        and commit hash always describe the same block."""
+        return self._applied_height
+
+    @property
+    def status(self) -> tuple[int, bytes]:
+        """(height, commit hash), read together under the commit lock."""
+        with self.commit_lock:
+            return self._applied_height, self.commit_hash
 
     @property
     def commit_hash(self) -> bytes:
@@ -160,6 +170,7 @@ class Peer:
     def _commit(self, block: Block) -> None:
         with self.commit_lock:
             outcome = self.committer.commit(block)
+            self._applied_height = outcome.number + 1
         with self._lock:
             listeners = list(self._listeners)
         for listener in listeners:

@@ -67,7 +67,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+        pytest.fail("Debian's chromium is not installed: `apt-get install chromium` (.ci/run does it)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -25,7 +25,7 @@ from ledger.network import Network  # noqa: E402
 # Bind the structured logs to the real stderr now, not to a stream CliRunner swaps in later.
 configure_logging()
 
-ADMIN_PASSWORD = "console-admin-pw"
+from netkit import ADMIN_PASSWORD  # noqa: E402
 
 
 @pytest.fixture(scope="session")

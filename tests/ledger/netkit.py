@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+ADMIN_PASSWORD = "console-admin-pw"  # the console admin's password in the test networks
+
 from ledger.encoding import decode
 from ledger.gateway import Gateway, SubmitResult, make_signoff
 from ledger.identity import SigningIdentity

@@ -44,7 +44,7 @@ def test_damaged_wallet_file_is_bad_wallet() -> None:
 
 
 def test_init_locks_the_regulator_console_admin_with_the_given_password(pristine_dir: Path) -> None:
-    from conftest import ADMIN_PASSWORD
+    from netkit import ADMIN_PASSWORD
 
     locked = wallet.LockedWallet.from_json(admin_wallet_path(pristine_dir, "Regulator").read_text())
     admin = wallet.unlock(locked, ADMIN_PASSWORD)
