@@ -66,6 +66,8 @@ def create_app(data_dir: Path, *, network: Any | None = None, settings: Settings
 
             net = owned["network"] = Network.open(data_dir)
         app.state.services = Services.build(data_dir, net, settings)
+        metrics = app.state.services.metrics
+        net.peers[0].add_commit_listener(lambda outcome: metrics.count_commit(outcome.codes))
         log.info("console_started", data_dir=str(data_dir))
         try:
             yield

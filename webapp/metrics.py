@@ -29,8 +29,19 @@ class Metrics:
         self.transactions = Counter(
             "gridledger_console_transactions", "Transactions submitted by the console, by outcome code", ["code"], registry=self.registry
         )
+        self.ledger_transactions = Counter(
+            "gridledger_ledger_transactions",
+            "Transactions committed on the ledger (whoever submitted them), by validation code",
+            ["code"],
+            registry=self.registry,
+        )
         self.ledger_height = Gauge("gridledger_ledger_height", "Highest block height among the peers", registry=self.registry)
         self.peer_height = Gauge("gridledger_peer_height", "Block height per peer", ["peer"], registry=self.registry)
+
+    def count_commit(self, codes: "list[object]") -> None:
+        """Commit listener: one increment per transaction of a committed block."""
+        for code in codes:
+            self.ledger_transactions.labels(getattr(code, "name", str(code))).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

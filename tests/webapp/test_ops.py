@@ -18,6 +18,8 @@ def test_metrics_expose_queue_depth_decisions_height_and_codes(api, client):
         "gridledger_console_http_requests_total",
     ):
         assert name in text, name
+    # ledger-wide counts come from a peer's commit events, not only what the console submitted
+    assert 'gridledger_ledger_transactions_total{code="VALID"}' in text
 
 
 def test_request_id_is_returned_and_kept(client):
