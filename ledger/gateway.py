@@ -46,6 +46,8 @@ from ledger.transport import CommitEvents, EndorserService, OrdererService
 NONCE_BYTES = 24
 ENDORSE_ATTEMPTS_MAX = 4
 ENDORSE_RETRY_PAUSE_S = 0.005
+CATCH_UP_WAIT_S = 5.0
+CATCH_UP_POLL_S = 0.001
 SUBMIT_TIMEOUT_S_DEFAULT = 30.0
 
 
@@ -238,8 +240,17 @@ class Gateway:
             top = max(p.height for p in peers)  # type: ignore[attr-defined]
             level = [p for p in peers if p.height == top]  # type: ignore[attr-defined]
             chosen.append(level[turn % len(level)])
+        self._await_height(chosen, self.waiter.peer.height)  # type: ignore[attr-defined]
         identities = [p.identity.identity for p in chosen]  # type: ignore[attr-defined]
         return chosen if policy.satisfied_by(identities) else list(self.endorsers)
+
+    @staticmethod
+    def _await_height(peers: Sequence[EndorserService], height: int) -> None:
+        """Read-your-writes: endorsers must have applied every block our commit peer has, or a
+        proposal right after a commit would be simulated against older state."""
+        deadline = time.monotonic() + CATCH_UP_WAIT_S
+        while any(p.height < height for p in peers) and time.monotonic() < deadline:  # type: ignore[attr-defined]
+            time.sleep(CATCH_UP_POLL_S)
 
     def _endorse(self, peer: EndorserService, signed: SignedProposal) -> ProposalResponse:
         try:
