@@ -7,7 +7,7 @@ import json
 import pytest
 
 
-def error(response, status, code=None):
+def expect_error(response, status, code=None):
     assert response.status_code == status, response.text
     body = response.json()
     assert set(body) == {"code", "message"} and body["message"]
@@ -41,53 +41,53 @@ def test_routes_need_a_bearer_token(client):
         ("post", "/reviews/abc/approve", {}),
         ("post", "/reviews/abc/reject", {"json": {"reason": "x"}}),
     ]:
-        error(getattr(client, method)(path, **kwargs), 401, "NOT_LOGGED_IN")
+        expect_error(getattr(client, method)(path, **kwargs), 401, "NOT_LOGGED_IN")
 
 
 def test_a_session_cookie_does_not_open_the_api(client, alice):
     user_id, headers = alice
     token = headers["Authorization"].split()[1]
     response = client.get("/users/get", params={"userId": user_id}, headers={"Cookie": f"gl_session={token}"})
-    error(response, 401)
+    expect_error(response, 401)
 
 
 def test_login_refusals_and_throttling(client, api):
-    error(client.post("/auth/login", json={"username": "nobody-here", "password": "whatever1"}), 401, "BAD_LOGIN")
+    expect_error(client.post("/auth/login", json={"username": "nobody-here", "password": "whatever1"}), 401, "BAD_LOGIN")
     user_id, _ = api.register(approve=False)
     for _ in range(5):
-        error(client.post("/auth/login", json={"username": user_id, "password": "wrong-password"}), 401, "BAD_LOGIN")
+        expect_error(client.post("/auth/login", json={"username": user_id, "password": "wrong-password"}), 401, "BAD_LOGIN")
     # now even the right password waits
-    error(client.post("/auth/login", json={"username": user_id, "password": "user-pass-123"}), 429, "TOO_MANY_ATTEMPTS")
+    expect_error(client.post("/auth/login", json={"username": user_id, "password": "user-pass-123"}), 429, "TOO_MANY_ATTEMPTS")
 
 
 def test_register_refusals(client, alice):
-    error(client.post("/users/register", json={"userName": "A", "userId": "../x", "password": "long-enough"}), 400, "BAD_USER_ID")
-    error(client.post("/users/register", json={"userName": "A", "userId": "shortpw", "password": "short"}), 400, "WEAK_PASSWORD")
-    error(client.post("/users/register", json={"userName": "", "userId": "noname1", "password": "long-enough"}), 400, "BAD_USER_NAME")
-    error(client.post("/users/register", json={"userName": "A", "userId": alice[0], "password": "long-enough"}), 409, "USER_EXISTS")
-    error(client.post("/users/register", json={"userId": "missing"}), 400)
+    expect_error(client.post("/users/register", json={"userName": "A", "userId": "../x", "password": "long-enough"}), 400, "BAD_USER_ID")
+    expect_error(client.post("/users/register", json={"userName": "A", "userId": "shortpw", "password": "short"}), 400, "WEAK_PASSWORD")
+    expect_error(client.post("/users/register", json={"userName": "", "userId": "noname1", "password": "long-enough"}), 400, "BAD_USER_NAME")
+    expect_error(client.post("/users/register", json={"userName": "A", "userId": alice[0], "password": "long-enough"}), 409, "USER_EXISTS")
+    expect_error(client.post("/users/register", json={"userId": "missing"}), 400)
 
 
 def test_queries_of_missing_records_are_404(client, alice):
     _, headers = alice
-    error(client.get("/users/get", params={"userId": "nobody-at-all"}, headers=headers), 404, "USER_NOT_FOUND")
-    error(client.get("/assets/get", params={"assetId": "no-such-asset"}, headers=headers), 404, "ASSET_NOT_FOUND")
-    error(client.get("/assets/exchange/history", params={"assetId": "no-such-asset", "queryType": "all"}, headers=headers), 404)
-    error(client.get("/assets/exchange/history", params={"assetId": "x", "queryType": "bogus"}, headers=headers), 400, "BAD_QUERY_TYPE")
-    error(client.get("/requests/nope", headers=headers), 404, "REQUEST_NOT_FOUND")
+    expect_error(client.get("/users/get", params={"userId": "nobody-at-all"}, headers=headers), 404, "USER_NOT_FOUND")
+    expect_error(client.get("/assets/get", params={"assetId": "no-such-asset"}, headers=headers), 404, "ASSET_NOT_FOUND")
+    expect_error(client.get("/assets/exchange/history", params={"assetId": "no-such-asset", "queryType": "all"}, headers=headers), 404)
+    expect_error(client.get("/assets/exchange/history", params={"assetId": "x", "queryType": "bogus"}, headers=headers), 400, "BAD_QUERY_TYPE")
+    expect_error(client.get("/requests/nope", headers=headers), 404, "REQUEST_NOT_FOUND")
 
 
 def test_a_user_cannot_act_for_another(client, alice, bob):
     _, alice_h = alice
     bob_id, bob_h = bob
-    error(client.post("/users/topup", json={"userId": bob_id, "Token": 10}, headers=alice_h), 403, "NOT_YOUR_ACCOUNT")
-    error(client.post("/users/delete", json={"userId": bob_id}, headers=alice_h), 403, "NOT_YOUR_ACCOUNT")
-    error(client.post("/assets/cancel", json={"assetId": "a1", "issuerId": bob_id}, headers=alice_h), 403, "NOT_YOUR_ACCOUNT")
+    expect_error(client.post("/users/topup", json={"userId": bob_id, "Token": 10}, headers=alice_h), 403, "NOT_YOUR_ACCOUNT")
+    expect_error(client.post("/users/delete", json={"userId": bob_id}, headers=alice_h), 403, "NOT_YOUR_ACCOUNT")
+    expect_error(client.post("/assets/cancel", json={"assetId": "a1", "issuerId": bob_id}, headers=alice_h), 403, "NOT_YOUR_ACCOUNT")
     metadata = json.dumps({"sha256": "0" * 64, "format": "csv", "licence": "x"})
     enroll = {"assetName": "n", "assetId": "a1", "metadata": metadata, "ownerId": bob_id, "value": 1}
-    error(client.post("/assets/enroll", json=enroll, headers=alice_h), 403, "NOT_YOUR_ACCOUNT")
+    expect_error(client.post("/assets/enroll", json=enroll, headers=alice_h), 403, "NOT_YOUR_ACCOUNT")
     exchange = {"assetId": "a1", "originOwnerId": bob_id, "currentOwnerId": "someone-else"}
-    error(client.post("/assets/exchange", json=exchange, headers=alice_h), 403, "NOT_YOUR_ACCOUNT")
+    expect_error(client.post("/assets/exchange", json=exchange, headers=alice_h), 403, "NOT_YOUR_ACCOUNT")
 
 
 def test_a_request_is_seen_only_by_its_parties_and_admins(api, client, alice, bob):
@@ -95,23 +95,23 @@ def test_a_request_is_seen_only_by_its_parties_and_admins(api, client, alice, bo
     _, bob_h = bob
     request_id = client.post("/users/topup", json={"userId": alice_id, "Token": 3}, headers=alice_h).json()["requestId"]
     assert client.get(f"/requests/{request_id}", headers=alice_h).json()["status"] == "pending"
-    error(client.get(f"/requests/{request_id}", headers=bob_h), 403, "NOT_YOUR_REQUEST")
+    expect_error(client.get(f"/requests/{request_id}", headers=bob_h), 403, "NOT_YOUR_REQUEST")
     assert client.get(f"/requests/{request_id}", headers=api.admin()).status_code == 200
-    error(client.post(f"/requests/{request_id}/accept", headers=bob_h), 403, "NOT_YOUR_REQUEST")
+    expect_error(client.post(f"/requests/{request_id}/accept", headers=bob_h), 403, "NOT_YOUR_REQUEST")
 
 
 def test_bad_amounts_and_ids(client, alice):
     alice_id, alice_h = alice
     for amount in (0, -5, "ten", 10**12):
-        error(client.post("/users/topup", json={"userId": alice_id, "Token": amount}, headers=alice_h), 400, "BAD_AMOUNT")
+        expect_error(client.post("/users/topup", json={"userId": alice_id, "Token": amount}, headers=alice_h), 400, "BAD_AMOUNT")
     bad_meta = {"assetName": "n", "assetId": "a1", "metadata": "not json", "ownerId": alice_id, "value": 1}
-    error(client.post("/assets/enroll", json=bad_meta, headers=alice_h), 400, "BAD_METADATA")
+    expect_error(client.post("/assets/enroll", json=bad_meta, headers=alice_h), 400, "BAD_METADATA")
     not_uploaded = dict(bad_meta, metadata=json.dumps({"sha256": "ab" * 32, "format": "csv", "licence": "x"}))
-    error(client.post("/assets/enroll", json=not_uploaded, headers=alice_h), 400, "DATASET_NOT_UPLOADED")
+    expect_error(client.post("/assets/enroll", json=not_uploaded, headers=alice_h), 400, "DATASET_NOT_UPLOADED")
     exchange = {"assetId": "no-such-asset", "originOwnerId": "x", "currentOwnerId": alice_id}
-    error(client.post("/assets/exchange", json=exchange, headers=alice_h), 404, "ASSET_NOT_FOUND")
+    expect_error(client.post("/assets/exchange", json=exchange, headers=alice_h), 404, "ASSET_NOT_FOUND")
     same = {"assetId": "a", "originOwnerId": alice_id, "currentOwnerId": alice_id}
-    error(client.post("/assets/exchange", json=same, headers=alice_h), 400, "SAME_PARTY")
+    expect_error(client.post("/assets/exchange", json=same, headers=alice_h), 400, "SAME_PARTY")
 
 
 def test_contract_refusals_reach_the_requester_in_words(api, client):
@@ -130,8 +130,8 @@ def test_contract_refusals_reach_the_requester_in_words(api, client):
 
 def test_uploads_refused_by_type_and_size(client, alice, settings):
     _, headers = alice
-    body = error(client.post("/datasets", files={"file": ("x.exe", b"MZ...", "application/octet-stream")}, headers=headers), 415, "UNSUPPORTED_FILE_TYPE")
+    body = expect_error(client.post("/datasets", files={"file": ("x.exe", b"MZ...", "application/octet-stream")}, headers=headers), 415, "UNSUPPORTED_FILE_TYPE")
     assert ".csv" in body["message"]
     big = b"a,b\n" + b"1,2\n" * (settings.dataset_bytes_max // 4 + 1)
-    error(client.post("/datasets", files={"file": ("big.csv", big, "text/csv")}, headers=headers), 413, "DATASET_TOO_LARGE")
-    error(client.post("/datasets", files={"file": ("empty.csv", b"", "text/csv")}, headers=headers), 400)
+    expect_error(client.post("/datasets", files={"file": ("big.csv", big, "text/csv")}, headers=headers), 413, "DATASET_TOO_LARGE")
+    expect_error(client.post("/datasets", files={"file": ("empty.csv", b"", "text/csv")}, headers=headers), 400)
