@@ -8,7 +8,6 @@ password-locked wallet, and block 0 whose single CONFIG transaction is the `Chan
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
 from dataclasses import dataclass
@@ -18,18 +17,15 @@ import msgspec
 import yaml
 
 from ledger import wallet
-from ledger.encoding import Record, decode, encode, merkle_root
-from ledger.identity import CertificateAuthority, SigningIdentity, now_ms, write_private_file
+from ledger.encoding import Record, decode, encode
+from ledger.identity import CertificateAuthority, SigningIdentity, write_private_file
 from ledger.messages import (
     Block,
-    BlockHeader,
     BlockMetadata,
     Envelope,
-    OrdererSignature,
     Payload,
     PayloadType,
     ValidationCode,
-    block_hash,
     commit_hash,
 )
 from ledger.policy import PolicyError, parse_policy
@@ -282,12 +278,12 @@ def load_genesis(data_dir: Path) -> Block:
 
 
 def make_genesis_block(config: ChannelConfig, orderer: SigningIdentity) -> Block:
+    from ledger.blocks import seal_block  # blocks needs Channel, which is built from this module's records
+
     payload = encode(Payload(PayloadType.CONFIG, config.channel, orderer.cert_bytes, encode(config)))
     envelope = encode(Envelope(payload, orderer.sign(payload)))
-    header = BlockHeader(0, ZERO_HASH, merkle_root([envelope]), now_ms())
-    signature = OrdererSignature(orderer.cert_bytes, orderer.sign(block_hash(header)))
     metadata = BlockMetadata(bytes([ValidationCode.VALID]), commit_hash(ZERO_HASH, 0, []))
-    return Block(header, (envelope,), signature, metadata)
+    return seal_block(0, ZERO_HASH, [envelope], orderer, metadata)
 
 
 def state_url_for(spec_state: str, data_dir: Path, peer_dir_name: str) -> str:
@@ -295,6 +291,3 @@ def state_url_for(spec_state: str, data_dir: Path, peer_dir_name: str) -> str:
         return f"sqlite:///{data_dir / 'peers' / peer_dir_name / 'state.sqlite'}"
     return spec_state.replace("{peer}", peer_dir_name.replace(".", "_").replace("-", "_").lower())
 
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "") not in ("", "0", "false")

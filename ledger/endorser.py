@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import traceback
 from dataclasses import dataclass
+from typing import ContextManager, Protocol
 
 import msgspec
 import structlog
@@ -57,10 +58,10 @@ class CheckedProposal:
     signoffs: tuple[VerifiedSignoff, ...]
 
 
-class StateSource:
+class StateSource(Protocol):
     """What the endorser needs of its peer's storage: a snapshot to read, a tx index."""
 
-    def snapshot(self): ...  # type: ignore[no-untyped-def]  # context manager -> StateReader
+    def snapshot(self) -> ContextManager[StateReader]: ...
 
     def tx_location(self, tx_id: str) -> tuple[int, int, int] | None: ...
 

@@ -19,7 +19,7 @@ import nacl.bindings
 import nacl.exceptions
 import nacl.signing
 
-from ledger.encoding import Record, decode, encode, sha256
+from ledger.encoding import Record, decode, encode
 
 ROLES = ("client", "peer", "orderer", "admin")
 NAME_LENGTH_MAX = 64
@@ -256,6 +256,3 @@ class MembershipService:
             raise MembershipError("REVOKED", f"certificate of {identity.id} (serial {body.serial}) is revoked")
         return identity
 
-
-def certificate_fingerprint(cert_bytes: bytes) -> str:
-    return sha256(cert_bytes).hex()[:16]

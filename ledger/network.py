@@ -34,6 +34,7 @@ from ledger.gateway import CommitWaiter, Gateway
 from ledger.identity import SigningIdentity
 from ledger.orderer import Orderer
 from ledger.peer import Peer
+from ledger.verify import VerifyReport, verify_network
 
 
 LOCK_FILE = "network.lock"
@@ -210,8 +211,7 @@ class Network:
             time.sleep(0.01)
         return False
 
-    def verify(self):  # type: ignore[no-untyped-def]
-        from ledger.verify import verify_network
-
+    def verify(self) -> VerifyReport:
+        """Re-check every node's chain and state while the network runs (commits pause per peer)."""
         return verify_network(self.data_dir, live=self)
 

@@ -21,14 +21,13 @@ import structlog
 from ledger.blockcutter import BlockCutter
 from ledger.blockstore import BlockStore
 from ledger.channel import Channel
-from ledger.encoding import decode, encode, merkle_root
-from ledger.identity import MembershipError, SigningIdentity, now_ms
+from ledger.blocks import seal_block
+from ledger.encoding import decode, encode
+from ledger.identity import MembershipError, SigningIdentity
 from ledger.messages import (
     Block,
-    BlockHeader,
     BlockMetadata,
     Envelope,
-    OrdererSignature,
     Payload,
     PayloadType,
     block_hash,
@@ -140,12 +139,9 @@ class Orderer:
 
     def _emit(self, batch: list[bytes]) -> None:
         number = self.store.height
-        header = BlockHeader(number, self._previous_hash, merkle_root(batch), now_ms())
-        header_hash = block_hash(header)
-        signature = OrdererSignature(self.identity.cert_bytes, self.identity.sign(header_hash))
-        block = Block(header, tuple(batch), signature, EMPTY_METADATA)
+        block = seal_block(number, self._previous_hash, batch, self.identity, EMPTY_METADATA)
         self.store.append(number, encode(block))
-        self._previous_hash = header_hash
+        self._previous_hash = block_hash(block.header)
         log.debug("block_cut", number=number, transactions=len(batch))
         with self._lock:
             subscribers = list(self._subscribers)

@@ -19,9 +19,10 @@ from ledger.blockstore import BlockStore
 from ledger.chaincode_api import HistoryEntry
 from ledger.channel import Channel
 from ledger.committer import CommitOutcome, Committer
-from ledger.encoding import decode, merkle_root
+from ledger.blocks import seal_problem
+from ledger.encoding import decode
 from ledger.endorser import Endorser
-from ledger.identity import MembershipError, SigningIdentity
+from ledger.identity import SigningIdentity
 from ledger.messages import Block, ProposalResponse, ResponsePayload, SignedProposal, block_hash
 from ledger.statedb import StateDB
 from ledger.validator import Validator
@@ -155,17 +156,9 @@ class Peer:
         self._previous_hash = block_hash(block.header)
 
     def _check_delivered(self, block: Block) -> None:
-        header = block.header
-        if header.previous_hash != self._previous_hash:
-            raise BlockRejected("previous hash does not match the last block")
-        if header.data_hash != merkle_root(list(block.data)):
-            raise BlockRejected("data hash is not the Merkle root of the transactions")
-        try:
-            orderer = self.channel.validate_orderer(block.orderer_signature.signer)
-        except MembershipError as exc:
-            raise BlockRejected(exc.message) from None
-        if not orderer.verify(block_hash(header), block.orderer_signature.signature):
-            raise BlockRejected("orderer signature does not verify")
+        problem = seal_problem(block, self._previous_hash, self.channel)
+        if problem:
+            raise BlockRejected(problem)
 
     def _commit(self, block: Block) -> None:
         with self.commit_lock:

@@ -5,10 +5,10 @@ networked transport implements the same protocols over the wire.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, Protocol
+from typing import Callable, Protocol
 
 from ledger.committer import CommitOutcome
-from ledger.messages import Block, ProposalResponse, ResponsePayload, SignedProposal
+from ledger.messages import ProposalResponse, ResponsePayload, SignedProposal
 from ledger.orderer import BroadcastResult
 
 
@@ -23,12 +23,6 @@ class EndorserService(Protocol):
 
 class OrdererService(Protocol):
     def broadcast(self, envelope: bytes) -> BroadcastResult: ...
-
-
-class DeliverService(Protocol):
-    def blocks_from(self, number: int) -> Iterator[Block]: ...
-
-    def subscribe(self, deliver: Callable[[Block], None]) -> None: ...
 
 
 class CommitEvents(Protocol):

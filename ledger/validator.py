@@ -12,7 +12,7 @@ a code in the block's flags — never an exception.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Iterable, Protocol, Sequence
 
 import msgspec
 
@@ -41,7 +41,7 @@ from ledger.messages import (
 V = ValidationCode
 
 
-class ValidationState:
+class ValidationState(Protocol):
     """What validation reads of the committed state (a peer's StateDB)."""
 
     def versions(self, keys: Iterable[str]) -> dict[str, Version]: ...

@@ -17,10 +17,9 @@ from typing import TYPE_CHECKING, Iterator
 
 from ledger.blockstore import BlockStore, BlockStoreCorruption
 from ledger.channel import Channel
-from ledger.committer import stored_writes
 from ledger.config import CONFIG_COPY_FILE, ZERO_HASH, genesis_config, load_genesis, load_spec, state_url_for
-from ledger.encoding import decode, merkle_root
-from ledger.identity import MembershipError
+from ledger.blocks import seal_problem
+from ledger.encoding import decode
 from ledger.messages import Block, ValidationCode, block_hash, commit_hash
 from ledger.statedb import StateDB
 from ledger.validator import Validator
@@ -142,17 +141,8 @@ def _check_links(report: ChainReport, number: int, block: Block, previous_hash: 
         problem = f"header says number {header.number}"
     elif number == 0 and block_hash(header) != block_hash(genesis.header):
         problem = "is not the channel's genesis block"
-    elif number > 0 and header.previous_hash != previous_hash:
-        problem = "previous-hash link does not match block {}".format(number - 1)
-    elif header.data_hash != merkle_root(list(block.data)):
-        problem = "data hash is not the Merkle root of its transactions (a transaction was altered)"
     else:
-        try:
-            orderer = channel.validate_orderer(block.orderer_signature.signer)
-            if not orderer.verify(block_hash(header), block.orderer_signature.signature):
-                problem = "orderer signature does not verify"
-        except MembershipError as exc:
-            problem = f"orderer certificate refused: {exc.message}"
+        problem = seal_problem(block, previous_hash if number > 0 else None, channel)
     if problem:
         report.problems.append(f"block {number}: {problem}")
     return not problem

@@ -10,7 +10,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
-from webapp.deps import requires_login, session_of
+from webapp.deps import requires_login
 from webapp.errors import BadInput
 from webapp.pages import field, go, page
 from webapp.services import Services

@@ -23,7 +23,7 @@ from ledger.identity import SigningIdentity
 from webapp.accounts import check_display_name, check_username
 from webapp.chain import Chain, decode_signoffs, encode_invocation, encode_signoffs
 from webapp.datasets import asset_content_hash, parse_metadata
-from webapp.db import AuditEntry, ConsoleUser, ReviewRequest, now_s, session
+from webapp.db import AuditEntry, ConsoleUser, ReviewRequest, session
 from webapp.errors import BadInput, Conflict, Forbidden, NotFound
 from webapp.sessions import UserSession
 from webapp.settings import NAME_LENGTH_MAX, TOKEN_AMOUNT_MAX, Settings
