@@ -21,7 +21,7 @@ from ledger.gateway import GatewayError, Gateway, make_signoff
 from ledger.identity import SigningIdentity
 from ledger.messages import ValidationCode, compute_tx_id
 
-SENDERS_DEFAULT = 8
+SENDERS_DEFAULT = 32
 ROUND_TIMEOUT_S = 120.0
 
 
@@ -103,7 +103,8 @@ class Driver:
         gateway = self._gateway(step.parties[0] if step.parties else "bench-client")
         invocation = gateway.new_invocation(step.function, step.args)
         tx_id = compute_tx_id(invocation)
-        signoffs = [make_signoff("party", self.user(p), tx_id) for p in step.parties]
+        # the first party submits: its signature over the proposal makes it a party already
+        signoffs = [make_signoff("party", self.user(p), tx_id) for p in step.parties[1:]]
         signoffs.append(make_signoff("approval", self.approver, tx_id))
         try:
             pending = gateway.submit_async(invocation, signoffs)

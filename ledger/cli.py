@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import typer
 
-from ledger.config import ConfigError, default_config_path, init_network
+from ledger.config import CONFIG_COPY_FILE, ConfigError, default_config_path, init_network, load_spec
 from ledger.gateway import CommitError, GatewayError, make_signoff
 from ledger.messages import compute_tx_id
 
@@ -32,11 +32,11 @@ def fail(code: str, message: str, **extra: Any) -> None:
     emit({"code": code, "message": message, **extra}, 1)
 
 
-def open_network(data: Path):  # type: ignore[no-untyped-def]
+def open_network(data: Path, *, peer_processes: bool = False):  # type: ignore[no-untyped-def]
     from ledger.network import Network, NetworkBusy
 
     try:
-        return Network.open(data)
+        return Network.open(data, peer_processes=peer_processes)
     except ConfigError as exc:
         fail("NO_NETWORK", str(exc))
     except NetworkBusy as exc:
@@ -82,7 +82,8 @@ def invoke(
         gateway = net.gateway(user)
         invocation = gateway.new_invocation(function, args or [])
         tx_id = compute_tx_id(invocation)
-        signoffs = [make_signoff("party", user, tx_id)] + [make_signoff("party", _identity(net, c), tx_id) for c in cosign]
+        # --as submits, so its proposal signature makes it a party; --cosign adds the others
+        signoffs = [make_signoff("party", _identity(net, c), tx_id) for c in cosign]
         if not no_approval:
             signoffs.append(make_signoff("approval", net.service_identity(net.approver_org), tx_id))
         try:
@@ -143,16 +144,18 @@ def bench(
     data: Path = typer.Option(Path("bench-data"), "--data", help="Network to benchmark (created if missing)."),
     transactions: int = typer.Option(2000, "--tx", help="Transactions per measured round."),
     rates: str = typer.Option("0", "--rates", help="Comma-separated send rates in tx/s per round; 0 = as fast as possible."),
-    workers: int = typer.Option(8, "--senders", help="Client threads that endorse and order (commits are awaited asynchronously)."),
+    workers: int = typer.Option(32, "--senders", help="Client threads that endorse and order (commits are awaited asynchronously)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     report_dir: Optional[Path] = typer.Option(None, "--report", help="Also write report.json and SVG charts here."),
+    one_process: bool = typer.Option(False, "--one-process", help="Run every peer in this process even if the network file asks for peer processes."),
 ) -> None:
     """Caliper-style benchmark: setup, then measured rounds at fixed send rates."""
     from ledger.benchrun import run_benchmark
 
     if not (data / "genesis.block").exists():
         init_network(default_config_path(), data, admin_password=os.environ.get("GRIDLEDGER_ADMIN_PASSWORD") or None)
-    net = open_network(data)
+    spec = load_spec(data / CONFIG_COPY_FILE)
+    net = open_network(data, peer_processes=spec.embedded.peer_processes and not one_process)
     try:
         report = run_benchmark(net, transactions, [float(r) for r in rates.split(",")], workers, quiet=as_json, report_dir=report_dir)
     finally:

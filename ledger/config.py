@@ -78,6 +78,12 @@ class StorageSpec(msgspec.Struct, forbid_unknown_fields=True):
     state: str = "sqlite"
 
 
+class EmbeddedSpec(msgspec.Struct, forbid_unknown_fields=True):
+    """How the long-running commands (`up`, `bench`) run the network on one machine."""
+
+    peer_processes: bool = False  # each peer in its own OS process, so peers use every core
+
+
 class NetworkSpec(msgspec.Struct, forbid_unknown_fields=True):
     channel: str
     organizations: list[OrgSpec]
@@ -85,6 +91,7 @@ class NetworkSpec(msgspec.Struct, forbid_unknown_fields=True):
     chaincodes: list[ChaincodeSpec]
     console: ConsoleSpec = msgspec.field(default_factory=ConsoleSpec)
     storage: StorageSpec = msgspec.field(default_factory=StorageSpec)
+    embedded: EmbeddedSpec = msgspec.field(default_factory=EmbeddedSpec)
 
 
 class ConfigError(ValueError):

@@ -54,6 +54,7 @@ class EndorserRefusal(Exception):
 @dataclass(frozen=True, slots=True)
 class CheckedProposal:
     proposal: Proposal
+    proposal_bytes: bytes  # as signed by the creator; its hash binds the response to it
     creator: Identity
     signoffs: tuple[VerifiedSignoff, ...]
 
@@ -104,13 +105,15 @@ class Endorser:
             raise EndorserRefusal("BAD_PAYLOAD", f"at most {ARGS_MAX} arguments of {ARG_BYTES_MAX} bytes each")
         if len(proposal.signoffs) > SIGNOFFS_MAX:
             raise EndorserRefusal("BAD_SIGNOFF", f"at most {SIGNOFFS_MAX} signoffs per proposal")
-        signoffs = []
+        # The creator signed the whole proposal, so it is a party to it without a signoff of its own.
+        signoffs = [VerifiedSignoff("party", creator)]
         for signoff in proposal.signoffs:
             signer = self._member(signoff.signer)
             if signoff.kind not in SIGNOFF_KINDS or not signer.verify(signoff_message(signoff.kind, proposal.tx_id), signoff.signature):
                 raise EndorserRefusal("BAD_SIGNOFF", f"the {signoff.kind!r} signoff of {signer.id} does not verify")
-            signoffs.append(VerifiedSignoff(signoff.kind, signer))
-        return CheckedProposal(proposal, creator, tuple(signoffs))
+            if not (signoff.kind == "party" and signer.id == creator.id):
+                signoffs.append(VerifiedSignoff(signoff.kind, signer))
+        return CheckedProposal(proposal, signed.proposal, creator, tuple(signoffs))
 
     def _member(self, cert_bytes: bytes) -> Identity:
         try:
@@ -141,7 +144,7 @@ class Endorser:
         ok = status == STATUS_OK
         return ResponsePayload(
             tx_id=proposal.tx_id,
-            proposal_hash=sha256(encode(proposal)),
+            proposal_hash=sha256(checked.proposal_bytes),
             status=status,
             code=code,
             message=message,

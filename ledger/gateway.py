@@ -212,7 +212,8 @@ class Gateway:
         """Endorsements that agree byte for byte. Peers that differ are usually one block
         apart (one has committed a block the other is still applying): wait briefly and retry."""
         for attempt in range(ENDORSE_ATTEMPTS_MAX):
-            responses = [self._endorse(peer, signed) for peer in self._endorsing_set(chaincode)]
+            asked = [peer.endorse_async(signed) for peer in self._endorsing_set(chaincode)]  # all at once
+            responses = [self._endorsed(answer) for answer in asked]
             payload_bytes = responses[0].payload
             if all(r.payload == payload_bytes for r in responses[1:]):
                 return responses, payload_bytes
@@ -222,7 +223,8 @@ class Gateway:
     def _query_peer(self) -> EndorserService:
         """The highest peer, preferring our commit peer: a query sees what `submit` returned."""
         home = self.waiter.peer
-        best = max(self.endorsers, key=lambda p: (p.height, p is home))  # type: ignore[attr-defined]
+        alive = [p for p in self.endorsers if getattr(p, "alive", True)] or self.endorsers
+        best = max(alive, key=lambda p: (p.height, p is home))  # type: ignore[attr-defined]
         return best
 
     def _endorsing_set(self, chaincode: str) -> list[EndorserService]:
@@ -232,7 +234,8 @@ class Gateway:
             raise EndorsementError("UNKNOWN_CHAINCODE", f"chaincode {chaincode!r} is not defined on this channel")
         by_org: dict[str, list[EndorserService]] = {}
         for peer in self.endorsers:
-            by_org.setdefault(peer.org, []).append(peer)
+            if getattr(peer, "alive", True):  # a peer whose process ended is skipped
+                by_org.setdefault(peer.org, []).append(peer)
         turn = next(self._round_robin)
         # the most up-to-date peer of each org (rotating among equals), so endorsers agree
         chosen = []
@@ -252,9 +255,10 @@ class Gateway:
         while any(p.height < height for p in peers) and time.monotonic() < deadline:  # type: ignore[attr-defined]
             time.sleep(CATCH_UP_POLL_S)
 
-    def _endorse(self, peer: EndorserService, signed: SignedProposal) -> ProposalResponse:
+    @staticmethod
+    def _endorsed(answer: "Future[ProposalResponse]") -> ProposalResponse:
         try:
-            response = peer.endorse(signed)
+            response = answer.result()
         except EndorserRefusal as exc:
             raise EndorsementError(exc.code, exc.message) from None
         payload = decode(response.payload, ResponsePayload)

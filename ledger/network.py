@@ -33,11 +33,14 @@ from ledger.config import (
 from ledger.gateway import CommitWaiter, Gateway
 from ledger.identity import SigningIdentity
 from ledger.orderer import Orderer
+from ledger.messages import Block
 from ledger.peer import Peer
+from ledger.remote_peer import RemotePeer
 from ledger.verify import VerifyReport, verify_network
 
 
 LOCK_FILE = "network.lock"
+AnyPeer = Peer | RemotePeer  # in this process, or in a process of its own
 
 
 class NetworkBusy(Exception):
@@ -68,13 +71,13 @@ class PeerStatus:
         return {"name": self.name, "org": self.org, "height": self.height, "commit_hash": self.commit_hash}
 
 
-def _height_and_hash(peer: Peer) -> tuple[int, str]:
+def _height_and_hash(peer: "AnyPeer") -> tuple[int, str]:
     height, commit = peer.status
     return height, commit.hex()
 
 
 class Network:
-    def __init__(self, data_dir: Path, spec: NetworkSpec, config: ChannelConfig, orderer: Orderer, peers: list[Peer]) -> None:
+    def __init__(self, data_dir: Path, spec: NetworkSpec, config: ChannelConfig, orderer: Orderer, peers: list[AnyPeer]) -> None:
         self.data_dir = data_dir
         self.spec = spec
         self.config = config
@@ -86,13 +89,15 @@ class Network:
         self._closed = False
 
     @classmethod
-    def open(cls, data_dir: Path, *, state_url_template: str | None = None) -> "Network":
+    def open(cls, data_dir: Path, *, state_url_template: str | None = None, peer_processes: bool = False) -> "Network":
+        """Start the network in `data_dir`; with `peer_processes` every peer runs in its own
+        OS process (see `remote_peer`), otherwise everything runs in this process."""
         configure_logging()
         data_dir = Path(data_dir)
         genesis = load_genesis(data_dir)
         lock_fd = _lock_data_dir(data_dir)
         try:
-            network = cls._assemble(data_dir, genesis, state_url_template)
+            network = cls._assemble(data_dir, genesis, state_url_template, peer_processes)
         except BaseException:
             os.close(lock_fd)
             raise
@@ -100,7 +105,7 @@ class Network:
         return network
 
     @classmethod
-    def _assemble(cls, data_dir: Path, genesis, state_url_template: str | None) -> "Network":  # type: ignore[no-untyped-def]
+    def _assemble(cls, data_dir: Path, genesis: Block, state_url_template: str | None, peer_processes: bool) -> "Network":
         spec = load_spec(data_dir / CONFIG_COPY_FILE)
         config = genesis_config(genesis)
         orderer_node = next(n for n in config.nodes if n.role == "orderer")
@@ -110,15 +115,28 @@ class Network:
             data_dir / "orderer" / orderer_node.name,
             genesis,
         )
-        peers = []
-        for node in (n for n in config.nodes if n.role == "peer"):
-            name = f"{node.name}.{node.org}"
-            url = state_url_for(state_url_template or spec.storage.state, data_dir, name)
-            peer = Peer(name, load_identity(data_dir, node.org, node.name), Channel(config), data_dir / "peers" / name, url)
-            peers.append(peer)
-        for peer in peers:
-            orderer.subscribe(peer.deliver)
-            peer.start(genesis, orderer.blocks_from)
+        peers: list[AnyPeer] = []
+        try:
+            for node in (n for n in config.nodes if n.role == "peer"):
+                name = f"{node.name}.{node.org}"
+                url = state_url_for(state_url_template or spec.storage.state, data_dir, name)
+                identity = load_identity(data_dir, node.org, node.name)
+                directory = data_dir / "peers" / name
+                if peer_processes:
+                    peers.append(RemotePeer(name, identity, Channel(config), directory, data_dir, url))
+                else:
+                    peers.append(Peer(name, identity, Channel(config), directory, url))
+            for peer in peers:
+                orderer.subscribe(peer.deliver)
+                peer.start(genesis, orderer.blocks_from)
+            for peer in peers:
+                if isinstance(peer, RemotePeer):
+                    peer.wait_ready()
+        except BaseException:
+            for peer in peers:
+                peer.stop()
+            orderer.stop()
+            raise
         orderer.start()
         return cls(data_dir, spec, config, orderer, peers)
 
@@ -176,7 +194,7 @@ class Network:
 
     # --- clients ------------------------------------------------------------------------
 
-    def gateway(self, identity: SigningIdentity, *, commit_peer: Peer | None = None) -> Gateway:
+    def gateway(self, identity: SigningIdentity, *, commit_peer: AnyPeer | None = None) -> Gateway:
         peer = commit_peer or self._home_peer(identity)
         with self._lock:
             waiter = self._waiters.get(peer.name)
@@ -193,7 +211,7 @@ class Network:
             waiter=waiter,
         )
 
-    def _home_peer(self, identity: SigningIdentity) -> Peer:
+    def _home_peer(self, identity: SigningIdentity) -> AnyPeer:
         org = identity.identity.org
         return next((p for p in self.peers if p.org == org), self.peers[0])
 

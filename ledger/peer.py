@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import queue
 import threading
+from concurrent.futures import Future
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import structlog
 
@@ -26,6 +27,9 @@ from ledger.identity import SigningIdentity
 from ledger.messages import Block, ProposalResponse, ResponsePayload, SignedProposal, block_hash
 from ledger.statedb import StateDB
 from ledger.validator import Validator
+
+if TYPE_CHECKING:
+    from ledger.verify import ChainReport
 
 log = structlog.get_logger("peer")
 
@@ -91,6 +95,15 @@ class Peer:
     def endorse(self, signed: SignedProposal) -> ProposalResponse:
         return self.endorser.endorse(signed)
 
+    def endorse_async(self, signed: SignedProposal) -> "Future[ProposalResponse]":
+        """In this process endorsing is a call; the future is already resolved."""
+        future: Future[ProposalResponse] = Future()
+        try:
+            future.set_result(self.endorser.endorse(signed))
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
+
     def evaluate(self, signed: SignedProposal) -> ResponsePayload:
         return self.endorser.evaluate(signed)
 
@@ -124,6 +137,17 @@ class Peer:
 
     def history(self, key: str) -> list[HistoryEntry]:
         return self.state.history(key)
+
+    def state_digest(self) -> bytes:
+        """Hash of the whole world state (equal on peers that applied the same blocks)."""
+        return self.state.state_digest()
+
+    def verify_own_chain(self, genesis: Block) -> "ChainReport":
+        """`gridledger verify` of this peer's files while it runs: commits wait meanwhile."""
+        from ledger.verify import verify_chain  # verify replays with the validator; imported late
+
+        with self.commit_lock:
+            return verify_chain(self.name, self.directory / "blocks", genesis, self.state.url)
 
     # --- committing (steps 3 and 4) -----------------------------------------------------
 

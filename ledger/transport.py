@@ -5,6 +5,7 @@ networked transport implements the same protocols over the wire.
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from typing import Callable, Protocol
 
 from ledger.committer import CommitOutcome
@@ -17,6 +18,8 @@ class EndorserService(Protocol):
     org: str
 
     def endorse(self, signed: SignedProposal) -> ProposalResponse: ...
+
+    def endorse_async(self, signed: SignedProposal) -> Future[ProposalResponse]: ...
 
     def evaluate(self, signed: SignedProposal) -> ResponsePayload: ...
 

@@ -17,7 +17,7 @@ from typing import Iterable, Protocol, Sequence
 import msgspec
 
 from ledger.channel import Channel
-from ledger.encoding import decode, encode, sha256
+from ledger.encoding import decode, sha256
 from ledger.identity import Identity, MembershipError
 from ledger.sigpool import Check, SignaturePool, shared_pool
 from ledger.messages import (
@@ -190,7 +190,7 @@ class Validator:
         tx_id = proposal.tx_id
         if compute_tx_id(proposal.invocation) != tx_id or response.tx_id != tx_id:
             return V.BAD_TXID
-        if response.proposal_hash != sha256(encode(proposal)):
+        if response.proposal_hash != sha256(transaction.proposal):
             return V.BAD_PAYLOAD
         chaincode = proposal.invocation.chaincode
         if self.channel.definition(chaincode) is None:

@@ -52,8 +52,9 @@ def _jinja_setup(engine: JinjaTemplateEngine) -> None:
     env.filters["short"] = lambda h, n=12: (h[:n] + "…") if isinstance(h, str) and len(h) > n else h
 
 
-def create_app(data_dir: Path, *, network: Any | None = None, settings: Settings | None = None) -> Litestar:
-    """The console for the network in `data_dir`; opens the network itself unless one is given."""
+def create_app(data_dir: Path, *, network: Any | None = None, settings: Settings | None = None, peer_processes: bool = False) -> Litestar:
+    """The console for the network in `data_dir`; opens the network itself unless one is given
+    (with `peer_processes`, each peer in its own OS process)."""
     data_dir = Path(data_dir)
     settings = settings or Settings.from_env()
     owned: dict[str, Any] = {}
@@ -64,7 +65,7 @@ def create_app(data_dir: Path, *, network: Any | None = None, settings: Settings
         if net is None:
             from ledger.network import Network
 
-            net = owned["network"] = Network.open(data_dir)
+            net = owned["network"] = Network.open(data_dir, peer_processes=peer_processes)
         app.state.services = Services.build(data_dir, net, settings)
         metrics = app.state.services.metrics
         net.peers[0].add_commit_listener(lambda outcome: metrics.count_commit(outcome.codes))

@@ -22,11 +22,12 @@ def up(
     admin_password: Optional[str] = typer.Option(
         None, "--admin-password", envvar="GRIDLEDGER_ADMIN_PASSWORD", help="First password of the console administrator (generated and printed once if omitted)."
     ),
+    one_process: bool = typer.Option(False, "--one-process", help="Run every peer in this process even if the network file asks for peer processes."),
 ) -> None:
     """Start the network (initializing DIR first if it holds none) and serve the console."""
     import uvicorn
 
-    from ledger.config import GENESIS_FILE, ConfigError, default_config_path, init_network
+    from ledger.config import CONFIG_COPY_FILE, GENESIS_FILE, ConfigError, default_config_path, init_network, load_spec
     from webapp.app import create_app
 
     if not (data / GENESIS_FILE).exists():
@@ -38,8 +39,14 @@ def up(
         typer.echo(f"Initialized a new network in {data}.")
         if result.admin_password_generated:
             typer.echo(f"Console administrator: user 'admin', password {result.admin_password}  (shown once: keep it)")
+    try:
+        spec = load_spec(data / CONFIG_COPY_FILE)
+    except ConfigError as exc:
+        typer.echo(f"cannot read the network file: {exc}", err=True)
+        raise typer.Exit(1) from None
+    processes = spec.embedded.peer_processes and not one_process
     typer.echo(f"GridLedger console on http://{host}:{port}/  (API description at /schema)")
-    uvicorn.run(create_app(data), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(data, peer_processes=processes), host=host, port=port, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -51,6 +51,14 @@ def net(network_dir: Path) -> Iterator[Network]:
     network.close()
 
 
+@pytest.fixture(params=["one-process", "peer-processes"])
+def any_net(request: pytest.FixtureRequest, network_dir: Path) -> Iterator[Network]:
+    """The network in both embedded layouts: every node in this process, or each peer in its own."""
+    network = Network.open(network_dir, peer_processes=request.param == "peer-processes")
+    yield network
+    network.close()
+
+
 @pytest.fixture(scope="module")
 def shared_net(pristine_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
     """One network per module, for tests whose users and assets do not overlap."""

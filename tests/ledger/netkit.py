@@ -19,10 +19,9 @@ from typing import Any, Callable, Sequence
 
 ADMIN_PASSWORD = "console-admin-pw"  # the console admin's password in the test networks
 
-from ledger.encoding import decode
 from ledger.gateway import Gateway, SubmitResult, make_signoff
 from ledger.identity import SigningIdentity
-from ledger.messages import Block, Invocation, Signoff, ValidationCode, compute_tx_id
+from ledger.messages import Invocation, Signoff, ValidationCode, compute_tx_id
 from ledger.network import Network
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,13 +59,11 @@ def submit(net: Network, user: SigningIdentity, function: str, *args: Any, cosig
 
 
 def wait_committed(net: Network, number: int) -> None:
-    """Wait until every peer has applied block `number` to its state.
-
-    (`Network.wait_for_height` counts appended blocks; the state is applied just after.)
-    """
+    """Wait until every peer has applied block `number` to its state (a peer's height counts
+    blocks appended and applied; peers in their own processes report it with commit events)."""
     deadline = time.monotonic() + COMMIT_WAIT_S
     while time.monotonic() < deadline:
-        if all((p.state.savepoint() or (-1, b""))[0] >= number for p in net.peers):
+        if all(p.height > number for p in net.peers):
             return
         time.sleep(0.002)
     raise AssertionError(f"peers did not commit block {number}: {[s.as_dict() for s in net.status()]}")
@@ -108,7 +105,7 @@ def endorse(
     chosen_signoffs = signoffs_for(net, tx_id, [user, *cosign]) if make_signoffs is None else list(make_signoffs(tx_id))
     _, signed = gateway._proposal(invocation, chosen_signoffs)
     endorsers = list(peers) if peers is not None else gateway._endorsing_set(invocation.chaincode)
-    responses = [gateway._endorse(peer, signed) for peer in endorsers]
+    responses = [gateway._endorsed(peer.endorse_async(signed)) for peer in endorsers]
     envelope = gateway._envelope(signed, responses[0].payload, responses)
     return Prepared(gateway, invocation, tx_id, signed.proposal, responses[0].payload, envelope)
 
@@ -132,7 +129,7 @@ def broadcast_and_wait(net: Network, envelope: bytes, *, via_queue: bool = False
     while time.monotonic() < deadline:
         if number < net.orderer.height:
             wait_committed(net, number)
-            data = decode(net.peers[0].store.get(number), Block).data
+            data = net.peers[0].block(number).data
             if envelope in data:
                 return number, flags_of(net, number)[data.index(envelope)]
             number += 1
@@ -163,15 +160,15 @@ def wait_in_sync(net: Network) -> tuple[int, str]:
 def first_divergence(net: Network) -> str:
     """Where the peers' stored blocks first differ (for a failure message)."""
     for number in range(min(p.height for p in net.peers)):
-        blocks = [decode(p.store.get(number), Block) for p in net.peers]
+        blocks = [p.block(number) for p in net.peers]
         if len({(b.metadata.commit_hash, b.metadata.validation_flags) for b in blocks}) > 1:
             return f"block {number}: flags {[list(b.metadata.validation_flags) for b in blocks]}"
-    return f"stored blocks agree; savepoints {[p.state.savepoint() for p in net.peers]}"
+    return f"stored blocks agree; heights {[p.height for p in net.peers]}"
 
 
 def flags_of(net: Network, number: int) -> list[ValidationCode]:
     """Validation codes of block `number` as every peer stored them (asserted equal)."""
-    per_peer = {tuple(decode(p.store.get(number), Block).metadata.validation_flags) for p in net.peers}
+    per_peer = {tuple(p.block(number).metadata.validation_flags) for p in net.peers}
     assert len(per_peer) == 1, f"peers stored different flags for block {number}: {per_peer}"
     return [ValidationCode(f) for f in per_peer.pop()]
 

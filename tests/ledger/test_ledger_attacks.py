@@ -283,6 +283,7 @@ def test_certificate_from_a_ca_not_in_the_genesis_is_refused_everywhere(shared_n
     proposal = Proposal(invocation, tx_id, now_ms(), mallory.cert_bytes, signoffs)
     checked = CheckedProposal(
         proposal,
+        encode(proposal),
         mallory.identity,
         (VerifiedSignoff("party", mallory.identity), VerifiedSignoff("approval", net.service_identity(net.approver_org).identity)),
     )

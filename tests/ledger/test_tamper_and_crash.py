@@ -121,7 +121,7 @@ def test_process_killed_between_block_append_and_state_commit_recovers_to_the_sa
     with Network.open(network_dir) as net:
         height, commit_hash = wait_in_sync(net)
         assert height >= crash_block + 1
-        assert len({p.state.state_digest() for p in net.peers}) == 1
+        assert len({p.state_digest() for p in net.peers}) == 1
         expected = 10 * (height - 2)  # blocks 2.. are top-ups of 10
         assert balance(net, "A") == expected
         more = submit(net, net.enroll("Org1", "bob"), "userRegister", "Bob", "B")
