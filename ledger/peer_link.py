@@ -47,27 +47,40 @@ class FrameWriter:
 
 
 class FrameReader:
-    """Reads whole frames from a file descriptor (one reading thread)."""
+    """Reads whole frames from a file descriptor (one reading thread), buffered: one read
+    system call usually brings several frames."""
+
+    READ_BYTES = 1 << 20
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
+        self._buffer = bytearray()
+        self._offset = 0
 
-    def _exactly(self, size: int) -> bytes:
-        parts: list[bytes] = []
-        remaining = size
-        while remaining:
-            chunk = os.read(self.fd, min(remaining, 1 << 20))
+    def _fill(self, size: int) -> None:
+        """Make at least `size` unread bytes available."""
+        while len(self._buffer) - self._offset < size:
+            if self._offset:
+                del self._buffer[: self._offset]
+                self._offset = 0
+            chunk = os.read(self.fd, max(self.READ_BYTES, size))
             if not chunk:
                 raise LinkClosed("end of stream")
-            parts.append(chunk)
-            remaining -= len(chunk)
-        return b"".join(parts)
+            self._buffer += chunk
 
     def receive(self) -> list[Any]:
-        (length,) = FRAME_HEADER.unpack(self._exactly(FRAME_HEADER.size))
+        self._fill(FRAME_HEADER.size)
+        (length,) = FRAME_HEADER.unpack_from(self._buffer, self._offset)
         if length > FRAME_BYTES_MAX:
             raise LinkClosed(f"frame of {length} bytes is over the limit")
-        message = _decoder.decode(self._exactly(length))
+        self._fill(FRAME_HEADER.size + length)
+        start = self._offset + FRAME_HEADER.size
+        body = memoryview(self._buffer)[start : start + length]
+        try:
+            message = _decoder.decode(body)
+        finally:
+            body.release()
+        self._offset = start + length
         if not isinstance(message, list) or not message or not isinstance(message[0], str):
             raise LinkClosed("malformed frame")
         return message

@@ -32,7 +32,8 @@ from ledger.peer_link import FrameReader, FrameWriter, LinkClosed
 
 log = structlog.get_logger("peer_node")
 
-CALL_THREADS = 4  # endorsements and reads run beside the commit thread
+CALL_THREADS = 2  # slow calls (verify, state digest, history) run beside the link
+SLOW_CALLS = frozenset({"verify", "state_digest", "history"})  # the rest are answered in the read loop
 
 
 def _orderer_blocks(data_dir: Path, orderer_name: str) -> Callable[[int], Iterator[Block]]:
@@ -103,7 +104,10 @@ class PeerNode:
                 if kind == "deliver":
                     self.peer.deliver(decode(message[1], Block))
                 elif kind == "call":
-                    self._calls.submit(self._call, message[1], message[2], message[3])
+                    if message[2] in SLOW_CALLS:
+                        self._calls.submit(self._call, message[1], message[2], message[3])
+                    else:  # a thread handoff costs more than an endorsement's wait
+                        self._call(message[1], message[2], message[3])
                 elif kind == "stop":
                     return
         except LinkClosed:

@@ -60,7 +60,7 @@ class RemotePeer:
         self._height = 0
         self._commit_hash = b""
         self._listeners: list[CommitListener] = []
-        self._pending: dict[int, Future[Any]] = {}
+        self._pending: dict[int, tuple[Future[Any], type | None]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._outbox: queue.SimpleQueue[list[Any] | None] = queue.SimpleQueue()
@@ -68,6 +68,7 @@ class RemotePeer:
         self._process: subprocess.Popen[bytes] | None = None
         self._gone: str | None = None
         self._receiver: threading.Thread | None = None
+        self._writer: FrameWriter | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -81,7 +82,7 @@ class RemotePeer:
             bufsize=0,
         )
         assert self._process.stdin is not None and self._process.stdout is not None
-        writer = FrameWriter(self._process.stdin.fileno())
+        writer = self._writer = FrameWriter(self._process.stdin.fileno())
         reader = FrameReader(self._process.stdout.fileno())
         threading.Thread(target=self._send_loop, args=(writer,), name=f"to-{self.name}", daemon=True).start()
         self._receiver = threading.Thread(target=self._receive_loop, args=(reader,), name=f"from-{self.name}", daemon=True)
@@ -145,23 +146,13 @@ class RemotePeer:
     def endorse_async(self, signed: SignedProposal) -> "Future[ProposalResponse]":
         """Send the proposal now; the future resolves when the peer answers (gateways ask
         every endorser at once)."""
-        answer = self._call_async("endorse", encode(signed))
-        response: Future[ProposalResponse] = Future()
-
-        def done(reply: Future[Any]) -> None:
-            try:
-                response.set_result(decode(reply.result(), ProposalResponse))
-            except BaseException as exc:
-                response.set_exception(exc)
-
-        answer.add_done_callback(done)
-        return response
+        return self._call_async("endorse", encode(signed), reply_type=ProposalResponse)
 
     def evaluate(self, signed: SignedProposal) -> ResponsePayload:
-        return decode(self._call("evaluate", encode(signed)), ResponsePayload)
+        return self._call("evaluate", encode(signed), reply_type=ResponsePayload)
 
     def block(self, number: int) -> Block:
-        return decode(self._call("block", number), Block)
+        return self._call("block", number, reply_type=Block)
 
     def blocks(self, start: int = 0) -> Iterator[Block]:
         number = start
@@ -187,29 +178,36 @@ class RemotePeer:
 
     # --- the link -----------------------------------------------------------------------
 
-    def _call(self, method: str, *args: Any, timeout_s: float = CALL_TIMEOUT_S) -> Any:
-        future = self._call_async(method, *args)
+    def _call(self, method: str, *args: Any, timeout_s: float = CALL_TIMEOUT_S, reply_type: type | None = None) -> Any:
+        future = self._call_async(method, *args, reply_type=reply_type)
         try:
             return future.result(timeout_s)
         except FutureTimeout:
             with self._lock:
-                for call_id, pending in list(self._pending.items()):
+                for call_id, (pending, _) in list(self._pending.items()):
                     if pending is future:
                         del self._pending[call_id]
             raise PeerUnavailable(self.name, f"no answer to {method} within {timeout_s} s") from None
 
-    def _call_async(self, method: str, *args: Any) -> "Future[Any]":
+    def _call_async(self, method: str, *args: Any, reply_type: type | None = None) -> "Future[Any]":
+        """The answer's future; with `reply_type` the answer (a record's bytes) is decoded into it."""
         if self._gone is not None:
             raise PeerUnavailable(self.name, self._gone)
         call_id = next(self._ids)
         future: Future[Any] = Future()
         with self._lock:
-            self._pending[call_id] = future
+            self._pending[call_id] = (future, reply_type)
         if self._gone is not None:  # went away meanwhile: its failing of pending calls may have missed this one
             with self._lock:
                 self._pending.pop(call_id, None)
             raise PeerUnavailable(self.name, self._gone)
-        self._outbox.put(["call", call_id, method, list(args)])
+        assert self._writer is not None, "call before start"
+        try:  # written by the calling thread (frames stay whole: the writer has a lock)
+            self._writer.send(["call", call_id, method, list(args)])
+        except LinkClosed:
+            with self._lock:
+                self._pending.pop(call_id, None)
+            raise PeerUnavailable(self.name, "its pipe is closed") from None
         return future
 
     def _send_loop(self, writer: FrameWriter) -> None:
@@ -231,13 +229,18 @@ class RemotePeer:
                     self._on_commit(CommitOutcome(message[1], message[2], [ValidationCode(c) for c in message[3]], message[4]))
                 elif kind == "reply":
                     with self._lock:
-                        future = self._pending.pop(message[1], None)
-                    if future is not None:
-                        if message[2]:
+                        waiting = self._pending.pop(message[1], None)
+                    if waiting is not None:
+                        future, reply_type = waiting
+                        if not message[2]:
+                            future.set_exception(EndorserRefusal(*message[3]))
+                        elif reply_type is None:
                             future.set_result(message[3])
                         else:
-                            code, text = message[3]
-                            future.set_exception(EndorserRefusal(code, text))
+                            try:
+                                future.set_result(decode(message[3], reply_type))
+                            except Exception as exc:  # an undecodable answer fails that call only
+                                future.set_exception(PeerUnavailable(self.name, f"its answer cannot be decoded: {exc}"))
                 elif kind == "ready":
                     with self._lock:
                         self._height, self._commit_hash = message[1], message[2]
@@ -251,7 +254,7 @@ class RemotePeer:
         if not self._ready.done():
             self._ready.set_exception(RuntimeError(f"peer {self.name} failed to start: {self._gone}"))
         with self._lock:
-            pending = list(self._pending.values())
+            pending = [future for future, _ in self._pending.values()]
         for future in pending:
             if not future.done():
                 future.set_exception(PeerUnavailable(self.name, self._gone))
