@@ -226,7 +226,7 @@ class RemotePeer:
                 message = reader.receive()
                 kind = message[0]
                 if kind == "commit":
-                    self._on_commit(CommitOutcome(message[1], message[2], [ValidationCode(c) for c in message[3]], message[4]))
+                    self._on_commit(message[1], message[2], message[3], message[4])
                 elif kind == "reply":
                     with self._lock:
                         waiting = self._pending.pop(message[1], None)
@@ -260,10 +260,13 @@ class RemotePeer:
                 future.set_exception(PeerUnavailable(self.name, self._gone))
         self._outbox.put(None)
 
-    def _on_commit(self, outcome: CommitOutcome) -> None:
+    def _on_commit(self, number: int, tx_ids: list[str], codes: bytes, commit_hash: bytes) -> None:
         with self._lock:
-            self._height, self._commit_hash = outcome.number + 1, outcome.commit_hash
+            self._height, self._commit_hash = number + 1, commit_hash
             listeners = list(self._listeners)
+        if not listeners:
+            return
+        outcome = CommitOutcome(number, tx_ids, [ValidationCode(c) for c in codes], commit_hash)
         for listener in listeners:
             try:
                 listener(outcome)
