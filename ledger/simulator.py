@@ -30,12 +30,15 @@ class StateReader(Protocol):
 
 
 def check_key(key: str) -> None:
-    if not isinstance(key, str) or not key or len(key) > KEY_LENGTH_MAX or "\x00" in key:
+    if not isinstance(key, str) or not 0 < len(key) <= KEY_LENGTH_MAX or "\x00" in key:
         raise ChaincodeRefusal("BAD_KEY", f"state keys are 1 to {KEY_LENGTH_MAX} characters without NUL")
 
 
 class TxSimulator:
     """A chaincode's view of the world state for one proposal (implements ChaincodeContext)."""
+
+    __slots__ = ("_reader", "_chaincode", "_prefix", "channel", "tx_id", "timestamp_ms", "function", "args", "creator", "signoffs",
+                 "_reads", "_writes", "_range_reads", "_events")
 
     def __init__(
         self,
@@ -52,6 +55,7 @@ class TxSimulator:
     ) -> None:
         self._reader = reader
         self._chaincode = chaincode
+        self._prefix = namespaced(chaincode, "")  # + key = the key's full name
         self.channel = channel
         self.tx_id = tx_id
         self.timestamp_ms = timestamp_ms
@@ -59,8 +63,7 @@ class TxSimulator:
         self.args = args
         self.creator = creator
         self.signoffs = signoffs
-        self._reads: dict[str, Version | None] = {}
-        self._values: dict[str, bytes | None] = {}
+        self._reads: dict[str, tuple[bytes, Version] | None] = {}  # full key -> committed (value, version) or None
         self._writes: dict[str, KVWrite] = {}
         self._range_reads: list[RangeRead] = []
         self._events: list[ChaincodeEvent] = []
@@ -69,36 +72,39 @@ class TxSimulator:
 
     def get_state(self, key: str) -> bytes | None:
         check_key(key)
-        full = namespaced(self._chaincode, key)
+        full = self._prefix + key
         pending = self._writes.get(full)
         if pending is not None:
             return None if pending.is_delete else pending.value
-        if full not in self._reads:
-            found = self._reader.get(full)
-            self._reads[full] = found[1] if found else None
-            self._values[full] = found[0] if found else None
-        return self._values[full]
+        reads = self._reads
+        if full in reads:
+            found = reads[full]
+        else:
+            found = reads[full] = self._reader.get(full)
+        return None if found is None else found[0]
 
     def put_state(self, key: str, value: bytes) -> None:
         check_key(key)
         if not isinstance(value, (bytes, bytearray)) or len(value) > VALUE_BYTES_MAX:
             raise ChaincodeRefusal("BAD_VALUE", f"state values are bytes of at most {VALUE_BYTES_MAX}")
-        full = namespaced(self._chaincode, key)
+        full = self._prefix + key
         self._writes[full] = KVWrite(full, bytes(value), False)
 
     def del_state(self, key: str) -> None:
         check_key(key)
-        full = namespaced(self._chaincode, key)
+        full = self._prefix + key
         self._writes[full] = KVWrite(full, b"", True)
 
     def get_state_by_range(self, start: str, end: str) -> Iterator[tuple[str, bytes]]:
-        low = namespaced(self._chaincode, start)
-        high = namespaced(self._chaincode, end) if end else namespace_end(self._chaincode)
+        low = self._prefix + start
+        high = self._prefix + end if end else namespace_end(self._chaincode)
         rows = self._reader.range(low, high, RANGE_RESULTS_MAX + 1)
         if len(rows) > RANGE_RESULTS_MAX:
             raise ChaincodeRefusal("RANGE_TOO_LARGE", f"a range scan returns at most {RANGE_RESULTS_MAX} keys")
-        self._range_reads.append(RangeRead(low, high, tuple(KVRead(key, version) for key, _, version in rows)))
-        prefix = len(self._chaincode) + 1
+        self._range_reads.append(RangeRead(low, high, tuple([KVRead(key, version) for key, _, version in rows])))
+        cut = len(self._prefix)
+        if not rows and not self._writes:
+            return iter(())
         merged = {key: value for key, value, _ in rows}
         for key, write in self._writes.items():
             if low <= key < high:
@@ -106,7 +112,7 @@ class TxSimulator:
                     merged.pop(key, None)
                 else:
                     merged[key] = write.value
-        return iter([(key[prefix:], merged[key]) for key in sorted(merged)])
+        return iter([(key[cut:], merged[key]) for key in sorted(merged)])
 
     def get_history_for_key(self, key: str) -> list[HistoryEntry]:
         check_key(key)
@@ -121,10 +127,11 @@ class TxSimulator:
 
     def read_write_set(self) -> ReadWriteSet:
         """Deterministic: reads and writes sorted by key, so every endorser signs the same bytes."""
+        reads = self._reads
         return ReadWriteSet(
-            reads=tuple(KVRead(key, self._reads[key]) for key in sorted(self._reads)),
+            reads=tuple([KVRead(key, None if found is None else found[1]) for key, found in sorted(reads.items())]),
             range_reads=tuple(self._range_reads),
-            writes=tuple(self._writes[key] for key in sorted(self._writes)),
+            writes=tuple([self._writes[key] for key in sorted(self._writes)]),
         )
 
     def events(self) -> tuple[ChaincodeEvent, ...]:
