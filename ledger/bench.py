@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
 
-from ledger.gateway import GatewayError, Gateway, make_signoff
+from ledger.gateway import GatewayError, Gateway, creator_party, make_signoff
 from ledger.identity import SigningIdentity
 from ledger.messages import ValidationCode, compute_tx_id
 
@@ -103,8 +103,8 @@ class Driver:
         gateway = self._gateway(step.parties[0] if step.parties else "bench-client")
         invocation = gateway.new_invocation(step.function, step.args)
         tx_id = compute_tx_id(invocation)
-        # the first party submits: its signature over the proposal makes it a party already
-        signoffs = [make_signoff("party", self.user(p), tx_id) for p in step.parties[1:]]
+        # the first party submits, so its proposal signature covers its party signoff
+        signoffs = [creator_party(self.user(p)) if i == 0 else make_signoff("party", self.user(p), tx_id) for i, p in enumerate(step.parties)]
         signoffs.append(make_signoff("approval", self.approver, tx_id))
         try:
             pending = gateway.submit_async(invocation, signoffs)

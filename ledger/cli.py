@@ -15,7 +15,7 @@ from typing import Any, Optional
 import typer
 
 from ledger.config import CONFIG_COPY_FILE, ConfigError, default_config_path, init_network, load_spec
-from ledger.gateway import CommitError, GatewayError, make_signoff
+from ledger.gateway import CommitError, GatewayError, creator_party, make_signoff
 from ledger.messages import compute_tx_id
 
 app = typer.Typer(help="GridLedger: a Fabric-style permissioned ledger for power data.", no_args_is_help=True, add_completion=False)
@@ -82,8 +82,8 @@ def invoke(
         gateway = net.gateway(user)
         invocation = gateway.new_invocation(function, args or [])
         tx_id = compute_tx_id(invocation)
-        # --as submits, so its proposal signature makes it a party; --cosign adds the others
-        signoffs = [make_signoff("party", _identity(net, c), tx_id) for c in cosign]
+        # --as submits, so its proposal signature covers its party signoff; --cosign signs its own
+        signoffs = [creator_party(user)] + [make_signoff("party", _identity(net, c), tx_id) for c in cosign]
         if not no_approval:
             signoffs.append(make_signoff("approval", net.service_identity(net.approver_org), tx_id))
         try:

@@ -105,14 +105,16 @@ class Endorser:
             raise EndorserRefusal("BAD_PAYLOAD", f"at most {ARGS_MAX} arguments of {ARG_BYTES_MAX} bytes each")
         if len(proposal.signoffs) > SIGNOFFS_MAX:
             raise EndorserRefusal("BAD_SIGNOFF", f"at most {SIGNOFFS_MAX} signoffs per proposal")
-        # The creator signed the whole proposal, so it is a party to it without a signoff of its own.
-        signoffs = [VerifiedSignoff("party", creator)]
+        signoffs = []
         for signoff in proposal.signoffs:
+            if signoff.kind == "party" and not signoff.signature and signoff.signer == proposal.creator:
+                # the creator as a party: its signature over the whole proposal already says so
+                signoffs.append(VerifiedSignoff("party", creator))
+                continue
             signer = self._member(signoff.signer)
             if signoff.kind not in SIGNOFF_KINDS or not signer.verify(signoff_message(signoff.kind, proposal.tx_id), signoff.signature):
                 raise EndorserRefusal("BAD_SIGNOFF", f"the {signoff.kind!r} signoff of {signer.id} does not verify")
-            if not (signoff.kind == "party" and signer.id == creator.id):
-                signoffs.append(VerifiedSignoff(signoff.kind, signer))
+            signoffs.append(VerifiedSignoff(signoff.kind, signer))
         return CheckedProposal(proposal, signed.proposal, creator, tuple(signoffs))
 
     def _member(self, cert_bytes: bytes) -> Identity:

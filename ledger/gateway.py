@@ -93,6 +93,12 @@ def make_signoff(kind: str, signer: SigningIdentity, tx_id: str) -> Signoff:
     return Signoff(kind, signer.cert_bytes, signer.sign(signoff_message(kind, tx_id)))
 
 
+def creator_party(creator: SigningIdentity) -> Signoff:
+    """The submitting identity as a party: covered by its proposal signature, so no signature
+    of its own to make or to check (only valid in a proposal `creator` submits)."""
+    return Signoff("party", creator.cert_bytes, b"")
+
+
 class CommitWaiter:
     """Turns a peer's commit events into per-transaction futures."""
 

@@ -46,6 +46,8 @@ class Signoff(Record):
 
     kind "party": a user the transaction acts for (the requester, a transfer's counterparty).
     kind "approval": an administrator's approval of the request (supervision).
+    A "party" signoff whose signer is the proposal's creator may leave `signature` empty:
+    the creator's signature over the whole proposal (tx id included) already covers it.
     """
 
     kind: str

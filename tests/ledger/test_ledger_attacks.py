@@ -16,7 +16,7 @@ from ledger.chaincode_api import VerifiedSignoff
 from ledger.channel import Channel
 from ledger.encoding import decode, encode, merkle_root
 from ledger.endorser import CheckedProposal, EndorserRefusal
-from ledger.gateway import EndorsementError, make_signoff
+from ledger.gateway import EndorsementError, creator_party, make_signoff
 from ledger.identity import CertificateAuthority, SigningIdentity, now_ms
 from ledger.messages import (
     Block,
@@ -304,6 +304,22 @@ def test_certificate_from_a_ca_not_in_the_genesis_is_refused_everywhere(shared_n
     with pytest.raises(EndorsementError) as missing:
         query(net, "queryUser", uid)
     assert missing.value.code == "USER_NOT_FOUND"
+
+
+def test_an_unsigned_party_signoff_counts_only_for_the_creator(shared_net: Network) -> None:
+    """`creator_party`: the submitter's proposal signature covers its own party signoff; an
+    empty signature naming anyone else is a forged consent and refused before simulation."""
+    net = shared_net
+    owner, other = net.enroll("Org1", f"owner{next(_ids)}"), net.enroll("Org1", f"other{next(_ids)}")
+    uid = f"cp{next(_ids)}"
+    own = endorse(net, owner, "userRegister", "Owner", uid, make_signoffs=lambda tx: [creator_party(owner), make_signoff("approval", net.service_identity(net.approver_org), tx)])
+    assert broadcast_and_wait(net, own.envelope)[1] == ValidationCode.VALID
+    assert query(net, "queryUser", uid)["Identity"] == owner.id
+
+    height = net.orderer.height
+    with pytest.raises(EndorsementError) as caught:
+        endorse(net, owner, "userTopup", uid, 5, make_signoffs=lambda tx: [creator_party(other), make_signoff("approval", net.service_identity(net.approver_org), tx)])
+    assert caught.value.code == "BAD_SIGNOFF" and net.orderer.height == height
 
 
 def test_shared_network_peers_agree_and_verify_after_all_attacks(shared_net: Network) -> None:

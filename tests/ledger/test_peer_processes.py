@@ -99,7 +99,7 @@ def submit_to_live_peers(net: Network, user: SigningIdentity, amount: int, live:
     """`netkit.submit`, waiting for the live peers only (the killed one never commits again)."""
     gateway = net.gateway(user)
     invocation = gateway.new_invocation("userTopup", ["B", str(amount)])
-    result = gateway.submit(invocation, signoffs_for(net, compute_tx_id(invocation), []))
+    result = gateway.submit(invocation, signoffs_for(net, compute_tx_id(invocation), [user]))
     deadline = time.monotonic() + 20
     while any(p.height <= result.block for p in live) and time.monotonic() < deadline:
         time.sleep(0.005)

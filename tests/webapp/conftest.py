@@ -33,7 +33,8 @@ def network_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def network(network_dir: Path) -> Iterator[Network]:
-    net = Network.open(network_dir)
+    # as `gridledger up` runs it (network.yaml: embedded.peer_processes): each peer its own process
+    net = Network.open(network_dir, peer_processes=True)
     yield net
     net.close()
 
