@@ -64,8 +64,9 @@ class Peer:
 
     # --- lifecycle ----------------------------------------------------------------------
 
-    def start(self, genesis: Block, blocks_from: Callable[[int], Iterator[Block]]) -> None:
-        """Recover, commit genesis if new, catch up from the orderer, then follow deliveries."""
+    def start(self, genesis: Block, blocks_from: Callable[[int], Iterator[Block]], *, commit_thread: bool = True) -> None:
+        """Recover, commit genesis if new, catch up from the orderer, then follow deliveries
+        (on a commit thread of its own; without it, the owner calls `receive` for each block)."""
         self._source = blocks_from
         self.committer.recover()
         if self.store.height == 0:
@@ -73,7 +74,8 @@ class Peer:
         self._applied_height = self.store.height
         self._previous_hash = block_hash(decode(self.store.get(self.store.height - 1), Block).header)
         self._catch_up()
-        self._thread.start()
+        if commit_thread:
+            self._thread.start()
 
     def stop(self) -> None:
         if self._thread.is_alive():
@@ -156,14 +158,19 @@ class Peer:
             block = self._queue.get()
             if block is None:
                 return
-            number = block.header.number
+            self.receive(block)
+
+    def receive(self, block: Block) -> None:
+        """Validate and commit a delivered block (skipped if already had, after a catch-up
+        from the orderer if blocks are missing before it)."""
+        number = block.header.number
+        if number < self.store.height:
+            return  # already have it (delivered during catch-up)
+        if number > self.store.height:
+            self._catch_up()
             if number < self.store.height:
-                continue  # already have it (delivered during catch-up)
-            if number > self.store.height:
-                self._catch_up()
-                if block.header.number < self.store.height:
-                    continue
-            self._accept(block)
+                return
+        self._accept(block)
 
     def _catch_up(self) -> None:
         assert self._source is not None

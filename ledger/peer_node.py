@@ -5,7 +5,9 @@ that validation, commits and endorsements of different peers use different cores
 Python process is held to one core by its interpreter lock). The peer is the same `Peer`
 as in one process; this module only serves it over the pipe of `peer_link`: blocks in,
 commit events and call replies out. It catches up from the orderer's block files, which it
-reads without writing.
+reads without writing. One thread reads the pipe and does the work in arrival order (a
+block is committed between two endorsements), so the process never hands its interpreter
+lock back and forth; only slow calls (verify, state digest, history) run on threads.
 """
 
 from __future__ import annotations
@@ -102,7 +104,8 @@ class PeerNode:
                 message = self.reader.receive()
                 kind = message[0]
                 if kind == "deliver":
-                    self.peer.deliver(decode(message[1], Block))
+                    # committed here, between calls: one thread, so no interpreter-lock handoffs
+                    self.peer.receive(decode(message[1], Block))
                 elif kind == "call":
                     if message[2] in SLOW_CALLS:
                         self._calls.submit(self._call, message[1], message[2], message[3])
@@ -127,7 +130,7 @@ def main(argv: list[str]) -> int:
     node_name, _, org = peer_name.partition(".")
     orderer = next(n for n in config.nodes if n.role == "orderer")
     peer = Peer(peer_name, load_identity(data_dir, org, node_name), Channel(config), data_dir / "peers" / peer_name, state_url)
-    peer.start(genesis, _orderer_blocks(data_dir, orderer.name))
+    peer.start(genesis, _orderer_blocks(data_dir, orderer.name), commit_thread=False)
     node = PeerNode(peer, FrameReader(0), FrameWriter(protocol_out), genesis)
     try:
         node.serve()
