@@ -21,7 +21,7 @@ from ledger.gateway import GatewayError, Gateway, creator_party, make_signoff
 from ledger.identity import SigningIdentity
 from ledger.messages import ValidationCode, compute_tx_id
 
-SENDERS_DEFAULT = 32
+SENDERS_DEFAULT = 16
 ROUND_TIMEOUT_S = 120.0
 
 

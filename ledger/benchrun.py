@@ -42,7 +42,7 @@ def run_benchmark(net: Network, transactions: int, rates: list[float], workers: 
     report = {
         **first.as_dict(),
         "rounds": [r.as_dict() for r in rounds],
-        "network": {"peers": len(net.peers), "endorsement": spec.endorsement_policy, "batch": {
+        "network": {"peers": len(net.peers), "peer_processes": net.peer_processes, "senders": workers, "endorsement": spec.endorsement_policy, "batch": {
             "max_message_count": net.config.batch.max_message_count, "batch_timeout_ms": net.config.batch.batch_timeout_ms}},
         "in_sync": len({(p.height, p.commit_hash) for p in net.status()}) == 1,
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -144,7 +144,7 @@ def bench(
     data: Path = typer.Option(Path("bench-data"), "--data", help="Network to benchmark (created if missing)."),
     transactions: int = typer.Option(2000, "--tx", help="Transactions per measured round."),
     rates: str = typer.Option("0", "--rates", help="Comma-separated send rates in tx/s per round; 0 = as fast as possible."),
-    workers: int = typer.Option(32, "--senders", help="Client threads that endorse and order (commits are awaited asynchronously)."),
+    workers: int = typer.Option(16, "--senders", help="Client threads that endorse and order (commits are awaited asynchronously)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     report_dir: Optional[Path] = typer.Option(None, "--report", help="Also write report.json and SVG charts here."),
     one_process: bool = typer.Option(False, "--one-process", help="Run every peer in this process even if the network file asks for peer processes."),

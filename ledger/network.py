@@ -160,6 +160,11 @@ class Network:
     # --- who is who -----------------------------------------------------------------------
 
     @property
+    def peer_processes(self) -> bool:
+        """True when every peer runs in its own OS process."""
+        return all(isinstance(p, RemotePeer) for p in self.peers)
+
+    @property
     def channel(self) -> str:
         return self.config.channel
 
