@@ -68,6 +68,14 @@ def test_later_write_to_a_key_in_the_same_block_wins(db: StateDB) -> None:
     assert [(h.tx_num, h.value) for h in db.history("k")] == [(0, b"first"), (2, b"second")]
 
 
+def test_two_writes_to_a_key_in_one_transaction_leave_the_last_one_and_one_history_row(db: StateDB) -> None:
+    apply(db, 0, [put("k", b"first"), put("k", b"second")], [put("j", b"x"), delete("j")])
+    assert db.get("k") == (b"second", (0, 0))
+    assert [(h.tx_num, h.value, h.is_delete) for h in db.history("k")] == [(0, b"second", False)]
+    assert db.get("j") is None
+    assert [(h.tx_num, h.is_delete) for h in db.history("j")] == [(1, True)]
+
+
 def test_delete_removes_the_key_and_leaves_a_history_row(db: StateDB) -> None:
     apply(db, 0, [put("k", b"v")])
     apply(db, 1, [delete("k")])
@@ -146,6 +154,9 @@ def test_savepoint_tracks_the_last_applied_block(db: StateDB) -> None:
     with pytest.raises(AssertionError):
         apply(db, 1, [])
     assert db.savepoint() == (1, bytes([1]) * 32)
+    apply(db, 2, [put("k", b"w")])  # a refused block leaves no transaction open
+    assert db.savepoint() == (2, bytes([2]) * 32)
+    assert db.get("k") == (b"w", (2, 0))
 
 
 @pytest.mark.parametrize("bad_part", ["bad-write-row", "bad-tx-index-row"])
