@@ -13,6 +13,7 @@ lock back and forth; only slow calls (verify, state digest, history) run on thre
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -121,6 +122,9 @@ class PeerNode:
 
 def main(argv: list[str]) -> int:
     data_dir, peer_name, state_url = Path(argv[0]), argv[1], argv[2]
+    # Ctrl-C reaches the whole process group: the network stops its peers in order (each
+    # finishes the block it is committing), so a peer ignores the interrupt itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The protocol owns the original stdout; anything printed goes to stderr with the logs.
     protocol_out = os.dup(1)
     os.dup2(2, 1)
