@@ -229,8 +229,8 @@ class Gateway:
     def _query_peer(self) -> EndorserService:
         """The highest peer, preferring our commit peer: a query sees what `submit` returned."""
         home = self.waiter.peer
-        alive = [p for p in self.endorsers if getattr(p, "alive", True)] or self.endorsers
-        best = max(alive, key=lambda p: (p.height, p is home))  # type: ignore[attr-defined]
+        alive = [p for p in self.endorsers if p.alive] or self.endorsers
+        best = max(alive, key=lambda p: (p.height, p is home))
         return best
 
     def _endorsing_set(self, chaincode: str) -> list[EndorserService]:
@@ -240,7 +240,7 @@ class Gateway:
             raise EndorsementError("UNKNOWN_CHAINCODE", f"chaincode {chaincode!r} is not defined on this channel")
         by_org: dict[str, list[EndorserService]] = {}
         for peer in self.endorsers:
-            if getattr(peer, "alive", True):  # a peer whose process ended is skipped
+            if peer.alive:  # a peer whose process ended is skipped
                 by_org.setdefault(peer.org, []).append(peer)
         turn = next(self._round_robin)
         # the most up-to-date peer of each org (rotating among equals), so endorsers agree

@@ -112,6 +112,11 @@ class Peer:
     # --- queries ------------------------------------------------------------------------
 
     @property
+    def alive(self) -> bool:
+        """A peer in this process lives as long as the network (see RemotePeer.alive)."""
+        return True
+
+    @property
     def height(self) -> int:
         """Blocks this peer has committed (appended AND applied to its state), so that height
         and commit hash always describe the same block."""

@@ -17,6 +17,12 @@ class EndorserService(Protocol):
     name: str
     org: str
 
+    @property
+    def alive(self) -> bool: ...  # False once a peer's process has ended: gateways skip it
+
+    @property
+    def height(self) -> int: ...
+
     def endorse(self, signed: SignedProposal) -> ProposalResponse: ...
 
     def endorse_async(self, signed: SignedProposal) -> Future[ProposalResponse]: ...
