@@ -37,6 +37,7 @@ log = structlog.get_logger("orderer")
 
 BROADCAST_QUEUE_MAX = 20_000
 EMPTY_METADATA = BlockMetadata(b"", b"")
+Deliver = Callable[[Block, bytes], None]  # a subscriber gets each new block and its encoding
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +60,7 @@ class Orderer:
         self._previous_hash = block_hash(last.header)
         self._cutter = BlockCutter(channel.config.batch)
         self._queue: queue.Queue[bytes | None] = queue.Queue(BROADCAST_QUEUE_MAX)
-        self._subscribers: list[Callable[[Block], None]] = []
+        self._subscribers: list[Deliver] = []
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="orderer", daemon=True)
         self._running = False
@@ -79,7 +80,7 @@ class Orderer:
             self._thread.join(timeout=10)
         self.store.close()
 
-    def subscribe(self, deliver: Callable[[Block], None]) -> None:
+    def subscribe(self, deliver: Deliver) -> None:
         with self._lock:
             self._subscribers.append(deliver)
 
@@ -140,10 +141,11 @@ class Orderer:
     def _emit(self, batch: list[bytes]) -> None:
         number = self.store.height
         block = seal_block(number, self._previous_hash, batch, self.identity, EMPTY_METADATA)
-        self.store.append(number, encode(block))
+        block_bytes = encode(block)
+        self.store.append(number, block_bytes)
         self._previous_hash = block_hash(block.header)
         log.debug("block_cut", number=number, transactions=len(batch))
         with self._lock:
             subscribers = list(self._subscribers)
         for deliver in subscribers:
-            deliver(block)
+            deliver(block, block_bytes)

@@ -84,8 +84,8 @@ class Peer:
         self.store.close()
         self.state.close()
 
-    def deliver(self, block: Block) -> None:
-        """Called by the ordering service for every new block."""
+    def deliver(self, block: Block, block_bytes: bytes = b"") -> None:
+        """Called by the ordering service for every new block (its bytes are not needed here)."""
         self._queue.put(block)
 
     def add_commit_listener(self, listener: CommitListener) -> None:

@@ -119,9 +119,10 @@ class RemotePeer:
 
     # --- what a Peer offers -------------------------------------------------------------
 
-    def deliver(self, block: Block) -> None:
+    def deliver(self, block: Block, block_bytes: bytes = b"") -> None:
+        """Forward a new block; the orderer's own encoding is reused when given."""
         if self._gone is None:
-            self._outbox.put(["deliver", encode(block)])
+            self._outbox.put(["deliver", block_bytes or encode(block)])
 
     def add_commit_listener(self, listener: CommitListener) -> None:
         with self._lock:
@@ -179,18 +180,19 @@ class RemotePeer:
     # --- the link -----------------------------------------------------------------------
 
     def _call(self, method: str, *args: Any, timeout_s: float = CALL_TIMEOUT_S, reply_type: type | None = None) -> Any:
-        future = self._call_async(method, *args, reply_type=reply_type)
+        call_id, future = self._send_call(method, args, reply_type)
         try:
             return future.result(timeout_s)
         except FutureTimeout:
             with self._lock:
-                for call_id, (pending, _) in list(self._pending.items()):
-                    if pending is future:
-                        del self._pending[call_id]
+                self._pending.pop(call_id, None)
             raise PeerUnavailable(self.name, f"no answer to {method} within {timeout_s} s") from None
 
     def _call_async(self, method: str, *args: Any, reply_type: type | None = None) -> "Future[Any]":
         """The answer's future; with `reply_type` the answer (a record's bytes) is decoded into it."""
+        return self._send_call(method, args, reply_type)[1]
+
+    def _send_call(self, method: str, args: tuple[Any, ...], reply_type: type | None) -> "tuple[int, Future[Any]]":
         if self._gone is not None:
             raise PeerUnavailable(self.name, self._gone)
         call_id = next(self._ids)
@@ -208,7 +210,7 @@ class RemotePeer:
             with self._lock:
                 self._pending.pop(call_id, None)
             raise PeerUnavailable(self.name, "its pipe is closed") from None
-        return future
+        return call_id, future
 
     def _send_loop(self, writer: FrameWriter) -> None:
         while True:
