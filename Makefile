@@ -1,6 +1,6 @@
 # GridLedger: the two commands of the README.
 #   make up    installs into .venv and starts the default network with the console
-#   make test  installs (with test extras) into .venv and runs every test
+#   make test  installs (with test extras) into .venv, runs ruff and mypy --strict, then every test
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -8,7 +8,7 @@ DATA   ?= data
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: up test install install-test bench clean
+.PHONY: up test lint install install-test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,11 @@ install-test: $(BIN)/python
 up: install
 	$(BIN)/gridledger up --data $(DATA) --host $(HOST) --port $(PORT)
 
-test: install-test
+lint: install-test
+	$(BIN)/ruff check ledger chaincode webapp tests
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest -q
 
 bench: install

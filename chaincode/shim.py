@@ -11,13 +11,14 @@ contract.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Iterator
+from typing import Any, ClassVar
 
 import msgspec
 
-from ledger.chaincode_api import ChaincodeContext, ChaincodeRefusal, HistoryEntry
-from ledger.identity import Identity
+from ledger.core.identity import Identity
+from ledger.execute.chaincode_api import ChaincodeContext, ChaincodeRefusal, HistoryEntry
 
 BAD_ARGUMENTS = "BAD_ARGUMENTS"
 UNKNOWN_FUNCTION = "UNKNOWN_FUNCTION"

@@ -12,11 +12,12 @@ write falls inside a range it scanned; only valid calls commit.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
-from ledger.chaincode_api import Chaincode, ChaincodeRefusal, HistoryEntry, VerifiedSignoff
-from ledger.identity import CertificateAuthority, Identity
+from ledger.core.identity import CertificateAuthority, Identity
+from ledger.execute.chaincode_api import Chaincode, ChaincodeRefusal, HistoryEntry, VerifiedSignoff
 
 CLOCK_START_MS = 1_700_000_000_000
 CLOCK_STEP_MS = 1000

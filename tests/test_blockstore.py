@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.blockstore import (
+from ledger.storage.blockstore import (
     INDEX_ENTRY,
     INDEX_NAME,
     RECORD_HEADER,

@@ -6,12 +6,12 @@ import hashlib
 import json
 
 import pytest
+from fake_context import FakeContext, FakeDriver, Identities
 
 from chaincode.power_data.contract import PowerDataContract
 from chaincode.power_data.errors import BALANCE_MAX, LIST_ASSETS_MAX, QUERY_FUNCTIONS, WRITE_FUNCTIONS, Code
 from chaincode.power_data.model import PowerDataModel
-from fake_context import FakeContext, FakeDriver, Identities
-from ledger.chaincode_api import ChaincodeRefusal
+from ledger.execute.chaincode_api import ChaincodeRefusal
 
 IDENTITIES = Identities()
 
@@ -231,7 +231,7 @@ def test_report_refusals(case: str, original: str, copy: str, reporter: str, out
 def test_plain_metadata_is_hashed_and_json_sha256_is_taken() -> None:
     net = base()
     plain = ok(net, "assetsEnroll", ("Notes", "N1", "peak at 18:00", "A", "0"), ("A",))
-    assert plain["ContentHash"] == hashlib.sha256("peak at 18:00".encode()).hexdigest()  # type: ignore[index]
+    assert plain["ContentHash"] == hashlib.sha256(b"peak at 18:00").hexdigest()  # type: ignore[index]
     named = ok(net, "assetsEnroll", ("File", "N2", json.dumps({"sha256": "AB" * 32}), "A", "0"), ("A",))
     assert named["ContentHash"] == "ab" * 32  # type: ignore[index]
     assert ok(net, "assetsEnroll", ("Same file again", "N3", json.dumps({"sha256": "ab" * 32}), "A", "0"), ("A",))

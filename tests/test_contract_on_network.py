@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from contract_machine import make_machine
 from hypothesis import HealthCheck, settings
 
-from contract_machine import make_machine
-from ledger.config import default_config_path, init_network
+from ledger.core.messages import compute_tx_id
 from ledger.gateway import CommitError, GatewayError, make_signoff
-from ledger.messages import compute_tx_id
-from ledger.network import Network
+from ledger.node.init import init_network
+from ledger.node.network import Network
+from ledger.node.spec import default_config_path
 
 os.environ.setdefault("GRIDLEDGER_FAST_KDF", "1")
 BATCH_TIMEOUT_MS = 5  # sequential calls: do not wait 50 ms for every block to be cut

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections import Counter
 
+from fake_context import FakeDriver
+
 from chaincode.power_data import workload
 from chaincode.power_data.contract import PowerDataContract
-from fake_context import FakeDriver
 
 CONFLICTS = {"MVCC_READ_CONFLICT", "PHANTOM_READ_CONFLICT"}
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from contract_machine import make_machine
+from fake_context import FakeDriver, Identities
 from hypothesis import HealthCheck, settings
 
 from chaincode.power_data.contract import PowerDataContract
-from contract_machine import make_machine
-from fake_context import FakeDriver, Identities
 
 IDENTITIES = Identities()  # key generation is the slow part; one set serves every example
 

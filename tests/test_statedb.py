@@ -6,16 +6,17 @@ Every test runs twice: on SQLite (a file in tmp_path) and on a real private Post
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import sqlalchemy as sa
 from postgres_server import fresh_postgres_url, postgres_server  # noqa: F401  (fixtures)
 
-from ledger.chaincode_api import HistoryEntry
-from ledger.messages import KVWrite, ValidationCode
-from ledger.statedb import KEYS_PER_QUERY_MAX, STATE_ROWS_PER_FETCH, StateDB
+from ledger.core.codes import ValidationCode
+from ledger.core.messages import KVWrite
+from ledger.execute.chaincode_api import HistoryEntry
+from ledger.storage.statedb import KEYS_PER_QUERY_MAX, STATE_ROWS_PER_FETCH, StateDB
 
 VALID = int(ValidationCode.VALID)
 MVCC = int(ValidationCode.MVCC_READ_CONFLICT)

@@ -9,9 +9,9 @@ import structlog
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from ledger import wallet as wallets
-from ledger.identity import SigningIdentity
-
+from ledger.core.identity import SigningIdentity
+from ledger.node import wallet as wallets
+from ledger.node.layout import NetworkLayout
 from webapp.chain import Chain
 from webapp.db import ConsoleUser, session
 from webapp.errors import BadInput, Conflict, NotAuthenticated
@@ -116,7 +116,7 @@ class AccountService:
 
     def import_first_admin(self, data_dir: Path) -> None:
         """The approver org's admin wallet written by `init` becomes the console user "admin"."""
-        path = data_dir / "wallets" / self.chain.approver_org / "admin.json"
+        path = NetworkLayout(data_dir).console_admin_wallet(self.chain.approver_org)
         if self.get(FIRST_ADMIN) is not None or not path.exists():
             return
         text = path.read_text()

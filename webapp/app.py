@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import secrets
 import warnings
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import structlog
 from litestar import Litestar
@@ -18,8 +20,8 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from ledger.identity import write_private_file
-
+from ledger.core.identity import write_private_file
+from ledger.node.layout import NetworkLayout
 from webapp import pages_accounts, pages_assets, pages_explorer, pages_reviews
 from webapp.api import api_router
 from webapp.deps import provide_services, provide_user
@@ -36,19 +38,19 @@ log = structlog.get_logger("webapp.app")
 
 
 def _csrf_secret(data_dir: Path) -> str:
-    path = data_dir / "console" / "csrf.secret"
+    path = NetworkLayout(data_dir).csrf_secret_file
     if not path.exists():
         write_private_file(path, secrets.token_hex(32))
     return path.read_text().strip()
 
 
 def _jinja_setup(engine: JinjaTemplateEngine) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     env = engine.engine
     env.autoescape = True  # never trust a name or a description
-    env.filters["when"] = lambda s: datetime.fromtimestamp(s, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC") if s else ""
-    env.filters["when_ms"] = lambda ms: datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC") if ms else ""
+    env.filters["when"] = lambda s: datetime.fromtimestamp(s, UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if s else ""
+    env.filters["when_ms"] = lambda ms: datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if ms else ""
     env.filters["short"] = lambda h, n=12: (h[:n] + "…") if isinstance(h, str) and len(h) > n else h
 
 
@@ -63,12 +65,12 @@ def create_app(data_dir: Path, *, network: Any | None = None, settings: Settings
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         net = network
         if net is None:
-            from ledger.network import Network
+            from ledger.node.network import Network
 
             net = owned["network"] = Network.open(data_dir, peer_processes=peer_processes)
         app.state.services = Services.build(data_dir, net, settings)
         metrics = app.state.services.metrics
-        net.peers[0].add_commit_listener(lambda outcome: metrics.count_commit(outcome.codes))
+        net.peers[0].add_commit_listener(lambda event: metrics.count_commit(event.codes))
         log.info("console_started", data_dir=str(data_dir))
         try:
             yield

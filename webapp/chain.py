@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
-from ledger.encoding import decode, encode
-from ledger.identity import SigningIdentity
-from ledger.messages import Invocation, Signoff, compute_tx_id
-
+from ledger.core.encoding import decode, encode
+from ledger.core.identity import SigningIdentity
+from ledger.core.messages import Block, Invocation, Signoff, compute_tx_id
+from ledger.node.network import Network
+from ledger.transport.protocols import PeerService
 from webapp.errors import AppError, LedgerUnavailable, NotFound
 
 # Contract refusal codes that mean "no such record" for a query.
@@ -30,9 +32,9 @@ class Outcome:
 
 
 class Chain:
-    """Wraps a `ledger.network.Network`. Thread-safe: gateways are cached per identity id."""
+    """Wraps a `ledger.node.network.Network`. Thread-safe: gateways are cached per identity id."""
 
-    def __init__(self, network: Any) -> None:
+    def __init__(self, network: Network) -> None:
         self.network = network
         self._gateways: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -72,13 +74,15 @@ class Chain:
 
     def query_user(self, user_id: str) -> dict[str, Any] | None:
         try:
-            return self.evaluate("queryUser", [user_id])
+            found: dict[str, Any] | None = self.evaluate("queryUser", [user_id])
+            return found
         except NotFound:
             return None
 
     def query_asset(self, asset_id: str) -> dict[str, Any] | None:
         try:
-            return self.evaluate("queryAsset", [asset_id])
+            found: dict[str, Any] | None = self.evaluate("queryAsset", [asset_id])
+            return found
         except NotFound:
             return None
 
@@ -129,13 +133,13 @@ class Chain:
 
     # --- explorer -------------------------------------------------------------------------
     @property
-    def peers(self) -> list[Any]:
+    def peers(self) -> list[PeerService]:
         return list(self.network.peers)
 
     def peer_status(self) -> list[dict[str, Any]]:
-        return [{"name": p.name, "org": p.org, "height": p.height, "commit_hash": p.commit_hash.hex()} for p in self.peers]
+        return [{"name": s.name, "org": s.org, "height": s.height, "commit_hash": s.commit_hash} for s in self.network.status()]
 
-    def _reader(self) -> Any:
+    def _reader(self) -> PeerService:
         """The peer with the most blocks."""
         peers = self.peers
         if not peers:
@@ -143,22 +147,22 @@ class Chain:
         return max(peers, key=lambda p: p.height)
 
     def block(self, number: int) -> dict[str, Any]:
-        from ledger.explorer import describe_block
+        from ledger.tools.explorer import describe_block
 
         peer = self._reader()
         if not 0 <= number < peer.height:
             raise NotFound("BLOCK_NOT_FOUND", f"There is no block {number}; the chain has {peer.height} blocks.")
-        return describe_block(peer.block(number))
+        return describe_block(decode(peer.block(number), Block))
 
     def transaction(self, tx_id: str) -> dict[str, Any]:
-        from ledger.explorer import describe_transaction
+        from ledger.tools.explorer import describe_transaction
 
         peer = self._reader()
         location = peer.tx_location(tx_id) if len(tx_id) == 64 else None
         if location is None:
             raise NotFound("TX_NOT_FOUND", f"No transaction {tx_id!r} is on the ledger.")
         block_number, tx_num = location[0], location[1]
-        return describe_transaction(peer.block(block_number), tx_num)
+        return describe_transaction(decode(peer.block(block_number), Block), tx_num)
 
     def key_history(self, key: str) -> list[dict[str, Any]]:
         entries = []
@@ -173,7 +177,9 @@ class Chain:
         return entries
 
     def verify(self) -> Any:
-        return self.network.verify()
+        from ledger.tools.verify import verify_network
+
+        return verify_network(self.network.data_dir, live_peers=self.network.peers)
 
     @property
     def console_org(self) -> str | None:

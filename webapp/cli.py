@@ -4,11 +4,10 @@ default network and the console in one process."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-from ledger.cli import app
+from ledger.tools.cli import app
 
 __all__ = ["app"]
 
@@ -18,8 +17,8 @@ def up(
     data: Path = typer.Option(Path("data"), "--data", help="Directory of the network; created with `init` when empty."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address the console listens on."),
     port: int = typer.Option(8080, "--port", help="Port the console listens on."),
-    config: Optional[Path] = typer.Option(None, "--config", help="Network file for a first init (default: network-config/network.yaml)."),
-    admin_password: Optional[str] = typer.Option(
+    config: Path | None = typer.Option(None, "--config", help="Network file for a first init (default: network-config/network.yaml)."),
+    admin_password: str | None = typer.Option(
         None, "--admin-password", envvar="GRIDLEDGER_ADMIN_PASSWORD", help="First password of the console administrator (generated and printed once if omitted)."
     ),
     one_process: bool = typer.Option(False, "--one-process", help="Run every peer in this process even if the network file asks for peer processes."),
@@ -27,10 +26,14 @@ def up(
     """Start the network (initializing DIR first if it holds none) and serve the console."""
     import uvicorn
 
-    from ledger.config import CONFIG_COPY_FILE, GENESIS_FILE, ConfigError, default_config_path, init_network, load_spec
+    from ledger.core.errors import ConfigError
+    from ledger.node.init import init_network
+    from ledger.node.layout import NetworkLayout
+    from ledger.node.spec import default_config_path, load_spec
     from webapp.app import create_app
 
-    if not (data / GENESIS_FILE).exists():
+    layout = NetworkLayout(data)
+    if not layout.genesis_file.exists():
         try:
             result = init_network(config or default_config_path(), data, admin_password=admin_password)
         except (ConfigError, ValueError) as exc:
@@ -40,7 +43,7 @@ def up(
         if result.admin_password_generated:
             typer.echo(f"Console administrator: user 'admin', password {result.admin_password}  (shown once: keep it)")
     try:
-        spec = load_spec(data / CONFIG_COPY_FILE)
+        spec = load_spec(layout.network_file)
     except ConfigError as exc:
         typer.echo(f"cannot read the network file: {exc}", err=True)
         raise typer.Exit(1) from None

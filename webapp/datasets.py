@@ -20,8 +20,8 @@ from typing import Any
 import nacl.secret
 import nacl.utils
 
-from ledger.identity import write_private_file
-
+from ledger.core.identity import write_private_file
+from ledger.node.layout import NetworkLayout
 from webapp.errors import AppError, BadInput, NotFound, TooLarge, UnsupportedType
 from webapp.settings import DATASET_BYTES_MAX
 
@@ -163,9 +163,10 @@ def asset_content_hash(asset: dict[str, Any]) -> str | None:
 
 class DatasetStore:
     def __init__(self, data_dir: Path) -> None:
-        self.root = (data_dir / "console" / "datasets").resolve()
+        layout = NetworkLayout(data_dir)
+        self.root = layout.datasets_dir.resolve()
         self.root.mkdir(parents=True, exist_ok=True)
-        key_path = data_dir / "console" / "dataset.key"
+        key_path = layout.dataset_key_file
         if not key_path.exists():
             write_private_file(key_path, nacl.utils.random(nacl.secret.SecretBox.KEY_SIZE).hex())
         self._box = nacl.secret.SecretBox(bytes.fromhex(key_path.read_text().strip()))

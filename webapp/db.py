@@ -9,6 +9,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, create_engine
 
+from ledger.node.layout import NetworkLayout
+
 
 def now_s() -> float:
     return time.time()
@@ -88,7 +90,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
 
 
 def open_engine(data_dir: Path) -> Engine:
-    path = data_dir / "console" / "console.sqlite"
+    path = NetworkLayout(data_dir).console_db
     path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
     event.listen(engine, "connect", _sqlite_pragmas)

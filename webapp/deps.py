@@ -19,11 +19,12 @@ from webapp.sessions import SESSION_COOKIE, UserSession
 
 
 def services_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Services:
-    return connection.app.state.services
+    services: Services = connection.app.state.services
+    return services
 
 
 def session_of(connection: ASGIConnection[Any, Any, Any, Any]) -> UserSession | None:
-    cached = connection.scope.get("state", {}).get("user_session")
+    cached: UserSession | None = connection.scope.get("state", {}).get("user_session")
     if cached is not None:
         return cached
     registry = services_of(connection).sessions
@@ -52,7 +53,8 @@ def requires_admin(connection: ASGIConnection[Any, Any, Any, Any], handler: Base
 
 
 def provide_services(state: State) -> Services:
-    return state.services
+    services: Services = state.services
+    return services
 
 
 def provide_user(request: Request[Any, Any, Any]) -> UserSession:

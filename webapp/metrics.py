@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from ledger.core.codes import validation_code_name
+
 
 class Metrics:
     def __init__(self) -> None:
@@ -38,10 +40,10 @@ class Metrics:
         self.ledger_height = Gauge("gridledger_ledger_height", "Highest block height among the peers", registry=self.registry)
         self.peer_height = Gauge("gridledger_peer_height", "Block height per peer", ["peer"], registry=self.registry)
 
-    def count_commit(self, codes: "list[object]") -> None:
-        """Commit listener: one increment per transaction of a committed block."""
+    def count_commit(self, codes: bytes) -> None:
+        """Commit listener: one increment per transaction of a committed block (its flags)."""
         for code in codes:
-            self.ledger_transactions.labels(getattr(code, "name", str(code))).inc()
+            self.ledger_transactions.labels(validation_code_name(code)).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -8,6 +8,7 @@ from typing import Any
 
 import structlog
 from litestar import MediaType, Request, Response, get
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from webapp.services import Services
@@ -21,9 +22,10 @@ def request_log_middleware(app: ASGIApp) -> ASGIApp:
     """Binds a request id to every log line of the request, logs one line per request, counts it."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
+        method: str = scope["method"]
         headers = dict(scope.get("headers") or [])
         incoming = headers.get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
         request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
@@ -46,9 +48,9 @@ def request_log_middleware(app: ASGIApp) -> ASGIApp:
             app_obj = scope.get("litestar_app")
             services: Services | None = getattr(app_obj.state, "services", None) if app_obj is not None else None
             if services is not None:
-                services.metrics.http_requests.labels(scope["method"], route, str(status["code"])).inc()
-                services.metrics.http_latency.labels(scope["method"]).observe(elapsed_s)
-            log.info("http_request", method=scope["method"], path=scope["path"], status=status["code"], duration_ms=round(elapsed_s * 1000, 1))
+                services.metrics.http_requests.labels(method, route, str(status["code"])).inc()
+                services.metrics.http_latency.labels(method).observe(elapsed_s)
+            log.info("http_request", method=method, path=scope["path"], status=status["code"], duration_ms=round(elapsed_s * 1000, 1))
             structlog.contextvars.unbind_contextvars("request_id")
 
     return middleware
@@ -58,7 +60,7 @@ def _route_of(scope: Scope) -> str:
     """The route template (bounded label set), not the raw path."""
     handler = scope.get("route_handler")
     if handler is not None:
-        paths = getattr(handler, "paths", None)
+        paths: set[str] | None = getattr(handler, "paths", None)
         if paths:
             return sorted(paths)[0]
     return "unmatched"

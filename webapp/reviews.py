@@ -15,8 +15,7 @@ from sqlalchemy import func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from ledger.identity import SigningIdentity
-
+from ledger.core.identity import SigningIdentity
 from webapp.chain import Chain, Outcome, decode_invocation, decode_signoffs
 from webapp.db import AuditEntry, ReviewRequest, now_s, session
 from webapp.errors import AppError, BadInput, Conflict, Forbidden

@@ -12,8 +12,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from ledger.identity import SigningIdentity
-
+from ledger.core.identity import SigningIdentity
 from webapp.errors import TooManyAttempts
 
 SESSION_COOKIE = "gl_session"

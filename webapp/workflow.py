@@ -18,8 +18,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from ledger.identity import SigningIdentity
-
+from ledger.core.identity import SigningIdentity
 from webapp.accounts import check_display_name, check_username
 from webapp.chain import Chain, decode_signoffs, encode_invocation, encode_signoffs
 from webapp.datasets import asset_content_hash, parse_metadata

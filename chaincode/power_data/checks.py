@@ -72,7 +72,7 @@ def check_query_type(query_type: str) -> str:
 
 def existing_user(stub: Stub, user_id: str, *, allow_deleted: bool = False) -> Record:
     """The user's record; refuses an unknown id and (unless allowed) a closed account."""
-    user = stub.get_json(user_key(user_id))
+    user: Record | None = stub.get_json(user_key(user_id))
     if user is None:
         raise refuse(Code.USER_NOT_FOUND, f"no user {user_id!r} is registered; register it first")
     if user["Deleted"] and not allow_deleted:
@@ -92,7 +92,7 @@ def fold_credits(stub: Stub, user: Record) -> list[str]:
 
 
 def existing_asset(stub: Stub, asset_id: str) -> Record:
-    asset = stub.get_json(asset_key(asset_id))
+    asset: Record | None = stub.get_json(asset_key(asset_id))
     if asset is None:
         raise refuse(Code.ASSET_NOT_FOUND, f"no asset {asset_id!r} is enrolled")
     return asset

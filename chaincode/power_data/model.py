@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,7 +118,7 @@ class PowerDataModel:
     def call(self, function: str, args: tuple[str, ...] | list[str], parties: tuple[str, ...] | list[str] = (), *, approved: bool = True) -> tuple[bool, Any]:
         """(True, result) or (False, code) for one call signed by `parties` (and an admin if approved)."""
         self.clock += 1
-        handlers = {
+        handlers: dict[str, tuple[int, bool, Callable[..., Any]]] = {
             "userRegister": (2, True, self.register), "userTopup": (2, True, self.topup),
             "deleteUser": (1, True, self.delete), "assetsEnroll": (5, True, self.enroll),
             "assetsExchange": (3, True, self.exchange), "assetsCancel": (2, True, self.cancel),

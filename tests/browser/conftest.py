@@ -8,8 +8,9 @@ import shutil
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -40,8 +41,9 @@ def _free_port() -> int:
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     import uvicorn
 
-    from ledger.config import default_config_path, init_network
-    from ledger.network import Network
+    from ledger.node.init import init_network
+    from ledger.node.network import Network
+    from ledger.node.spec import default_config_path
     from webapp.app import create_app
     from webapp.settings import Settings
 

@@ -6,7 +6,6 @@ import uuid
 from pathlib import Path
 
 
-
 def uid(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:6]}"
 

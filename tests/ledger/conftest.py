@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -18,14 +18,15 @@ os.environ["GRIDLEDGER_FAST_KDF"] = "1"  # before anything derives a wallet key
 os.environ.setdefault("GRIDLEDGER_LOG_LEVEL", "WARNING")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ledger.config import default_config_path, init_network  # noqa: E402
-from ledger.logs import configure_logging  # noqa: E402
-from ledger.network import Network  # noqa: E402
+from ledger.node.init import init_network
+from ledger.node.logs import configure_logging
+from ledger.node.network import Network
+from ledger.node.spec import default_config_path
 
 # Bind the structured logs to the real stderr now, not to a stream CliRunner swaps in later.
 configure_logging()
 
-from netkit import ADMIN_PASSWORD  # noqa: E402
+from netkit import ADMIN_PASSWORD
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,8 @@
 """Helpers for the ledger's tests: a party that signs, submit with signoffs, hand-made envelopes.
 
 Everything here goes through the real embedded network (`Network.open`) and the gateway's
-own steps (`_proposal`, `_endorsing_set`, `_endorse`, `_envelope`), so a test that builds an
-envelope by hand changes exactly one thing and keeps the rest genuine.
+own public steps (`propose`, `endorse`, `assemble`), so a test that builds an envelope by
+hand changes exactly one thing and keeps the rest genuine.
 """
 
 from __future__ import annotations
@@ -12,21 +12,24 @@ import json
 import os
 import subprocess
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 ADMIN_PASSWORD = "console-admin-pw"  # the console admin's password in the test networks
 
+from ledger.core.codes import ValidationCode
+from ledger.core.encoding import decode
+from ledger.core.identity import SigningIdentity
+from ledger.core.messages import Block, Invocation, Signoff, compute_tx_id
 from ledger.gateway import Gateway, SubmitResult, make_signoff
-from ledger.identity import SigningIdentity
-from ledger.messages import Invocation, Signoff, ValidationCode, compute_tx_id
-from ledger.network import Network
+from ledger.node.network import Network
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
-CLI = [PYTHON, "-c", "from ledger.cli import app; app()"]
+CLI = [PYTHON, "-c", "from ledger.tools.cli import app; app()"]
 COMMIT_WAIT_S = 20.0
 
 
@@ -103,10 +106,9 @@ def endorse(
     invocation = gateway.new_invocation(function, [str(a) for a in args])
     tx_id = compute_tx_id(invocation)
     chosen_signoffs = signoffs_for(net, tx_id, [user, *cosign]) if make_signoffs is None else list(make_signoffs(tx_id))
-    _, signed = gateway._proposal(invocation, chosen_signoffs)
-    endorsers = list(peers) if peers is not None else gateway._endorsing_set(invocation.chaincode)
-    responses = [gateway._endorsed(peer.endorse_async(signed)) for peer in endorsers]
-    envelope = gateway._envelope(signed, responses[0].payload, responses)
+    signed = gateway.propose(invocation, chosen_signoffs)
+    responses, payload = gateway.endorse(invocation.chaincode, signed, peers=peers)
+    envelope = gateway.assemble(signed, payload, responses)
     return Prepared(gateway, invocation, tx_id, signed.proposal, responses[0].payload, envelope)
 
 
@@ -120,7 +122,7 @@ def broadcast_and_wait(net: Network, envelope: bytes, *, via_queue: bool = False
     """
     first = net.orderer.height
     if via_queue:
-        net.orderer._queue.put(envelope)
+        net.orderer.enqueue_unchecked(envelope)
     else:
         accepted = net.orderer.broadcast(envelope)
         assert accepted.accepted, f"orderer refused: {accepted.code} {accepted.message}"
@@ -129,7 +131,7 @@ def broadcast_and_wait(net: Network, envelope: bytes, *, via_queue: bool = False
     while time.monotonic() < deadline:
         if number < net.orderer.height:
             wait_committed(net, number)
-            data = net.peers[0].block(number).data
+            data = block_of(net.peers[0], number).data
             if envelope in data:
                 return number, flags_of(net, number)[data.index(envelope)]
             number += 1
@@ -160,7 +162,7 @@ def wait_in_sync(net: Network) -> tuple[int, str]:
 def first_divergence(net: Network) -> str:
     """Where the peers' stored blocks first differ (for a failure message)."""
     for number in range(min(p.height for p in net.peers)):
-        blocks = [p.block(number) for p in net.peers]
+        blocks = [block_of(p, number) for p in net.peers]
         if len({(b.metadata.commit_hash, b.metadata.validation_flags) for b in blocks}) > 1:
             return f"block {number}: flags {[list(b.metadata.validation_flags) for b in blocks]}"
     return f"stored blocks agree; heights {[p.height for p in net.peers]}"
@@ -168,9 +170,14 @@ def first_divergence(net: Network) -> str:
 
 def flags_of(net: Network, number: int) -> list[ValidationCode]:
     """Validation codes of block `number` as every peer stored them (asserted equal)."""
-    per_peer = {tuple(p.block(number).metadata.validation_flags) for p in net.peers}
+    per_peer = {tuple(block_of(p, number).metadata.validation_flags) for p in net.peers}
     assert len(per_peer) == 1, f"peers stored different flags for block {number}: {per_peer}"
     return [ValidationCode(f) for f in per_peer.pop()]
+
+
+def block_of(peer: Any, number: int) -> Block:
+    """A peer's stored block `number`, decoded (peers hand out encoded blocks)."""
+    return decode(peer.block(number), Block)
 
 
 def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:

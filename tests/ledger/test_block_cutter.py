@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.blockcutter import BlockCutter
-from ledger.config import BatchParameters
+from ledger.core.channel_config import BatchParameters
+from ledger.order.blockcutter import BlockCutter
 
 
 def cutter(count: int = 3, preferred: int = 100, absolute: int = 1000) -> BlockCutter:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from netkit import cli, cli_json, meta, submit, wait_in_sync
 
-from ledger.network import Network
+from ledger.node.network import Network
 
 
 @pytest.fixture(scope="module")

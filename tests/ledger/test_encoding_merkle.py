@@ -5,8 +5,8 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from ledger.encoding import decode, encode, merkle_path, merkle_root, sha256, verify_merkle_path
-from ledger.messages import Invocation, KVRead, KVWrite, ReadWriteSet, compute_tx_id
+from ledger.core.encoding import decode, encode, merkle_path, merkle_root, sha256, verify_merkle_path
+from ledger.core.messages import Invocation, KVRead, KVWrite, ReadWriteSet, compute_tx_id
 
 PINNED_INVOCATION_HEX = (
     "95ab677269646368616e6e656ca9706f77657264617461a975736572546f70757092a141a23130"

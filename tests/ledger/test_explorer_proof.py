@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from netkit import endorse, outcomes, submit
+from netkit import block_of, endorse, outcomes, submit
 
-from ledger.encoding import verify_merkle_path
-from ledger.explorer import describe_block, describe_transaction, inclusion_proof
-from ledger.network import Network
+from ledger.core.encoding import verify_merkle_path
+from ledger.node.network import Network
+from ledger.tools.explorer import describe_block, describe_transaction, inclusion_proof
 
 
 def proof_path(proof: dict) -> list[tuple[bytes, bool]]:
@@ -26,7 +26,7 @@ def block_of_three(shared_net: Network):  # type: ignore[no-untyped-def]
         assert net.orderer.broadcast(p.envelope).accepted
     results = outcomes(net, futures)
     assert len({number for number, _ in results}) == 1, "the three top-ups should share a block"
-    return net.peers[0].block(results[0][0]), prepared
+    return block_of(net.peers[0], results[0][0]), prepared
 
 
 def test_inclusion_proof_of_every_transaction_verifies_against_the_header(block_of_three) -> None:  # type: ignore[no-untyped-def]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from ledger.encoding import decode, encode
-from ledger.identity import (
+from ledger.core.encoding import decode, encode
+from ledger.core.identity import (
     Certificate,
     CertificateAuthority,
     MembershipError,

@@ -8,36 +8,38 @@ Every test uses its own user ids, so they share one network.
 from __future__ import annotations
 
 import itertools
+
 import pytest
-from netkit import balance, broadcast_and_wait, endorse, flags_of, meta, outcomes, query, submit, wait_in_sync
+from netkit import balance, block_of, broadcast_and_wait, endorse, flags_of, meta, outcomes, query, submit, wait_in_sync
 
 from chaincode.power_data.contract import PowerDataContract
-from ledger.chaincode_api import VerifiedSignoff
-from ledger.channel import Channel
-from ledger.encoding import decode, encode, merkle_root
-from ledger.endorser import CheckedProposal, EndorserRefusal
-from ledger.gateway import EndorsementError, creator_party, make_signoff
-from ledger.identity import CertificateAuthority, SigningIdentity, now_ms
-from ledger.messages import (
+from ledger.core.channel import Channel
+from ledger.core.codes import ValidationCode
+from ledger.core.encoding import decode, encode, merkle_root
+from ledger.core.identity import CertificateAuthority, SigningIdentity, now_ms
+from ledger.core.messages import (
     Block,
     BlockHeader,
     BlockMetadata,
     EndorsedTransaction,
+    Endorsement,
     Envelope,
     OrdererSignature,
     Payload,
     PayloadType,
     Proposal,
-    Endorsement,
     ProposalResponse,
     SignedProposal,
     Signoff,
-    ValidationCode,
     block_hash,
     compute_tx_id,
 )
-from ledger.network import Network
-from ledger.validator import Validator
+from ledger.execute.chaincode_api import VerifiedSignoff
+from ledger.execute.endorser import CheckedProposal, EndorserRefusal
+from ledger.gateway import EndorsementError, creator_party, make_signoff
+from ledger.node.network import Network
+from ledger.tools.verify import verify_network
+from ledger.validate.validator import Validator
 
 V = ValidationCode
 _ids = itertools.count()
@@ -76,7 +78,7 @@ def test_forged_creator_signature_is_refused_by_the_orderer_and_marked_by_valida
     other = endorse(net, victim, "userTopup", uid, 1)
     data = (forged, other.envelope)
     peer = net.peers[0]
-    last = peer.block(peer.height - 1)
+    last = block_of(peer, peer.height - 1)
     header = BlockHeader(peer.height, block_hash(last.header), merkle_root(list(data)), now_ms())
     block = Block(header, data, OrdererSignature(b"", b""), BlockMetadata(b"", b""))
     result = Validator(Channel(net.config)).validate(block, peer.state)
@@ -144,7 +146,7 @@ def test_same_envelope_twice_in_one_block_and_again_later_is_duplicate_txid(shar
     assert net.orderer.broadcast(prepared.envelope).accepted
     ((number, code),) = outcomes(net, [future])
     assert code == V.VALID
-    block = net.peers[0].block(number)
+    block = block_of(net.peers[0], number)
     positions = [i for i, env in enumerate(block.data) if env == prepared.envelope]
     assert len(positions) == 2, "both copies should be cut into the same block"
     flags = flags_of(net, number)
@@ -157,7 +159,7 @@ def test_same_envelope_twice_in_one_block_and_again_later_is_duplicate_txid(shar
     assert balance(net, uid) == 15
     proposal = decode(decode(decode(prepared.envelope, Envelope).payload, Payload).data, EndorsedTransaction).proposal
     with pytest.raises(EndorserRefusal) as caught:
-        net.peers[0].endorse(SignedProposal(proposal, user.sign(proposal)))
+        net.peers[0].endorse(encode(SignedProposal(proposal, user.sign(proposal)))).result()
     assert caught.value.code == "DUPLICATE_TXID"
 
 
@@ -290,7 +292,7 @@ def test_certificate_from_a_ca_not_in_the_genesis_is_refused_everywhere(shared_n
     responses = []
     for peer in (net.peers[0], net.peers[2]):
         payload = encode(peer.endorser._simulate(checked, enforce_approval=True))
-        responses.append(ProposalResponse(payload, Endorsement(peer.identity.cert_bytes, peer.identity.sign(payload))))
+        responses.append(ProposalResponse(payload, Endorsement(peer.signing_identity.cert_bytes, peer.signing_identity.sign(payload))))
     assert len({r.payload for r in responses}) == 1
     transaction = EndorsedTransaction(encode(proposal), responses[0].payload, tuple(r.endorsement for r in responses))
     payload = encode(Payload(PayloadType.ENDORSER_TRANSACTION, net.channel, mallory.cert_bytes, encode(transaction)))
@@ -324,5 +326,5 @@ def test_an_unsigned_party_signoff_counts_only_for_the_creator(shared_net: Netwo
 
 def test_shared_network_peers_agree_and_verify_after_all_attacks(shared_net: Network) -> None:
     wait_in_sync(shared_net)
-    report = shared_net.verify()
+    report = verify_network(shared_net.data_dir, live_peers=shared_net.peers)
     assert report.ok, report.problems

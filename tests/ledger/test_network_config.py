@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ledger.config import ConfigError, default_config_path, init_network, load_spec
+from ledger.core.errors import ConfigError
+from ledger.node.init import init_network
+from ledger.node.spec import default_config_path, load_spec
 
 DEFAULT = yaml.safe_load(default_config_path().read_text())
 
@@ -39,12 +41,13 @@ def test_default_network_file_is_the_papers_topology() -> None:
         (changed(chaincodes=[{**DEFAULT["chaincodes"][0], "approval_policy": "OR('Regulator.king')"}]), "Regulator.king"),
         (changed(organizations=[{"name": "Org1", "peers": ["p"]}, {"name": "Org1"}]), "unique"),
         (changed(organizations=[{"name": "Org1"}]), "at least one organization needs peers"),
-        (changed(orderer={**DEFAULT["orderer"], "nodes": ["o1", "o2"]}), "exactly one orderer"),
+        (changed(orderer={**DEFAULT["orderer"], "nodes": ["o1", "o1"]}), "orderer node names must be unique"),
+        (changed(orderer={**DEFAULT["orderer"], "nodes": ["o.1"]}), "letters, digits"),
         (changed(orderer={**DEFAULT["orderer"], "batch": {**DEFAULT["orderer"]["batch"], "preferred_max_bytes": 20 << 20}}), "preferred <= absolute"),
         (changed(channel=5), "channel"),
         ({k: v for k, v in DEFAULT.items() if k != "chaincodes"}, "chaincodes"),
     ],
-    ids=["bad-yaml", "unknown-top-field", "unknown-batch-field", "unparsable-policy", "bad-role", "duplicate-org", "no-peers", "two-orderers", "preferred-above-absolute", "wrong-type", "missing-field"],
+    ids=["bad-yaml", "unknown-top-field", "unknown-batch-field", "unparsable-policy", "bad-role", "duplicate-org", "no-peers", "duplicate-orderer", "bad-node-name", "preferred-above-absolute", "wrong-type", "missing-field"],
 )
 def test_bad_network_file_is_a_config_error_that_says_where(tmp_path: Path, document: object, fragment: str) -> None:
     with pytest.raises(ConfigError) as caught:

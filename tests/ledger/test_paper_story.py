@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from netkit import balance, meta, query, submit, wait_in_sync
 
+from ledger.core.codes import ValidationCode
+from ledger.core.identity import SigningIdentity
 from ledger.gateway import EndorsementError, GatewayError
-from ledger.identity import SigningIdentity
-from ledger.messages import ValidationCode
-from ledger.network import Network
+from ledger.node.network import Network
+from ledger.tools.verify import verify_network
 
 S_DATA = meta("substation-7 load curve, 2023, 15-min resolution")
 
@@ -95,5 +96,5 @@ def test_paper_story_publish_copy_transfer_republish_cancel_delete_history(any_n
     height, commit_hash = wait_in_sync(net)
     assert height == net.orderer.height and height > 15
     assert len({p.state_digest() for p in net.peers}) == 1
-    report = net.verify()
+    report = verify_network(net.data_dir, live_peers=net.peers)
     assert report.ok, report.problems

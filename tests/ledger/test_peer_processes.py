@@ -10,19 +10,21 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-from netkit import balance, signoffs_for, submit, wait_in_sync
+from netkit import balance, block_of, signoffs_for, submit, wait_in_sync
 
-from ledger.channel import namespaced
-from ledger.endorser import EndorserRefusal
+from ledger.core.identity import SigningIdentity
+from ledger.core.messages import compute_tx_id
+from ledger.core.statekeys import namespaced
+from ledger.execute.endorser import EndorserRefusal
 from ledger.gateway import EndorsementError, SubmitResult
-from ledger.identity import SigningIdentity
-from ledger.messages import compute_tx_id
-from ledger.network import AnyPeer, Network
-from ledger.remote_peer import RemotePeer
+from ledger.node.network import Network
+from ledger.tools.verify import verify_network
+from ledger.transport.pipe_peer import PipePeer
+from ledger.transport.protocols import PeerService
 
 
 @pytest.fixture
@@ -33,7 +35,7 @@ def proc_net(network_dir: Path) -> Iterator[Network]:
 
 
 def _pids(net: Network) -> list[int]:
-    return [p._process.pid for p in net.peers if isinstance(p, RemotePeer) and p._process is not None]
+    return [pid for p in net.peers if isinstance(p, PipePeer) and (pid := p.pid) is not None]
 
 
 def test_each_peer_runs_in_its_own_process_and_serves_every_call(proc_net: Network) -> None:
@@ -48,19 +50,18 @@ def test_each_peer_runs_in_its_own_process_and_serves_every_call(proc_net: Netwo
     assert height == registered.block + 2 and balance(net, "A") == 40
 
     peer = net.peers[3]
-    assert peer.block(registered.block).header.number == registered.block
+    assert block_of(peer, registered.block).header.number == registered.block
     assert peer.tx_location(registered.tx_id) == (registered.block, 0, 0)
     history = peer.history(namespaced("powerdata", "user/A"))
     assert [entry.tx_id for entry in history][:1] == [registered.tx_id] and len(history) == 2
     assert len({p.state_digest() for p in net.peers}) == 1
-    assert [b.header.number for b in peer.blocks(height - 2)] == [height - 2, height - 1]
 
     # A refusal crosses the process boundary with its code.
     with pytest.raises(EndorsementError) as caught:
         submit(net, alice, "userTopup", "NOBODY", 5)
     assert caught.value.code == "USER_NOT_FOUND"
 
-    report = net.verify()
+    report = verify_network(net.data_dir, live_peers=net.peers)
     assert report.ok, report.problems
     assert {(c.height, c.commit_hash) for c in report.chains[1:]} == {(height, commit_hash)}
 
@@ -70,10 +71,9 @@ def test_a_killed_peer_process_is_skipped_then_catches_up_on_restart(proc_net: N
     bob = net.enroll("Org2", "bob")
     submit(net, bob, "userRegister", "Bob", "B")
     victim = next(p for p in net.peers if p.name == "peer1.Org2")
-    assert isinstance(victim, RemotePeer)
-    os.kill(victim._process.pid, signal.SIGKILL)
-    victim._process.wait(10)
-    victim._receiver.join(10)
+    assert isinstance(victim, PipePeer) and victim.pid is not None
+    os.kill(victim.pid, signal.SIGKILL)
+    assert victim.wait_gone(10)
     assert not victim.alive
     with pytest.raises(EndorserRefusal) as caught:
         victim.block(0)
@@ -92,10 +92,10 @@ def test_a_killed_peer_process_is_skipped_then_catches_up_on_restart(proc_net: N
         wait_in_sync(again)
         assert balance(again, "B") == 6
         assert len({p.state_digest() for p in again.peers}) == 1
-        assert again.verify().ok
+        assert verify_network(again.data_dir, live_peers=again.peers).ok
 
 
-def submit_to_live_peers(net: Network, user: SigningIdentity, amount: int, live: list[AnyPeer]) -> SubmitResult:
+def submit_to_live_peers(net: Network, user: SigningIdentity, amount: int, live: list[PeerService]) -> SubmitResult:
     """`netkit.submit`, waiting for the live peers only (the killed one never commits again)."""
     gateway = net.gateway(user)
     invocation = gateway.new_invocation("userTopup", ["B", str(amount)])

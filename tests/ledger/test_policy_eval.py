@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.identity import CertificateAuthority, Identity
-from ledger.policy import PolicyError, parse_policy
+from ledger.core.identity import CertificateAuthority, Identity
+from ledger.core.policy import PolicyError, parse_policy
 
 PEER_ORGS = ("Org1", "Org2", "Org3")
 _CAS = {org: CertificateAuthority.generate(org) for org in ("Org1", "Org2", "Org3", "Regulator")}

@@ -7,18 +7,19 @@ import sqlite3
 import textwrap
 from pathlib import Path
 
-from netkit import balance, cli, submit, wait_in_sync, python_subprocess
+from netkit import balance, cli, python_subprocess, submit, wait_in_sync
 
-from ledger.blockstore import INDEX_ENTRY, INDEX_NAME, RECORD_HEADER, BlockStore, data_file_name
-from ledger.network import Network
-from ledger.statedb import StateDB
-from ledger.verify import verify_network
+from ledger.node.layout import NetworkLayout
+from ledger.node.network import Network
+from ledger.storage.blockstore import INDEX_ENTRY, INDEX_NAME, RECORD_HEADER, BlockStore, data_file_name
+from ledger.storage.statedb import StateDB
+from ledger.tools.verify import verify_network
 
 CRASH_EXIT_CODE = 86
 
 
 def blocks_dir(data: Path, peer: str) -> Path:
-    return data / "peers" / peer / "blocks"
+    return NetworkLayout(data).blocks_dir(peer)
 
 
 def record_location(directory: Path, number: int) -> tuple[Path, int, int]:
@@ -79,7 +80,7 @@ def test_flipped_byte_with_a_recomputed_crc_is_still_named_by_verify(network_dir
 def test_edited_state_row_is_named_by_verify(network_dir: Path) -> None:
     populate(network_dir)
     assert verify_network(network_dir).ok
-    with sqlite3.connect(network_dir / "peers" / "peer0.Org2" / "state.sqlite") as db:
+    with sqlite3.connect(NetworkLayout(network_dir).state_sqlite("peer0.Org2")) as db:
         changed = db.execute(
             "UPDATE state SET value = CAST(? AS BLOB) WHERE key = ?", (b'{"Id": "A", "Token": 1000000}', "powerdata/user/A")
         ).rowcount
@@ -97,7 +98,7 @@ def test_process_killed_between_block_append_and_state_commit_recovers_to_the_sa
         from pathlib import Path
         sys.path.insert(0, "tests/ledger")
         from netkit import submit
-        from ledger.network import Network
+        from ledger.node.network import Network
         net = Network.open(Path({str(network_dir)!r}))
         alice = net.enroll("Org1", "alice")
         submit(net, alice, "userRegister", "Alice", "A")
@@ -112,7 +113,7 @@ def test_process_killed_between_block_append_and_state_commit_recovers_to_the_sa
     # On disk: peer1.Org2 has block 3 in its files but its state stops at block 2.
     with BlockStore(blocks_dir(network_dir, "peer1.Org2"), read_only=True) as store:
         assert store.height == crash_block + 1
-    state = StateDB(f"sqlite:///{network_dir / 'peers' / 'peer1.Org2' / 'state.sqlite'}")
+    state = StateDB(f"sqlite:///{NetworkLayout(network_dir).state_sqlite('peer1.Org2')}")
     assert state.savepoint()[0] == crash_block - 1
     state.close()
     report = verify_network(network_dir)
@@ -151,7 +152,7 @@ def test_torn_last_block_is_fetched_again_from_the_orderer(network_dir: Path) ->
     """A crash mid-append of block n: the peer's state is at n-1 and half of block n is on disk."""
     peer = "peer1.Org1"
     populate(network_dir)
-    peer_dir = network_dir / "peers" / peer
+    peer_dir = NetworkLayout(network_dir).node_dir(peer)
     saved = {p.name: p.read_bytes() for p in peer_dir.glob("state.sqlite*")}
     with Network.open(network_dir) as net:
         last = submit(net, net.enroll("Org1", "bob"), "userRegister", "Bob", "B").block

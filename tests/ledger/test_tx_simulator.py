@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.chaincode_api import ChaincodeRefusal
-from ledger.identity import CertificateAuthority
-from ledger.messages import KVRead, KVWrite, RangeRead, ReadWriteSet, Version
-from ledger.simulator import TxSimulator
+from ledger.core.identity import CertificateAuthority
+from ledger.core.messages import KVRead, KVWrite, RangeRead, ReadWriteSet, Version
+from ledger.execute.chaincode_api import ChaincodeRefusal
+from ledger.execute.simulator import TxSimulator
 
 CC = "cc"
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ledger import wallet
-from ledger.config import admin_wallet_path
-from ledger.identity import CertificateAuthority
+from ledger.core.identity import CertificateAuthority
+from ledger.node import wallet
+from ledger.node.layout import NetworkLayout
 
 FAST = {"opslimit": wallet.OPSLIMIT_MIN, "memlimit": wallet.MEMLIMIT_MIN}
 
@@ -46,9 +46,9 @@ def test_damaged_wallet_file_is_bad_wallet() -> None:
 def test_init_locks_the_regulator_console_admin_with_the_given_password(pristine_dir: Path) -> None:
     from netkit import ADMIN_PASSWORD
 
-    locked = wallet.LockedWallet.from_json(admin_wallet_path(pristine_dir, "Regulator").read_text())
+    locked = wallet.LockedWallet.from_json(NetworkLayout(pristine_dir).console_admin_wallet("Regulator").read_text())
     admin = wallet.unlock(locked, ADMIN_PASSWORD)
     assert (admin.identity.org, admin.identity.role) == ("Regulator", "admin")
     with pytest.raises(wallet.WalletError):
         wallet.unlock(locked, ADMIN_PASSWORD + "x")
-    assert (admin_wallet_path(pristine_dir, "Regulator").stat().st_mode & 0o077) == 0
+    assert (NetworkLayout(pristine_dir).console_admin_wallet("Regulator").stat().st_mode & 0o077) == 0

@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 os.environ.setdefault("GRIDLEDGER_FAST_KDF", "1")
 
-from litestar.testing import TestClient  # noqa: E402
+from litestar.testing import TestClient
 
-from ledger.config import default_config_path, init_network  # noqa: E402
-from ledger.network import Network  # noqa: E402
-from webapp.app import create_app  # noqa: E402
-from webapp.settings import Settings  # noqa: E402
+from ledger.node.init import init_network
+from ledger.node.network import Network
+from ledger.node.spec import default_config_path
+from webapp.app import create_app
+from webapp.settings import Settings
 
 ADMIN_PASSWORD = "admin-pass-123"
 USER_PASSWORD = "user-pass-123"

@@ -7,7 +7,6 @@ import hashlib
 import json
 
 
-
 def balance(client, user_id, headers):
     return client.get("/users/get", params={"userId": user_id}, headers=headers).json()["Token"]
 

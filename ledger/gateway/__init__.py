@@ -1,0 +1,20 @@
+"""The client side of the ledger: submit, evaluate, commit status, typed errors."""
+
+from ledger.gateway.commit_status import CommitWaiter, PendingTransaction, SubmitResult
+from ledger.gateway.errors import CommitError, CommitTimeout, EndorsementError, GatewayError, OrderingError
+from ledger.gateway.gateway import Gateway
+from ledger.gateway.signoffs import creator_party, make_signoff
+
+__all__ = [
+    "CommitError",
+    "CommitTimeout",
+    "CommitWaiter",
+    "EndorsementError",
+    "Gateway",
+    "GatewayError",
+    "OrderingError",
+    "PendingTransaction",
+    "SubmitResult",
+    "creator_party",
+    "make_signoff",
+]

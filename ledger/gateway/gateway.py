@@ -1,0 +1,210 @@
+"""The client API: the whole pipeline as one call.
+
+`submit` runs execute → order → validate → commit for one transaction:
+  1. endorse — sign a proposal and collect agreeing endorsements from enough peers;
+  2. order   — sign the envelope and broadcast it to the ordering service;
+  3. validate and 4. commit — wait for the commit event of our peer and report the
+     transaction's validation code.
+`evaluate` runs a query on one peer; `simulate` endorses without ordering (a dry run).
+Each step is a public method, so tools and tests can run one of them alone.
+Errors are typed (`ledger.gateway.errors`) and carry a stable code.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
+
+from ledger.core.codes import GatewayCode
+from ledger.core.encoding import decode, encode
+from ledger.core.errors import LedgerError
+from ledger.core.identity import SigningIdentity, now_ms
+from ledger.core.messages import (
+    STATUS_OK,
+    EndorsedTransaction,
+    Envelope,
+    Invocation,
+    Payload,
+    PayloadType,
+    Proposal,
+    ProposalResponse,
+    ResponsePayload,
+    SignedProposal,
+    Signoff,
+    compute_tx_id,
+)
+from ledger.core.policy import Policy
+from ledger.gateway.commit_status import SUBMIT_TIMEOUT_S_DEFAULT, CommitWaiter, PendingTransaction, SubmitResult
+from ledger.gateway.errors import EndorsementError, GatewayError, OrderingError
+from ledger.transport.protocols import EndorserService, OrdererService
+
+NONCE_BYTES = 24
+ENDORSE_ATTEMPTS_MAX = 4
+ENDORSE_RETRY_PAUSE_S = 0.005
+ENDORSE_TIMEOUT_S = 30.0  # one endorsement's answer; a hung peer costs at most this
+CATCH_UP_WAIT_S = 5.0
+CATCH_UP_POLL_S = 0.001
+
+
+class Gateway:
+    """A client identity's connection to the network."""
+
+    def __init__(
+        self,
+        identity: SigningIdentity,
+        *,
+        channel: str,
+        default_chaincode: str,
+        endorsers: Sequence[EndorserService],
+        policies: dict[str, Policy],
+        orderer: OrdererService,
+        waiter: CommitWaiter,
+    ) -> None:
+        self.identity = identity
+        self.channel = channel
+        self.default_chaincode = default_chaincode
+        self.endorsers = list(endorsers)
+        self.policies = policies
+        self.orderer = orderer
+        self.waiter = waiter
+        self._round_robin = itertools.count()
+
+    def new_invocation(self, function: str, args: Sequence[str], *, chaincode: str | None = None) -> Invocation:
+        """A request with a fresh nonce; its transaction id is `compute_tx_id(invocation)`."""
+        return Invocation(self.channel, chaincode or self.default_chaincode, function, tuple(str(a) for a in args), os.urandom(NONCE_BYTES))
+
+    # --- the pipeline -------------------------------------------------------------------
+
+    def submit(self, invocation: Invocation, signoffs: Sequence[Signoff] = (), *, timeout_s: float = SUBMIT_TIMEOUT_S_DEFAULT) -> SubmitResult:
+        """Endorse, order, and wait for the commit; raises a GatewayError subclass."""
+        return self.submit_async(invocation, signoffs).result(timeout_s)
+
+    def submit_async(self, invocation: Invocation, signoffs: Sequence[Signoff] = ()) -> PendingTransaction:
+        """Endorse and order now; the returned handle waits for the commit (Fabric's SubmitAsync)."""
+        signed = self.propose(invocation, signoffs)
+        responses, payload_bytes = self.endorse(invocation.chaincode, signed)  # 1. endorse
+        envelope = self.assemble(signed, payload_bytes, responses)
+        tx_id = compute_tx_id(invocation)
+        future = self.waiter.expect(tx_id)
+        try:
+            self.order(envelope)  # 2. order
+        except GatewayError:
+            self.waiter.forget(tx_id)
+            raise
+        return PendingTransaction(tx_id, future, payload_bytes, self.waiter)  # 3.+4. on the peers
+
+    def simulate(self, invocation: Invocation, signoffs: Sequence[Signoff] = ()) -> ResponsePayload:
+        """Step 1 alone: what the transaction would read and write, or the refusal it would get
+        (raised as EndorsementError); nothing is ordered."""
+        responses, payload_bytes = self.endorse(invocation.chaincode, self.propose(invocation, signoffs))
+        del responses
+        return decode(payload_bytes, ResponsePayload)
+
+    def evaluate(self, function: str, args: Sequence[str], *, chaincode: str | None = None) -> bytes:
+        """Run a query on one peer; nothing is ordered."""
+        signed = self.propose(self.new_invocation(function, args, chaincode=chaincode), ())
+        peer = self._query_peer()
+        try:
+            payload = decode(peer.evaluate(encode(signed)), ResponsePayload)
+        except LedgerError as exc:
+            raise EndorsementError(exc.code, exc.message) from None
+        if payload.status != STATUS_OK:
+            raise EndorsementError(payload.code, payload.message)
+        return payload.result
+
+    def evaluate_json(self, function: str, args: Sequence[str], *, chaincode: str | None = None) -> Any:
+        return json.loads(self.evaluate(function, args, chaincode=chaincode))
+
+    # --- steps --------------------------------------------------------------------------
+
+    def propose(self, invocation: Invocation, signoffs: Sequence[Signoff]) -> SignedProposal:
+        """The proposal, signed by this gateway's identity (its creator)."""
+        proposal = Proposal(invocation, compute_tx_id(invocation), now_ms(), self.identity.cert_bytes, tuple(signoffs))
+        proposal_bytes = encode(proposal)
+        return SignedProposal(proposal_bytes, self.identity.sign(proposal_bytes))
+
+    def endorse(self, chaincode: str, signed: SignedProposal, *, peers: Sequence[EndorserService] | None = None) -> tuple[list[ProposalResponse], bytes]:
+        """Step 1: endorsements that agree byte for byte (from `peers`, or from a set chosen
+        to satisfy the policy). Peers that differ are usually one block apart (one has
+        committed a block the other is still applying): wait briefly and retry."""
+        signed_bytes = encode(signed)
+        for attempt in range(ENDORSE_ATTEMPTS_MAX):
+            chosen = list(peers) if peers is not None else self.endorsing_set(chaincode)
+            asked = [peer.endorse(signed_bytes) for peer in chosen]  # all at once
+            responses = [self._endorsed(peer, answer) for peer, answer in zip(chosen, asked)]
+            payload_bytes = responses[0].payload
+            if all(r.payload == payload_bytes for r in responses[1:]):
+                return responses, payload_bytes
+            time.sleep(ENDORSE_RETRY_PAUSE_S * (attempt + 1))
+        raise EndorsementError(GatewayCode.ENDORSEMENT_MISMATCH, "the endorsing peers computed different results; retry")
+
+    def assemble(self, signed: SignedProposal, payload_bytes: bytes, responses: Sequence[ProposalResponse]) -> bytes:
+        """The transaction envelope: proposal, the agreed response and the endorsements, signed."""
+        transaction = EndorsedTransaction(signed.proposal, payload_bytes, tuple(r.endorsement for r in responses))
+        payload = encode(Payload(PayloadType.ENDORSER_TRANSACTION, self.channel, self.identity.cert_bytes, encode(transaction)))
+        return encode(Envelope(payload, self.identity.sign(payload)))
+
+    def order(self, envelope: bytes) -> None:
+        """Step 2: hand the envelope to the ordering service (OrderingError if refused)."""
+        accepted = self.orderer.broadcast(envelope)
+        if not accepted.accepted:
+            raise OrderingError(accepted.code, accepted.message)
+
+    def endorsing_set(self, chaincode: str) -> list[EndorserService]:
+        """One live peer per organization (the most up-to-date, rotating among equals), or
+        every live peer when that does not satisfy the chaincode's endorsement policy."""
+        policy = self.policies.get(chaincode)
+        if policy is None:
+            raise EndorsementError(GatewayCode.UNKNOWN_CHAINCODE, f"chaincode {chaincode!r} is not defined on this channel")
+        by_org: dict[str, list[EndorserService]] = {}
+        for peer in self.endorsers:
+            if peer.alive:  # a peer whose process ended is skipped
+                by_org.setdefault(peer.org, []).append(peer)
+        turn = next(self._round_robin)
+        chosen = []
+        for peers in by_org.values():
+            top = max(p.height for p in peers)
+            level = [p for p in peers if p.height == top]
+            chosen.append(level[turn % len(level)])
+        self._await_height(chosen, self.waiter.peer.height)
+        if policy.satisfied_by([p.identity for p in chosen]):
+            return chosen
+        alive = [p for p in self.endorsers if p.alive]
+        if not policy.satisfied_by([p.identity for p in alive]):
+            raise EndorsementError(GatewayCode.NO_ENDORSERS, f"the live peers cannot satisfy {policy.text}")
+        return alive
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _query_peer(self) -> EndorserService:
+        """The highest live peer, preferring our commit peer: a query sees what `submit` returned."""
+        home: object = self.waiter.peer
+        alive = [p for p in self.endorsers if p.alive] or self.endorsers
+        return max(alive, key=lambda p: (p.height, p is home))
+
+    @staticmethod
+    def _await_height(peers: Sequence[EndorserService], height: int) -> None:
+        """Read-your-writes: endorsers must have applied every block our commit peer has, or a
+        proposal right after a commit would be simulated against older state."""
+        deadline = time.monotonic() + CATCH_UP_WAIT_S
+        while any(p.height < height for p in peers) and time.monotonic() < deadline:
+            time.sleep(CATCH_UP_POLL_S)
+
+    @staticmethod
+    def _endorsed(peer: EndorserService, answer: "Future[bytes]") -> ProposalResponse:
+        try:
+            response = decode(answer.result(timeout=ENDORSE_TIMEOUT_S), ProposalResponse)
+        except FutureTimeout:
+            raise EndorsementError(GatewayCode.ENDORSEMENT_TIMEOUT, f"peer {peer.name} did not endorse within {ENDORSE_TIMEOUT_S} s") from None
+        except LedgerError as exc:
+            raise EndorsementError(exc.code, exc.message) from None
+        payload = decode(response.payload, ResponsePayload)
+        if payload.status != STATUS_OK:
+            raise EndorsementError(payload.code, payload.message)
+        return response

@@ -1,0 +1,169 @@
+"""`gridledger init`: key material per organization and the channel's genesis block.
+
+Each organization makes its own CA, node identities and admins in its own directory
+(`create_org`), publishing only `org.json` (its CA public key and node certificates). The
+genesis block is built from those public files alone (`build_genesis`), so no organization
+ever needs another's private key. `init_network` does both for every organization of the
+network file, plus the console administrator's password-locked wallet.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+
+from ledger.core.blocks import make_genesis_block
+from ledger.core.channel_config import (
+    BatchParameters,
+    ChaincodeDefinition,
+    ChannelConfig,
+    NodeDefinition,
+    OrgDefinition,
+)
+from ledger.core.encoding import decode, encode
+from ledger.core.errors import ConfigError
+from ledger.core.identity import CertificateAuthority, SigningIdentity, now_ms, write_private_file
+from ledger.core.messages import Block
+from ledger.node import wallet
+from ledger.node.layout import NetworkLayout
+from ledger.node.spec import NetworkSpec, load_spec
+
+CONSOLE_ADMIN_NAME = "admin-console"
+
+
+class OrgPublic(msgspec.Struct, forbid_unknown_fields=True):
+    """What an organization publishes for the channel: `org.json`."""
+
+    org: str
+    ca_public_key: str  # hex
+    nodes: list[dict[str, str]]  # {"name", "role", "cert" (hex)}
+
+
+@dataclass(frozen=True, slots=True)
+class InitResult:
+    data_dir: Path
+    admin_password: str
+    admin_password_generated: bool
+    approver_org: str
+
+
+def create_org(
+    layout: NetworkLayout, org: str, *, peers: Sequence[str] = (), orderers: Sequence[str] = (), admins: Sequence[str] = ()
+) -> OrgPublic:
+    """One organization's CA, node identities and admins under `orgs/<org>/`; returns (and
+    writes) its public part. Each node directory gets its own identity and nothing else."""
+    if layout.ca_file(org).exists():
+        raise ConfigError(f"organization {org} already exists in {layout.org_dir(org)}")
+    ca = CertificateAuthority.generate(org)
+    write_private_file(layout.ca_file(org), ca.to_json())
+    nodes: list[dict[str, str]] = []
+    for role, names in (("peer", peers), ("orderer", orderers)):
+        for name in names:
+            identity = ca.issue(name, role)
+            identity.save(layout.node_identity_file(f"{name}.{org}"))
+            nodes.append({"name": name, "role": role, "cert": identity.cert_bytes.hex()})
+    for name in admins:
+        ca.issue(name, "admin").save(layout.admin_file(org, name))
+    public = OrgPublic(org, ca.public_key.hex(), nodes)
+    layout.org_public_file(org).write_bytes(msgspec.json.format(msgspec.json.encode(public)))
+    return public
+
+
+def load_org_public(path: Path) -> OrgPublic:
+    try:
+        return msgspec.json.decode(path.read_bytes(), type=OrgPublic)
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise ConfigError(f"{path}: not an organization's public file: {exc}") from None
+
+
+def build_genesis(spec: NetworkSpec, orgs: list[OrgPublic], timestamp_ms: int | None = None) -> Block:
+    """Block 0 from the network file and the organizations' public files only."""
+    org_defs = [OrgDefinition(o.org, bytes.fromhex(o.ca_public_key), ()) for o in orgs]
+    node_defs = [NodeDefinition(n["name"], o.org, n["role"], bytes.fromhex(n["cert"])) for o in orgs for n in o.nodes]
+    batch = spec.orderer.batch
+    config = ChannelConfig(
+        channel=spec.channel,
+        sequence=0,
+        orgs=tuple(org_defs),
+        nodes=tuple(node_defs),
+        batch=BatchParameters(batch.max_message_count, batch.preferred_max_bytes, batch.absolute_max_bytes, batch.batch_timeout_ms),
+        chaincodes=tuple(
+            ChaincodeDefinition(cc.name, cc.entry_point, cc.endorsement_policy, cc.approval_policy, json.dumps(cc.params, sort_keys=True))
+            for cc in spec.chaincodes
+        ),
+    )
+    if not config.orderers:
+        raise ConfigError("no organization holds an orderer node")
+    return make_genesis_block(config, now_ms() if timestamp_ms is None else timestamp_ms)
+
+
+def write_genesis(path: Path, genesis: Block) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(encode(genesis))
+    tmp.replace(path)
+
+
+def init_network(config_path: Path, data_dir: Path, *, admin_password: str | None = None) -> InitResult:
+    """Create every organization's key material and the genesis block in an empty `data_dir`."""
+    spec = load_spec(config_path)
+    layout = NetworkLayout(Path(data_dir))
+    if layout.genesis_file.exists():
+        raise ConfigError(f"{data_dir} already holds a network (genesis.block exists)")
+    generated = admin_password is None
+    password = admin_password if admin_password is not None else secrets.token_urlsafe(12)
+    wallet.check_password_strength(password)
+    layout.root.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(config_path, layout.network_file)
+    orgs = [create_org(layout, org.name, peers=org.peers, admins=org.admins) for org in spec.organizations]
+    orgs.append(create_org(layout, spec.orderer.org, orderers=spec.orderer.nodes))
+    approver = spec.approver_org
+    console_admin = load_ca(layout, approver).issue(CONSOLE_ADMIN_NAME, "admin")
+    fast = wallet.fast_kdf_for_tests()
+    locked = wallet.lock(
+        console_admin,
+        password,
+        opslimit=wallet.OPSLIMIT_MIN if fast else wallet.OPSLIMIT_DEFAULT,
+        memlimit=wallet.MEMLIMIT_MIN if fast else wallet.MEMLIMIT_DEFAULT,
+    )
+    write_private_file(layout.console_admin_wallet(approver), locked.to_json())
+    write_genesis(layout.genesis_file, build_genesis(spec, orgs))
+    return InitResult(layout.root, password, generated, approver)
+
+
+def load_ca(layout: NetworkLayout, org: str) -> CertificateAuthority:
+    path = layout.ca_file(org)
+    if not path.exists():
+        raise ConfigError(f"organization {org!r} has no CA in {layout.org_dir(org)}", code="UNKNOWN_USER")
+    return CertificateAuthority.from_json(path.read_text())
+
+
+def load_node_identity(layout: NetworkLayout, node_id: str) -> SigningIdentity:
+    path = layout.node_identity_file(node_id)
+    if not path.exists():
+        raise ConfigError(f"node {node_id} has no identity at {path}")
+    return SigningIdentity.load(path)
+
+
+def load_admin(layout: NetworkLayout, org: str, name: str = "admin") -> SigningIdentity:
+    path = layout.admin_file(org, name)
+    if not path.exists():
+        raise ConfigError(f"organization {org!r} has no administrator {name!r} in this directory", code="UNKNOWN_USER")
+    return SigningIdentity.load(path)
+
+
+def load_genesis(layout: NetworkLayout) -> Block:
+    """The genesis block file, decoded strictly (any damaged byte is refused or changes its hash)."""
+    path = layout.genesis_file
+    if not path.exists():
+        raise ConfigError(f"{layout.root} holds no network: run `gridledger init --data {layout.root}` first", code="NO_NETWORK")
+    try:
+        return decode(path.read_bytes(), Block)
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise ConfigError(f"{path} is damaged: {exc}") from None

@@ -1,0 +1,230 @@
+"""The embedded network: the ordering service and every peer of the channel on this machine.
+
+`Network.open(data_dir)` reads what `gridledger init` wrote (network file, key material,
+genesis block), starts the solo orderer and the peers (each with its own block files and
+state database, each recovering and catching up), and hands out gateways for client
+identities. Peers run in this process or each in a child process of its own; either way the
+network holds them only through the transport protocols.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ledger.core.channel import Channel
+from ledger.core.channel_config import ChannelConfig, genesis_config
+from ledger.core.errors import LedgerError
+from ledger.core.identity import SigningIdentity
+from ledger.core.messages import Block
+from ledger.gateway import CommitWaiter, Gateway
+from ledger.node.init import load_admin, load_ca, load_genesis, load_node_identity
+from ledger.node.layout import NetworkLayout
+from ledger.node.logs import configure_logging
+from ledger.node.spec import NetworkSpec, load_spec
+from ledger.order.solo import SoloOrderer
+from ledger.peer.peer import Peer
+from ledger.transport.pipe_peer import PipePeer
+from ledger.transport.protocols import PeerService
+
+NETWORK_HEIGHT_WAIT_S = 30.0
+NETWORK_HEIGHT_POLL_S = 0.01
+
+
+class NetworkBusy(LedgerError):
+    """Another process runs this network (two writers would corrupt the nodes' files)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("NETWORK_BUSY", message)
+
+
+def _lock_data_dir(layout: NetworkLayout) -> int:
+    layout.run_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(layout.lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise NetworkBusy(f"the network in {layout.root} is running in another process (pid {holder}); stop it or use its console/API") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
+
+
+@dataclass(frozen=True, slots=True)
+class PeerStatus:
+    name: str
+    org: str
+    height: int
+    commit_hash: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "org": self.org, "height": self.height, "commit_hash": self.commit_hash}
+
+
+class Network:
+    def __init__(
+        self, layout: NetworkLayout, spec: NetworkSpec, genesis: Block, orderer: SoloOrderer, peers: list[PeerService], *, peer_processes: bool
+    ) -> None:
+        self.layout = layout
+        self.data_dir = layout.root
+        self.spec = spec
+        self.genesis = genesis
+        self.config: ChannelConfig = genesis_config(genesis)
+        self.channel_view = Channel(self.config)
+        self.orderer = orderer
+        self.peers = peers
+        self.peer_processes = peer_processes
+        self._waiters: dict[str, CommitWaiter] = {}
+        self._lock_fd: int | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @classmethod
+    def open(cls, data_dir: Path, *, state_url_template: str | None = None, peer_processes: bool = False) -> "Network":
+        """Start the network in `data_dir`; with `peer_processes` every peer runs in its own
+        OS process (see `ledger.transport.pipe_peer`), otherwise everything runs in this process."""
+        configure_logging()
+        layout = NetworkLayout(Path(data_dir))
+        genesis = load_genesis(layout)
+        lock_fd = _lock_data_dir(layout)
+        try:
+            network = cls._assemble(layout, genesis, state_url_template, peer_processes)
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        network._lock_fd = lock_fd
+        return network
+
+    @classmethod
+    def _assemble(cls, layout: NetworkLayout, genesis: Block, state_url_template: str | None, peer_processes: bool) -> "Network":
+        spec = load_spec(layout.network_file)
+        config = genesis_config(genesis)
+        orderer_node = config.orderers[0].node_id  # the embedded ordering service is solo
+        orderer = SoloOrderer(load_node_identity(layout, orderer_node), Channel(config), layout.node_dir(orderer_node), genesis)
+        peers: list[PeerService] = []
+        pipe_peers: list[PipePeer] = []
+        try:
+            for node in config.peers:
+                name = node.node_id
+                url = layout.state_url(state_url_template or spec.storage.state, name)
+                identity = load_node_identity(layout, name)
+                if peer_processes:
+                    pipe_peer = PipePeer(name, identity, layout.root, url)
+                    orderer.subscribe(pipe_peer.deliver)
+                    pipe_peer.start()
+                    pipe_peers.append(pipe_peer)
+                    peers.append(pipe_peer)
+                else:
+                    peer = Peer(name, identity, Channel(config), layout.node_dir(name), url)
+                    orderer.subscribe(peer.deliver)
+                    peer.start(genesis, orderer.blocks_from)
+                    peers.append(peer)
+            for pipe_peer in pipe_peers:
+                pipe_peer.wait_ready()
+        except BaseException:
+            for started in peers:
+                started.stop()
+            orderer.stop()
+            raise
+        orderer.start()
+        return cls(layout, spec, genesis, orderer, peers, peer_processes=peer_processes)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.orderer.stop()
+        for peer in self.peers:
+            peer.stop()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def __enter__(self) -> "Network":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- who is who -----------------------------------------------------------------------
+
+    @property
+    def channel(self) -> str:
+        return self.config.channel
+
+    @property
+    def chaincode_name(self) -> str:
+        return self.config.chaincodes[0].name
+
+    @property
+    def approver_org(self) -> str:
+        return self.spec.approver_org
+
+    @property
+    def console_org(self) -> str:
+        return self.spec.console.org
+
+    def enroll(self, org: str, name: str, role: str = "client", attributes: dict[str, str] | None = None) -> SigningIdentity:
+        """Issue a new identity with `org`'s certificate authority."""
+        return load_ca(self.layout, org).issue(name, role, attributes)
+
+    def service_identity(self, org: str) -> SigningIdentity:
+        """The org's ledger-held administrator (the CLI's approver, auto-approval rules)."""
+        return load_admin(self.layout, org)
+
+    def client_identity(self, org: str, name: str) -> SigningIdentity:
+        """A CLI user's identity under orgs/<org>/users/, created on first use."""
+        path = self.layout.user_file(org, name)
+        if path.exists():
+            return SigningIdentity.load(path)
+        identity = self.enroll(org, name)
+        identity.save(path)
+        return identity
+
+    # --- clients ------------------------------------------------------------------------
+
+    def gateway(self, identity: SigningIdentity, *, commit_peer: PeerService | None = None) -> Gateway:
+        peer = commit_peer or self._home_peer(identity)
+        with self._lock:
+            waiter = self._waiters.get(peer.name)
+            if waiter is None:
+                waiter = self._waiters[peer.name] = CommitWaiter(peer)
+        policies = {cc.name: self.channel_view.endorsement_policy(cc.name) for cc in self.config.chaincodes}
+        return Gateway(
+            identity,
+            channel=self.channel,
+            default_chaincode=self.chaincode_name,
+            endorsers=self.peers,
+            policies=policies,
+            orderer=self.orderer,
+            waiter=waiter,
+        )
+
+    def _home_peer(self, identity: SigningIdentity) -> PeerService:
+        org = identity.identity.org
+        return next((p for p in self.peers if p.org == org), self.peers[0])
+
+    # --- operations ---------------------------------------------------------------------
+
+    def status(self) -> list[PeerStatus]:
+        out = []
+        for peer in self.peers:
+            height, commit = peer.status
+            out.append(PeerStatus(peer.name, peer.org, height, commit.hex()))
+        return out
+
+    def wait_for_height(self, height: int, timeout_s: float = NETWORK_HEIGHT_WAIT_S) -> bool:
+        """Block until every peer has `height` blocks (for tests and the CLI)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if all(p.height >= height for p in self.peers):
+                return True
+            time.sleep(NETWORK_HEIGHT_POLL_S)
+        return False

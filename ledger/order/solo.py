@@ -1,0 +1,152 @@
+"""Step 2 of execute → order → validate → commit: order envelopes into signed blocks.
+
+The solo orderer checks each broadcast envelope (size, channel, creator membership and
+signature), batches envelopes with the block cutter (count, bytes, timeout), hash-links
+each block to the previous one, puts a Merkle root of its transactions in the header,
+signs it, stores it in its own block store and delivers it to every subscribed peer.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import msgspec
+import structlog
+
+from ledger.core.blocks import seal_block
+from ledger.core.channel import Channel
+from ledger.core.codes import OrdererCode
+from ledger.core.encoding import decode, encode
+from ledger.core.errors import MembershipError
+from ledger.core.identity import SigningIdentity, now_ms
+from ledger.core.messages import Block, BroadcastResult, Envelope, Payload, PayloadType, block_hash
+from ledger.order.blockcutter import BlockCutter
+from ledger.storage.blockstore import BlockStore
+
+log = structlog.get_logger("orderer")
+
+BROADCAST_QUEUE_MAX = 20_000
+BROADCAST_ENQUEUE_WAIT_S = 5.0
+Deliver = Callable[[int, bytes], None]  # a subscriber gets each new block's number and encoding
+
+
+def check_envelope(channel: Channel, envelope: bytes) -> BroadcastResult:
+    """The ordering service's admission check of one envelope (size, channel, creator)."""
+    if len(envelope) > channel.config.batch.absolute_max_bytes:
+        return BroadcastResult(False, OrdererCode.TOO_LARGE, "the envelope is larger than the channel's absolute maximum")
+    try:
+        outer = decode(envelope, Envelope)
+        payload = decode(outer.payload, Payload)
+        creator = channel.msp.validate(payload.creator)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return BroadcastResult(False, OrdererCode.BAD_PAYLOAD, "the envelope cannot be decoded")
+    except MembershipError as exc:
+        return BroadcastResult(False, OrdererCode.UNKNOWN_IDENTITY, exc.message)
+    if payload.channel != channel.name or payload.type != PayloadType.ENDORSER_TRANSACTION:
+        return BroadcastResult(False, OrdererCode.BAD_CHANNEL, "the envelope is not an endorser transaction for this channel")
+    if not creator.verify(outer.payload, outer.signature):
+        return BroadcastResult(False, OrdererCode.BAD_CREATOR_SIGNATURE, "the envelope is not signed by its creator")
+    return BroadcastResult(True)
+
+
+class SoloOrderer:
+    """Solo ordering service: one node, one thread cutting blocks."""
+
+    def __init__(self, identity: SigningIdentity, channel: Channel, directory: Path, genesis: Block) -> None:
+        self.identity = identity
+        self.channel = channel
+        self.store = BlockStore(directory / "blocks")
+        if self.store.height == 0:
+            self.store.append(0, encode(genesis))
+        self.genesis = genesis
+        last = decode(self.store.get(self.store.height - 1), Block)
+        self._previous_hash = block_hash(last.header)
+        self._cutter = BlockCutter(channel.config.batch)
+        self._queue: queue.Queue[bytes | None] = queue.Queue(BROADCAST_QUEUE_MAX)
+        self._subscribers: list[Deliver] = []
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="orderer", daemon=True)
+        self._running = False
+
+    @property
+    def height(self) -> int:
+        return self.store.height
+
+    def start(self) -> None:
+        self._running = True
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._running:
+            self._running = False
+            self._queue.put(None)
+            self._thread.join(timeout=10)
+        self.store.close()
+
+    def subscribe(self, deliver: Deliver) -> None:
+        with self._lock:
+            self._subscribers.append(deliver)
+
+    def blocks_from(self, number: int) -> Iterator[bytes]:
+        """Deliver service for catch-up: stored blocks' bytes from `number` on."""
+        for _, data in self.store.iter_blocks(number):
+            yield data
+
+    def broadcast(self, envelope: bytes) -> BroadcastResult:
+        """Accept an envelope for ordering, or say why not."""
+        checked = check_envelope(self.channel, envelope)
+        if not checked.accepted:
+            return checked
+        if not self._running:
+            return BroadcastResult(False, OrdererCode.SERVICE_UNAVAILABLE, "the orderer is not running")
+        try:
+            self._queue.put(envelope, timeout=BROADCAST_ENQUEUE_WAIT_S)
+        except queue.Full:
+            return BroadcastResult(False, OrdererCode.SERVICE_UNAVAILABLE, "the orderer's queue is full; retry later")
+        return BroadcastResult(True)
+
+    def enqueue_unchecked(self, envelope: bytes) -> None:
+        """Order an envelope without the broadcast checks: what a faulty or malicious orderer
+        would do. Only fault-injection tests call it; the peers' validators are the guard."""
+        self._queue.put(envelope)
+
+    def _run(self) -> None:
+        timeout_s = self.channel.config.batch.batch_timeout_ms / 1000
+        deadline: float | None = None
+        while True:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                envelope = self._queue.get(timeout=wait)
+            except queue.Empty:
+                envelope = b""
+            if envelope is None:
+                if self._cutter.pending_count:
+                    self._emit(self._cutter.cut())
+                return
+            if envelope:
+                for batch in self._cutter.ordered(envelope):
+                    self._emit(batch)
+                if self._cutter.pending_count and deadline is None:
+                    deadline = time.monotonic() + timeout_s
+                elif not self._cutter.pending_count:
+                    deadline = None
+            if deadline is not None and time.monotonic() >= deadline:
+                if self._cutter.pending_count:
+                    self._emit(self._cutter.cut())
+                deadline = None
+
+    def _emit(self, batch: list[bytes]) -> None:
+        number = self.store.height
+        block = seal_block(number, self._previous_hash, batch, self.identity, now_ms())  # the time it is cut
+        block_bytes = encode(block)
+        self.store.append(number, block_bytes)
+        self._previous_hash = block_hash(block.header)
+        log.debug("block_cut", number=number, transactions=len(batch))
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for deliver in subscribers:
+            deliver(number, block_bytes)

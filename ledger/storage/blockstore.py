@@ -1,0 +1,436 @@
+"""Commit step, storage: the append-only block files that are every peer's source of truth.
+
+The committer appends each validated block here (durable before `append` returns); the
+state database is derived from these files and can always be rebuilt from them. Blocks are
+stored as opaque bytes: this module never decodes a block.
+
+On disk, in one directory:
+- `blocks_000000.bin`, `blocks_000001.bin`, ...: records, rolled over at `file_bytes_max`.
+  Record = 4-byte big-endian payload length, 4-byte CRC32 of the payload, 8-byte block
+  number, payload.
+- `blocks.index`: one fixed-width entry (file number, record offset) per block, so `get`
+  is two seeks. It is derived data: written after the record is fsynced, not itself
+  fsynced per block, checked against the data on open and rebuilt or caught up from the
+  data files when it is wrong or behind.
+
+Recovery on open (writable): a torn final record (a crash mid-append) is cut off and
+logged; a bad record anywhere else raises `BlockStoreCorruption`. Read-only opens change
+nothing on disk: a torn tail just ends the chain and sets `torn_tail`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import struct
+import tempfile
+import threading
+import zlib
+from collections import OrderedDict
+from collections.abc import Iterator
+from pathlib import Path
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+BLOCK_BYTES_MAX = 256 * 2**20  # one record's payload
+FILE_BYTES_MAX_DEFAULT = 64 * 2**20  # roll over to a new data file past this size
+FILE_NUMBER_MAX = 999_999  # six digits in the file name
+FILES_OPEN_MAX = 16  # data files kept open for readers (LRU)
+READ_BUFFER_BYTES = 1 * 2**20  # buffered sequential reads (iteration, recovery scans)
+RECORD_HEADER = struct.Struct(">IIQ")  # payload length, CRC32(payload), block number
+INDEX_ENTRY = struct.Struct(">IQ")  # data file number, record offset in that file
+INDEX_NAME = "blocks.index"
+_DATA_NAME = re.compile(r"^blocks_(\d{6})\.bin$")
+
+
+class BlockStoreCorruption(Exception):
+    """The block files are damaged somewhere other than a torn final record: a person must look."""
+
+    def __init__(self, number: int | None, path: Path, offset: int, reason: str) -> None:
+        where = f"block {number}" if number is not None else "block store"
+        super().__init__(f"{where} corrupt in {path} at offset {offset}: {reason}")
+        self.number = number
+        self.path = path
+        self.offset = offset
+        self.reason = reason
+
+
+class _Bad(Exception):
+    """A record that failed its checks; the caller decides torn tail or corruption."""
+
+    def __init__(self, reason: str, truncated: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.truncated = truncated  # the record runs past the end of its file
+
+
+def data_file_name(file_no: int) -> str:
+    assert 0 <= file_no <= FILE_NUMBER_MAX, "data file number out of range"
+    return f"blocks_{file_no:06d}.bin"
+
+
+def _check_record(header: bytes, payload: bytes | None, number: int) -> int:
+    """Payload length of a record whose header (and payload, if given) is sound, else _Bad."""
+    if len(header) < RECORD_HEADER.size:
+        raise _Bad("incomplete record header", truncated=True)
+    length: int
+    length, crc, recorded = RECORD_HEADER.unpack(header)
+    if length == 0 or length > BLOCK_BYTES_MAX:
+        raise _Bad(f"record length {length} out of range", truncated=False)
+    if payload is not None:
+        if len(payload) < length:
+            raise _Bad(f"payload has {len(payload)} of {length} bytes", truncated=True)
+        if zlib.crc32(payload) != crc:
+            raise _Bad("CRC32 mismatch", truncated=False)
+    if recorded != number:
+        raise _Bad(f"record holds block {recorded}, expected {number}", truncated=False)
+    return length
+
+
+class BlockStore:
+    """Append-only block files plus an on-disk index. One writer thread, any number of readers."""
+
+    def __init__(
+        self, directory: Path, *, read_only: bool = False, file_bytes_max: int = FILE_BYTES_MAX_DEFAULT
+    ) -> None:
+        assert 0 < file_bytes_max, "file_bytes_max must be positive"
+        self.directory = Path(directory)
+        self.read_only = read_only
+        self.file_bytes_max = file_bytes_max
+        self.torn_tail = False  # a torn final record was found on open (and cut, unless read-only)
+        self._lock = threading.Lock()  # guards the reader fd cache and writer state
+        self._read_fds: OrderedDict[int, int] = OrderedDict()
+        self._write_fd: int | None = None
+        self._index_is_private = False  # read-only: index rebuilt into a temporary file
+        if not read_only:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        elif not self.directory.is_dir():
+            raise FileNotFoundError(f"no block store at {self.directory}")
+        self._file_count = self._count_data_files()
+        self._index_fd = self._open_index()
+        self._height = 0
+        self._write_file_no, self._write_offset = self._recover()
+        if not read_only:
+            self._open_writer()
+
+    # --- public API --------------------------------------------------------------------
+
+    @property
+    def height(self) -> int:
+        """Number of blocks stored: the next block number."""
+        return self._height
+
+    def append(self, number: int, block_bytes: bytes) -> None:
+        """Append block `number`; the record is on disk (fsynced) when this returns."""
+        assert not self.read_only, "block store opened read-only"
+        assert self._write_fd is not None, "block store closed"
+        assert number == self._height, f"append of block {number} at height {self._height}"
+        assert 0 < len(block_bytes) <= BLOCK_BYTES_MAX, "block size out of range"
+        record = RECORD_HEADER.pack(len(block_bytes), zlib.crc32(block_bytes), number) + block_bytes
+        if self._write_offset > 0 and self._write_offset + len(record) > self.file_bytes_max:
+            self._roll_over()
+        offset = self._write_offset
+        try:
+            self._write_all(self._write_fd, record, offset)
+            os.fsync(self._write_fd)
+        except OSError:
+            os.ftruncate(self._write_fd, offset)  # leave no partial record behind
+            raise
+        self._index_put(number, self._write_file_no, offset)
+        self._write_offset = offset + len(record)
+        self._height = number + 1
+
+    def get(self, number: int) -> bytes:
+        """The bytes of block `number` (IndexError past the end), CRC-checked."""
+        if not 0 <= number < self._height:
+            raise IndexError(f"block {number} not in store of height {self._height}")
+        file_no, offset = self._index_get(number)
+        with self._lock:
+            fd = self._read_fd(file_no)
+            header = os.pread(fd, RECORD_HEADER.size, offset)
+            try:
+                length = _check_record(header, None, number)
+                payload = os.pread(fd, length, offset + RECORD_HEADER.size)
+                _check_record(header, payload, number)
+            except _Bad as bad:
+                raise BlockStoreCorruption(number, self._path(file_no), offset, bad.reason) from None
+        return payload
+
+    def iter_blocks(self, start: int = 0) -> Iterator[tuple[int, bytes]]:
+        """Blocks from `start` to the current height, read sequentially; holds one block at a time."""
+        assert start >= 0, "start must be non-negative"
+        if start >= self._height:
+            return
+        file_no, offset = self._index_get(start)
+        number = start
+        while number < self._height:
+            path = self._path(file_no)
+            with open(path, "rb", buffering=READ_BUFFER_BYTES) as data:
+                data.seek(offset)
+                while number < self._height:
+                    header = data.read(RECORD_HEADER.size)
+                    if not header:
+                        break  # the block is in the next file
+                    try:
+                        length = _check_record(header, None, number)
+                        payload = data.read(length)
+                        _check_record(header, payload, number)
+                    except _Bad as bad:
+                        raise BlockStoreCorruption(number, path, offset, bad.reason) from None
+                    yield number, payload
+                    offset += RECORD_HEADER.size + length
+                    number += 1
+            file_no, offset = file_no + 1, 0
+
+    def truncate(self, height: int) -> None:
+        """Drop blocks >= `height` from the data files and the index (recovery tools, tests)."""
+        assert not self.read_only, "block store opened read-only"
+        assert 0 <= height <= self._height, f"truncate to {height} beyond height {self._height}"
+        if height == self._height:
+            return
+        file_no, offset = self._index_get(height)
+        with self._lock:
+            self._close_data_fds()
+            for later in range(file_no + 1, self._file_count):
+                self._path(later).unlink()
+            with open(self._path(file_no), "r+b") as data:
+                data.truncate(offset)
+                os.fsync(data.fileno())
+            self._fsync_directory()
+            os.ftruncate(self._index_fd, height * INDEX_ENTRY.size)
+            self._file_count = file_no + 1
+            self._write_file_no, self._write_offset = file_no, offset
+            self._height = height
+            self._open_writer()
+        log.info("blockstore.truncated", directory=str(self.directory), height=height)
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_data_fds()
+            if self._index_fd >= 0:
+                if not self.read_only:
+                    os.fsync(self._index_fd)
+                os.close(self._index_fd)  # also releases the writer's flock
+                self._index_fd = -1
+
+    def __enter__(self) -> BlockStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- files -------------------------------------------------------------------------
+
+    def _path(self, file_no: int) -> Path:
+        return self.directory / data_file_name(file_no)
+
+    def _count_data_files(self) -> int:
+        numbers = sorted(int(m.group(1)) for p in self.directory.iterdir() if (m := _DATA_NAME.match(p.name)))
+        if numbers != list(range(len(numbers))):
+            missing = min(set(range(len(numbers))) - set(numbers))
+            raise BlockStoreCorruption(None, self._path(missing), 0, "data file missing from the sequence")
+        return len(numbers)
+
+    def _open_index(self) -> int:
+        path = self.directory / INDEX_NAME
+        if self.read_only:
+            if path.exists():
+                return os.open(path, os.O_RDONLY)
+            return self._private_index(0, -1)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RuntimeError(f"block store {self.directory} is open for writing elsewhere") from None
+        return fd
+
+    def _private_index(self, entries: int, source_fd: int) -> int:
+        """Read-only mode: a temporary index holding the first `entries` entries of `source_fd`."""
+        fd, name = tempfile.mkstemp(prefix="gridledger-index-")
+        os.unlink(name)
+        if entries:
+            self._write_all(fd, os.pread(source_fd, entries * INDEX_ENTRY.size, 0), 0)
+        self._index_is_private = True
+        return fd
+
+    def _open_writer(self) -> None:
+        if self._write_fd is not None:
+            os.close(self._write_fd)
+        if self._file_count == 0:
+            self._file_count = 1
+            self._write_file_no, self._write_offset = 0, 0
+            self._write_fd = os.open(self._path(0), os.O_WRONLY | os.O_CREAT, 0o644)
+            self._fsync_directory()
+        else:
+            self._write_fd = os.open(self._path(self._write_file_no), os.O_WRONLY)
+
+    def _roll_over(self) -> None:
+        assert self._write_fd is not None
+        file_no = self._write_file_no + 1
+        assert file_no <= FILE_NUMBER_MAX, "block store out of data file numbers"
+        new_fd = os.open(self._path(file_no), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        self._fsync_directory()
+        with self._lock:
+            os.close(self._write_fd)
+            self._write_fd = new_fd
+            self._write_file_no, self._write_offset = file_no, 0
+            self._file_count = file_no + 1
+
+    def _read_fd(self, file_no: int) -> int:
+        """A cached read-only fd for a data file; caller holds the lock."""
+        fd = self._read_fds.get(file_no)
+        if fd is None:
+            fd = os.open(self._path(file_no), os.O_RDONLY)
+            self._read_fds[file_no] = fd
+            if len(self._read_fds) > FILES_OPEN_MAX:
+                os.close(self._read_fds.popitem(last=False)[1])
+        else:
+            self._read_fds.move_to_end(file_no)
+        return fd
+
+    def _close_data_fds(self) -> None:
+        for fd in self._read_fds.values():
+            os.close(fd)
+        self._read_fds.clear()
+        if self._write_fd is not None:
+            os.close(self._write_fd)
+            self._write_fd = None
+
+    def _fsync_directory(self) -> None:
+        fd = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def _write_all(fd: int, data: bytes, offset: int) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.pwrite(fd, view, offset)
+            view, offset = view[written:], offset + written
+
+    # --- index -------------------------------------------------------------------------
+
+    def _index_get(self, number: int) -> tuple[int, int]:
+        entry = os.pread(self._index_fd, INDEX_ENTRY.size, number * INDEX_ENTRY.size)
+        if len(entry) < INDEX_ENTRY.size:
+            raise BlockStoreCorruption(number, self.directory / INDEX_NAME, number * INDEX_ENTRY.size, "index entry missing")
+        file_no, offset = INDEX_ENTRY.unpack(entry)
+        return file_no, offset
+
+    def _index_put(self, number: int, file_no: int, offset: int) -> None:
+        if self.read_only and not self._index_is_private:
+            private = self._private_index(number, self._index_fd)
+            os.close(self._index_fd)
+            self._index_fd = private
+        self._write_all(self._index_fd, INDEX_ENTRY.pack(file_no, offset), number * INDEX_ENTRY.size)
+
+    def _index_entry_sound(self, number: int) -> bool:
+        """Entry `number` points at a whole, CRC-correct record of block `number`."""
+        file_no, offset = self._index_get(number)
+        if file_no >= self._file_count or (number == 0 and (file_no, offset) != (0, 0)):
+            return False
+        with open(self._path(file_no), "rb") as data:
+            data.seek(offset)
+            header = data.read(RECORD_HEADER.size)
+            try:
+                length = _check_record(header, None, number)
+                _check_record(header, data.read(length), number)
+            except _Bad:
+                return False
+        return True
+
+    # --- recovery on open --------------------------------------------------------------
+
+    def _recover(self) -> tuple[int, int]:
+        """Check the index against the data, catch it up by scanning the data files past its
+        last entry, and cut a torn tail. Sets the height; returns the writer position."""
+        index_bytes = os.fstat(self._index_fd).st_size
+        entries = index_bytes // INDEX_ENTRY.size
+        sound = entries
+        if entries and not (self._index_entry_sound(0) and self._index_entry_sound(entries - 1)):
+            log.warning("blockstore.index_invalid", directory=str(self.directory), entries=entries)
+            sound = 0
+        if sound * INDEX_ENTRY.size != index_bytes:
+            if self.read_only:
+                private = self._private_index(sound, self._index_fd)
+                os.close(self._index_fd)
+                self._index_fd = private
+            else:
+                os.ftruncate(self._index_fd, sound * INDEX_ENTRY.size)
+        file_no, offset, number = 0, 0, sound
+        if sound:
+            file_no, offset = self._index_get(sound - 1)
+            with self._lock:
+                header = os.pread(self._read_fd(file_no), RECORD_HEADER.size, offset)
+            offset += RECORD_HEADER.size + RECORD_HEADER.unpack(header)[0]
+        if self._file_count == 0:
+            return 0, 0
+        while True:
+            number, offset = self._scan_file(file_no, offset, number)
+            self._height = number
+            if file_no == self._file_count - 1:
+                if number > sound:
+                    log.info("blockstore.index_caught_up", directory=str(self.directory), blocks=number - sound)
+                return file_no, offset
+            file_no, offset = file_no + 1, 0
+
+    def _scan_file(self, file_no: int, offset: int, number: int) -> tuple[int, int]:
+        """Index the records of one data file from `offset`; returns (next block number, end offset).
+
+        A bad record ends the scan as a torn tail only in the last file and only when it is
+        the file's final record (or runs past it, or only zeros follow); else it is corruption.
+        """
+        path = self._path(file_no)
+        size = path.stat().st_size
+        with open(path, "rb", buffering=READ_BUFFER_BYTES) as data:
+            data.seek(offset)
+            while offset < size:
+                header = data.read(RECORD_HEADER.size)
+                try:
+                    length = _check_record(header, None, number)
+                    if offset + RECORD_HEADER.size + length > size:
+                        raise _Bad("record runs past the end of the file", truncated=True)
+                    _check_record(header, data.read(length), number)
+                except _Bad as bad:
+                    if file_no == self._file_count - 1 and self._is_torn_tail(path, offset, size, header):
+                        self._cut_torn_tail(path, offset, size, bad.reason)
+                        return number, offset
+                    raise BlockStoreCorruption(number, path, offset, bad.reason) from None
+                self._index_put(number, file_no, offset)
+                number, offset = number + 1, offset + RECORD_HEADER.size + length
+        return number, offset
+
+    @staticmethod
+    def _is_torn_tail(path: Path, offset: int, size: int, header: bytes) -> bool:
+        if len(header) < RECORD_HEADER.size:
+            return True
+        length = RECORD_HEADER.unpack(header)[0]
+        if offset + RECORD_HEADER.size + length >= size:
+            return True  # the final record of the file, or it runs past the end
+        with open(path, "rb") as data:  # a crash can leave zero-filled blocks after the tail
+            data.seek(offset)
+            while chunk := data.read(READ_BUFFER_BYTES):
+                if chunk.count(0) != len(chunk):
+                    return False
+        return True
+
+    def _cut_torn_tail(self, path: Path, offset: int, size: int, reason: str) -> None:
+        self.torn_tail = True
+        log.warning(
+            "blockstore.torn_tail",
+            path=str(path),
+            offset=offset,
+            dropped_bytes=size - offset,
+            reason=reason,
+            action="ignored (read-only)" if self.read_only else "truncated",
+        )
+        if not self.read_only:
+            with open(path, "r+b") as data:
+                data.truncate(offset)
+                os.fsync(data.fileno())
