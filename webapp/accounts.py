@@ -15,8 +15,9 @@ from ledger.node.layout import NetworkLayout
 from webapp.chain import Chain
 from webapp.db import ConsoleUser, session
 from webapp.errors import BadInput, Conflict, NotAuthenticated
-from webapp.sessions import LoginThrottle, SessionRegistry, UserSession
-from webapp.settings import NAME_LENGTH_MAX, Settings
+from webapp.sessions import SessionRegistry, UserSession
+from webapp.settings import Settings
+from webapp.throttle import LoginThrottle, SignupLimiter
 
 log = structlog.get_logger("webapp.accounts")
 
@@ -34,10 +35,16 @@ def check_username(username: str) -> str:
 
 
 def check_display_name(name: str) -> str:
+    """The contract's own rule for userName (chaincode checks.check_name), so that a request the
+    contract would refuse is never queued for an administrator."""
+    from chaincode.power_data.checks import check_name
+    from ledger.core.errors import LedgerError
+
     name = (name or "").strip()
-    if not name or len(name) > NAME_LENGTH_MAX:
-        raise BadInput("BAD_USER_NAME", f"A name has 1 to {NAME_LENGTH_MAX} characters.")
-    return name
+    try:
+        return check_name(name, "A name")
+    except LedgerError as refusal:  # the contract's refusal (INVALID_NAME)
+        raise BadInput("BAD_USER_NAME", f"{refusal.message}.") from None
 
 
 def check_password(password: str) -> None:
@@ -53,7 +60,8 @@ class AccountService:
         self.chain = chain
         self.settings = settings
         self.registry = registry
-        self.throttle = LoginThrottle(settings.login_failures_max, settings.login_window_s)
+        self.throttle = LoginThrottle()
+        self.signups = SignupLimiter(settings.signups_per_hour)
 
     def _lock(self, identity: SigningIdentity, password: str) -> str:
         try:
@@ -69,8 +77,12 @@ class AccountService:
         with session(self.engine) as db:
             return db.get(ConsoleUser, username)
 
-    def sign_up(self, username: str, display_name: str, password: str) -> tuple[ConsoleUser, SigningIdentity]:
-        """Creates the key and certificate and the wallet; the ledger account comes with the register request."""
+    def sign_up(self, username: str, display_name: str, password: str, client: str) -> tuple[ConsoleUser, SigningIdentity]:
+        """Creates the key and certificate and the wallet; the ledger account comes with the register request.
+
+        At most `signups_per_hour` accounts per client address: each costs a key, a certificate
+        and an administrator's review."""
+        self.signups.check(client)
         check_username(username)
         display_name = check_display_name(display_name)
         check_password(password)
@@ -90,6 +102,7 @@ class AccountService:
                 raise Conflict("USER_EXISTS", f"The user id {username!r} is taken; choose another.")
             db.add(user)
             db.commit()
+        self.signups.created(client)
         log.info("signed_up", username=username, identity=identity.id)
         return user, identity
 
@@ -136,18 +149,19 @@ class AccountService:
         log.info("first_admin_imported", path=str(path))
 
     def login(self, username: str, password: str, client: str) -> UserSession:
-        keys = (f"user:{username}", f"addr:{client}")
-        self.throttle.check(*keys)
-        user = self.get(username or "")
+        """Unlocks the wallet; failures earn growing delays for the account and the address (webapp.throttle)."""
+        username = username or ""
+        self.throttle.check(username, client)
+        user = self.get(username)
         if user is None:
-            self.throttle.failed(*keys)
+            self.throttle.failed(username, client)
             raise NotAuthenticated("BAD_LOGIN", "Unknown user id or wrong password.")
         try:
             identity = wallets.unlock(wallets.LockedWallet.from_json(user.wallet_json), password or "")
         except wallets.WalletError:
-            self.throttle.failed(*keys)
+            self.throttle.failed(username, client)
             raise NotAuthenticated("BAD_LOGIN", "Unknown user id or wrong password.") from None
-        self.throttle.succeeded(*keys)
+        self.throttle.succeeded(username)
         if user.identity_id != identity.id:  # the imported admin wallet names its identity only inside
             with session(self.engine) as db:
                 stored = db.get(ConsoleUser, user.username)

@@ -16,7 +16,7 @@ from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
 
-from webapp.deps import requires_admin, requires_login
+from webapp.deps import client_of, requires_admin, requires_login
 from webapp.errors import BadInput, NotFound
 from webapp.services import Services
 from webapp.sessions import UserSession
@@ -95,8 +95,7 @@ def index(services: Services) -> dict[str, Any]:
 @post("/auth/login", sync_to_thread=True, status_code=200)
 def login(data: LoginBody, request: Request[Any, Any, Any], services: Services) -> dict[str, Any]:
     """Unlock the user's wallet; answers a bearer token."""
-    client = request.client.host if request.client else "?"
-    session = services.accounts.login(data.username, data.password, client)
+    session = services.accounts.login(data.username, data.password, client_of(request))
     return {"token": session.token, "username": session.username, "isAdmin": session.is_admin, "expiresAt": session.expires_at}
 
 
@@ -107,9 +106,9 @@ async def logout(user: UserSession, services: Services) -> dict[str, Any]:
 
 
 @post("/users/register", sync_to_thread=True)
-def users_register(data: RegisterBody, services: Services) -> Response[dict[str, Any]]:
+def users_register(data: RegisterBody, request: Request[Any, Any, Any], services: Services) -> Response[dict[str, Any]]:
     """Sign up: key, certificate and wallet now; the ledger account once an administrator approves."""
-    _, identity = services.accounts.sign_up(data.userId, data.userName, data.password)
+    _, identity = services.accounts.sign_up(data.userId, data.userName, data.password, client_of(request))
     return accepted(services.workflow.register(identity, data.userId, data.userName))
 
 

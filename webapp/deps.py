@@ -66,3 +66,11 @@ def provide_user(request: Request[Any, Any, Any]) -> UserSession:
 
 def provide_optional_user(request: Request[Any, Any, Any]) -> UserSession | None:
     return session_of(request)
+
+
+def client_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """The client's address for throttles: the socket peer, or X-Forwarded-For from a trusted proxy only."""
+    from webapp.throttle import client_address
+
+    peer = connection.client.host if connection.client else None
+    return client_address(peer, connection.headers, services_of(connection).settings.trusted_proxies)

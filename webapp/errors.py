@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import structlog
 from litestar import Request, Response
@@ -56,7 +57,13 @@ class UnsupportedType(AppError):
 
 
 class TooManyAttempts(AppError):
+    """Answered with `Retry-After: retry_after_s`."""
+
     status_code = 429
+
+    def __init__(self, code: str, message: str, retry_after_s: int = 1) -> None:
+        super().__init__(code, message)
+        self.retry_after_s = retry_after_s
 
 
 class LedgerUnavailable(AppError):
@@ -100,12 +107,36 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
 
         log.error("unhandled_error", path=request.url.path, error=repr(exc), traceback=traceback.format_exc())
         error = AppError("INTERNAL_ERROR", "Something went wrong on the server; the error was logged.", 500)
+    headers = error_headers(error)
+    if exc_allow := _allow_of(exc):
+        headers["allow"] = exc_allow
     if is_api_request(request):
-        return Response({"code": error.code, "message": error.message}, status_code=error.status_code)
+        return Response({"code": error.code, "message": error.message}, status_code=error.status_code, headers=headers)
     if error.status_code == 401:
-        return Redirect(path=f"/login?next={request.url.path}")
+        return Redirect(path=f"/login?next={quote(_path_and_query(request), safe='/')}")
     return Template(
         template_name="error.html",
         context={"error": error, "user": getattr(request.state, "user_session", None)},
         status_code=error.status_code,
+        headers=headers,
     )
+
+
+def error_headers(error: AppError) -> dict[str, str]:
+    """Headers that belong to a refusal: Retry-After for 429."""
+    if isinstance(error, TooManyAttempts):
+        return {"retry-after": str(error.retry_after_s)}
+    return {}
+
+
+def _allow_of(exc: Exception) -> str | None:
+    """The Allow header Litestar puts on a 405 (kept when the error becomes our JSON)."""
+    if isinstance(exc, HTTPException) and exc.status_code == 405 and exc.headers:
+        allow = {k.lower(): v for k, v in exc.headers.items()}.get("allow")
+        return allow or None
+    return None
+
+
+def _path_and_query(request: Request[Any, Any, Any]) -> str:
+    query = request.url.query
+    return f"{request.url.path}?{query}" if query else request.url.path

@@ -10,11 +10,11 @@ from litestar.response import Redirect, Template
 from webapp.deps import session_of
 
 
-def page(request: Request[Any, Any, Any], name: str, status_code: int = 200, **context: Any) -> Template:
+def page(request: Request[Any, Any, Any], name: str, status_code: int = 200, headers: dict[str, str] | None = None, **context: Any) -> Template:
     services = request.app.state.services
     context.setdefault("user", session_of(request))
     context.setdefault("approver_org", services.chain.approver_org)
-    return Template(template_name=name, context=context, status_code=status_code)
+    return Template(template_name=name, context=context, status_code=status_code, headers=headers)
 
 
 def go(path: str) -> Redirect:
@@ -34,8 +34,8 @@ def fields(form: dict[str, Any], name: str) -> list[str]:
     return [v for v in values if isinstance(v, str) and v]
 
 
-def safe_next(target: str) -> str:
-    """Only local paths: never an open redirect."""
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+def safe_next(target: str, default: str = "/dashboard") -> str:
+    """Only local paths: never an open redirect (no `//host`, no backslash, no control characters)."""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target and target.isprintable() and " " not in target:
         return target
-    return "/dashboard"
+    return default

@@ -9,7 +9,8 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
-from webapp.deps import requires_login
+from webapp.deps import client_of, requires_login
+from webapp.errors import AppError, BadInput, error_headers
 from webapp.pages import field, go, page, safe_next
 from webapp.services import Services
 from webapp.sessions import SESSION_COOKIE, UserSession
@@ -26,8 +27,8 @@ async def home(request: Request[Any, Any, Any], services: Services) -> Redirect:
 
 
 @get("/login", include_in_schema=False)
-async def login_page(request: Request[Any, Any, Any], next: str = "/dashboard") -> Template:
-    return page(request, "login.html", next=safe_next(next))
+async def login_page(request: Request[Any, Any, Any], next: str = "") -> Template:
+    return page(request, "login.html", next=safe_next(next) if next else "")
 
 
 def _with_cookie(response: Response[Any], token: str, services: Services) -> Response[Any]:
@@ -45,10 +46,15 @@ def _with_cookie(response: Response[Any], token: str, services: Services) -> Res
 
 @post("/login", include_in_schema=False, sync_to_thread=True)
 def login_submit(request: Request[Any, Any, Any], data: Form, services: Services) -> Response[Any]:
-    client = request.client.host if request.client else "?"
-    session = services.accounts.login(field(data, "username"), field(data, "password"), client)
-    target = "/admin/reviews" if session.is_admin else safe_next(field(data, "next") or "/dashboard")
-    return _with_cookie(go(target), session.token, services)
+    """A refusal is shown on the login form itself (no redirect that would lose it); success goes to `next`."""
+    username, wanted = field(data, "username"), field(data, "next")
+    try:
+        session = services.accounts.login(username, field(data, "password"), client_of(request))
+    except AppError as error:
+        return page(request, "login.html", status_code=error.status_code, headers=error_headers(error), error=error, username=username,
+                    next=safe_next(wanted) if wanted else "")
+    home_page = "/admin/reviews" if session.is_admin else "/dashboard"
+    return _with_cookie(go(safe_next(wanted, home_page) if wanted else home_page), session.token, services)
 
 
 @post("/logout", include_in_schema=False)
@@ -67,14 +73,16 @@ async def signup_page(request: Request[Any, Any, Any]) -> Template:
 @post("/signup", include_in_schema=False, sync_to_thread=True)
 def signup_submit(request: Request[Any, Any, Any], data: Form, services: Services) -> Response[Any]:
     """Creates key, certificate, wallet and the register request, then logs in."""
-    username, password = field(data, "username"), field(data, "password")
-    if password != field(data, "password2"):
-        from webapp.errors import BadInput
-
-        raise BadInput("PASSWORDS_DIFFER", "The two passwords differ.")
-    _, identity = services.accounts.sign_up(username, field(data, "display_name"), password)
-    req = services.workflow.register(identity, username, field(data, "display_name"))
-    client = request.client.host if request.client else "?"
+    username, password, display_name = field(data, "username"), field(data, "password"), field(data, "display_name")
+    client = client_of(request)
+    try:
+        if password != field(data, "password2"):
+            raise BadInput("PASSWORDS_DIFFER", "The two passwords differ.")
+        _, identity = services.accounts.sign_up(username, display_name, password, client)
+    except AppError as error:  # shown on the form, with what was typed (never the passwords)
+        return page(request, "signup.html", status_code=error.status_code, headers=error_headers(error), error=error,
+                    username=username, display_name=display_name)
+    req = services.workflow.register(identity, username, display_name)
     session = services.accounts.login(username, password, client)
     return _with_cookie(go(f"/my/requests/{req.id}"), session.token, services)
 
@@ -96,8 +104,6 @@ def topup_submit(data: Form, user: UserSession, services: Services) -> Redirect:
 @post("/account/delete", include_in_schema=False, guards=[requires_login], sync_to_thread=True)
 def delete_submit(data: Form, user: UserSession, services: Services) -> Redirect:
     if field(data, "confirm") != user.username:
-        from webapp.errors import BadInput
-
         raise BadInput("NOT_CONFIRMED", "Type your user id to confirm that the account is to be closed.")
     req = services.workflow.delete(user, user.username)
     return go(f"/my/requests/{req.id}")

@@ -9,11 +9,9 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 
 from ledger.core.identity import SigningIdentity
-from webapp.errors import TooManyAttempts
 
 SESSION_COOKIE = "gl_session"
 SESSIONS_MAX = 10_000
@@ -75,45 +73,3 @@ class SessionRegistry:
         now = time.time()
         for token in [t for t, s in self._sessions.items() if s.expires_at < now]:
             del self._sessions[token]
-
-
-class LoginThrottle:
-    """At most `failures_max` failed logins per username and per client address in a sliding window."""
-
-    KEYS_MAX = 100_000
-    ADDRESS_FACTOR = 10  # one address may serve many people (a proxy, an office)
-
-    def __init__(self, failures_max: int, window_s: int) -> None:
-        self.failures_max = failures_max
-        self.window_s = window_s
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def check(self, *keys: str) -> None:
-        now = time.time()
-        with self._lock:
-            for key in keys:
-                window = self._failures.get(key)
-                if window is None:
-                    continue
-                while window and window[0] < now - self.window_s:
-                    window.popleft()
-                limit = self.failures_max * (self.ADDRESS_FACTOR if key.startswith("addr:") else 1)
-                if len(window) >= limit:
-                    wait_s = int(window[0] + self.window_s - now) + 1
-                    raise TooManyAttempts(
-                        "TOO_MANY_ATTEMPTS", f"Too many failed logins; try again in {wait_s} seconds."
-                    )
-
-    def failed(self, *keys: str) -> None:
-        now = time.time()
-        with self._lock:
-            if len(self._failures) > self.KEYS_MAX:
-                self._failures.clear()
-            for key in keys:
-                self._failures.setdefault(key, deque()).append(now)
-
-    def succeeded(self, *keys: str) -> None:
-        with self._lock:
-            for key in keys:
-                self._failures.pop(key, None)

@@ -26,8 +26,8 @@ class Settings:
     session_ttl_s: int = 8 * 3600
     request_ttl_s: int = 7 * 24 * 3600  # undecided requests expire after this
     warn_amount_above_tokens: int = 10_000  # top-ups and prices above this are flagged
-    login_failures_max: int = 5  # per username (and per client address) in the window
-    login_window_s: int = 300
+    signups_per_hour: int = 5  # accounts created from one client address in any hour
+    trusted_proxies: tuple[str, ...] = ()  # socket peers whose X-Forwarded-For is believed
     dataset_bytes_max: int = DATASET_BYTES_MAX
     submit_timeout_s: float = 30.0
     auto_approval: AutoApprovalRules = field(default_factory=AutoApprovalRules)
@@ -35,7 +35,8 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> "Settings":
-        """GRIDLEDGER_COOKIE_SECURE=1, GRIDLEDGER_REQUEST_TTL_S, GRIDLEDGER_AUTO_TOPUP_BELOW, GRIDLEDGER_FAST_KDF=1."""
+        """GRIDLEDGER_COOKIE_SECURE=1, GRIDLEDGER_REQUEST_TTL_S, GRIDLEDGER_AUTO_TOPUP_BELOW, GRIDLEDGER_FAST_KDF=1,
+        GRIDLEDGER_SIGNUPS_PER_HOUR, GRIDLEDGER_TRUSTED_PROXIES (comma-separated addresses)."""
         env = os.environ
         below = env.get("GRIDLEDGER_AUTO_TOPUP_BELOW")
         return cls(
@@ -44,4 +45,6 @@ class Settings:
             warn_amount_above_tokens=int(env.get("GRIDLEDGER_WARN_AMOUNT_ABOVE", 10_000)),
             auto_approval=AutoApprovalRules(topup_below_tokens=int(below) if below else None),
             fast_kdf=env.get("GRIDLEDGER_FAST_KDF") == "1",
+            signups_per_hour=int(env.get("GRIDLEDGER_SIGNUPS_PER_HOUR", 5)),
+            trusted_proxies=tuple(p.strip() for p in env.get("GRIDLEDGER_TRUSTED_PROXIES", "").split(",") if p.strip()),
         )

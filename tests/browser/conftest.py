@@ -50,7 +50,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data_dir = tmp_path_factory.mktemp("browser-net")
     init_network(default_config_path(), data_dir, admin_password=ADMIN_PASSWORD)
     network = Network.open(data_dir)
-    app = create_app(data_dir, network=network, settings=Settings(fast_kdf=True))
+    app = create_app(data_dir, network=network, settings=Settings(fast_kdf=True, signups_per_hour=1_000_000))
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)

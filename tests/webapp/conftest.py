@@ -43,7 +43,8 @@ def network(network_dir: Path) -> Iterator[Network]:
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return Settings(fast_kdf=True, dataset_bytes_max=SMALL_DATASET_BYTES_MAX, warn_amount_above_tokens=5_000)
+    # every test signs up from the test client's one address: no sign-up limit here (tests/webapp/test_throttle.py has its own app)
+    return Settings(fast_kdf=True, dataset_bytes_max=SMALL_DATASET_BYTES_MAX, warn_amount_above_tokens=5_000, signups_per_hour=1_000_000)
 
 
 @pytest.fixture(scope="session")

@@ -133,7 +133,7 @@ def test_review_queue_filters(api, client):
 
 def test_auto_approval_rule_is_off_by_default_and_approves_small_topups_when_set(network_dir, network, api, client):
     assert Settings().auto_approval.topup_below_tokens is None
-    rules = Settings(fast_kdf=True, auto_approval=AutoApprovalRules(topup_below_tokens=50))
+    rules = Settings(fast_kdf=True, signups_per_hour=1_000_000, auto_approval=AutoApprovalRules(topup_below_tokens=50))
     with TestClient(app=create_app(network_dir, network=network, settings=rules)) as auto_client:
         user_id, headers = api.register()
         login = auto_client.post("/auth/login", json={"username": user_id, "password": "user-pass-123"})

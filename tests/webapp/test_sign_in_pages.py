@@ -1,0 +1,78 @@
+"""Sign-in and sign-up pages: refusals shown on the form, `next` honoured (local paths only),
+display names checked with the contract's rules before anything is queued."""
+
+from __future__ import annotations
+
+from test_pages_security import csrf_of, new_http
+
+
+def post_login(http, username, password, next_path=None):
+    token = csrf_of(http.get("/login").text)
+    data = {"username": username, "password": password, "_csrf_token": token}
+    if next_path is not None:
+        data["next"] = next_path
+    return http.post("/login", data=data, follow_redirects=False)
+
+
+def test_a_wrong_password_is_told_on_the_login_page_and_the_right_one_then_works(api, client):
+    user_id, _ = api.register()
+    http = new_http(client)
+    refused = post_login(http, user_id, "wrong-password")
+    assert refused.status_code == 401
+    assert "Unknown user id or wrong password" in refused.text and 'role="alert"' in refused.text
+    assert f'value="{user_id}"' in refused.text  # the user id stays typed in; the password does not
+    assert "wrong-password" not in refused.text
+    accepted = post_login(http, user_id, "user-pass-123")
+    assert accepted.status_code == 303 and accepted.headers["location"] == "/dashboard"
+
+
+def test_after_login_the_user_lands_where_it_wanted(api, client):
+    user_id, _ = api.register()
+    http = new_http(client)
+    bounced = http.get("/market?q=load+curve", follow_redirects=False)
+    assert bounced.status_code in (302, 303, 307)
+    location = bounced.headers["location"]
+    assert location.startswith("/login?next=")
+    form = http.get(location).text
+    assert 'name="next" value="/market?q=load+curve"' in form
+    done = post_login(http, user_id, "user-pass-123", "/market?q=load+curve")
+    assert done.headers["location"] == "/market?q=load+curve"
+
+
+def test_next_never_leaves_the_console(api, client):
+    user_id, _ = api.register()
+    for evil in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)", "/\tevil"):
+        http = new_http(client)
+        done = post_login(http, user_id, "user-pass-123", evil)
+        assert done.status_code == 303 and done.headers["location"] == "/dashboard", evil
+
+
+def test_admin_goes_to_next_too_and_else_to_the_review_queue(client):
+    http = new_http(client)
+    assert post_login(http, "admin", "admin-pass-123").headers["location"] == "/admin/reviews"
+    http = new_http(client)
+    assert post_login(http, "admin", "admin-pass-123", "/admin/audit").headers["location"] == "/admin/audit"
+
+
+def test_display_names_follow_the_contracts_rules_before_queueing(api, client):
+    user_id = api.unique("dn")
+    for bad in ("   ", "tab\there", "x" * 65, "nul\x00byte"):
+        response = client.post("/users/register", json={"userName": bad, "userId": user_id, "password": "user-pass-123"})
+        assert response.status_code == 400 and response.json()["code"] == "BAD_USER_NAME", (bad, response.text)
+    queued = client.get("/reviews", params={"requester": user_id, "status": ""}, headers=api.admin()).json()
+    assert queued == []  # nothing was queued, and the user id is still free
+    ok = client.post("/users/register", json={"userName": "Ünïcode Grid Ltd", "userId": user_id, "password": "user-pass-123"})
+    assert ok.status_code == 202, ok.text
+
+
+def test_sign_up_refusal_is_shown_on_the_form(api, client):
+    http = new_http(client)
+    token = csrf_of(http.get("/signup").text)
+    user_id = api.unique("sp")
+    response = http.post(
+        "/signup",
+        data={"username": user_id, "display_name": "bad\tname", "password": "user-pass-123", "password2": "user-pass-123", "_csrf_token": token},
+        follow_redirects=False,
+    )
+    assert response.status_code == 400 and "BAD_USER_NAME" in response.text and f'value="{user_id}"' in response.text
+    assert "user-pass-123" not in response.text
