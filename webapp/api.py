@@ -113,11 +113,22 @@ def users_register(data: RegisterBody, request: Request[Any, Any, Any], services
 
 
 @get("/users/get", sync_to_thread=True, guards=[requires_login])
-def users_get(services: Services, user_id: Annotated[str, Parameter(query="userId")]) -> dict[str, Any]:
+def users_get(services: Services, user: UserSession, user_id: Annotated[str, Parameter(query="userId")]) -> dict[str, Any]:
+    """The full account (balance, holdings): only for its owner and administrators; others see /users/profile."""
+    from webapp.workflow import require_self
+
+    if not user.is_admin:
+        require_self(user, user_id)
     found = services.chain.query_user(user_id)
     if found is None:
         raise NotFound("USER_NOT_FOUND", f"There is no ledger user {user_id!r}.")
     return found
+
+
+@get("/users/profile", sync_to_thread=True, guards=[requires_login])
+def users_profile(services: Services, user_id: Annotated[str, Parameter(query="userId")]) -> dict[str, Any]:
+    """What anyone logged in may know of a member: its name and organization."""
+    return services.catalog.profile(user_id).as_dict()
 
 
 @post("/users/topup", sync_to_thread=True, guards=[requires_login])
@@ -240,7 +251,7 @@ def api_router() -> Router:
     return Router(
         path="/",
         route_handlers=[
-            index, login, logout, users_register, users_get, users_topup, users_delete, assets_get, assets_enroll,
+            index, login, logout, users_register, users_get, users_profile, users_topup, users_delete, assets_get, assets_enroll,
             assets_exchange, assets_cancel, assets_report, assets_exchange_history, assets_download, datasets_upload,
             requests_get, requests_accept, reviews_list, reviews_approve, reviews_reject, reviews_approve_bulk, reviews_audit,
         ],

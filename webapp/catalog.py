@@ -19,6 +19,18 @@ from webapp.workflow import Workflow, check_id
 SEARCH_LENGTH_MAX = 100
 
 
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """The public face of a member: name and organization, nothing about balance or holdings."""
+
+    user_id: str
+    name: str
+    org: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"userId": self.user_id, "userName": self.name, "org": self.org}
+
+
 @dataclass
 class AssetView:
     asset: dict[str, Any]
@@ -73,6 +85,14 @@ class Catalog:
             except Exception:
                 view.preview = []
         return view
+
+    def profile(self, user_id: str) -> Profile:
+        """Name from the ledger record, organization from the identity it is bound to (`org/name`)."""
+        user_id = check_id(user_id, "user id")
+        found = self.chain.query_user(user_id)
+        if found is None:
+            raise NotFound("USER_NOT_FOUND", f"There is no ledger user {user_id!r}.")
+        return Profile(user_id, str(found.get("Name") or user_id), str(found.get("Identity") or "").partition("/")[0])
 
     def holds(self, username: str, asset: dict[str, Any]) -> bool:
         """The publisher or a current holder, per the ledger."""

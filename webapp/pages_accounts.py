@@ -121,4 +121,10 @@ def accept_submit(request_id: str, user: UserSession, services: Services) -> Red
     return go(f"/my/requests/{req.id}")
 
 
-ROUTES = [home, login_page, login_submit, logout_submit, signup_page, signup_submit, dashboard, topup_submit, delete_submit, request_page, accept_submit]
+@get("/people/{user_id:str}", include_in_schema=False, guards=[requires_login], sync_to_thread=True)
+def profile_page(request: Request[Any, Any, Any], user_id: str, services: Services) -> Template:
+    """A member's public profile: name and organization only."""
+    return page(request, "profile.html", profile=services.catalog.profile(user_id))
+
+
+ROUTES = [profile_page, home, login_page, login_submit, logout_submit, signup_page, signup_submit, dashboard, topup_submit, delete_submit, request_page, accept_submit]

@@ -64,9 +64,11 @@ def test_register_refusals(client, alice):
     expect_error(client.post("/users/register", json={"userId": "missing"}), 400)
 
 
-def test_queries_of_missing_records_are_404(client, alice):
+def test_queries_of_missing_records_are_404(client, api, alice):
     _, headers = alice
-    expect_error(client.get("/users/get", params={"userId": "nobody-at-all"}, headers=headers), 404, "USER_NOT_FOUND")
+    expect_error(client.get("/users/get", params={"userId": "nobody-at-all"}, headers=headers), 403, "NOT_YOUR_ACCOUNT")
+    expect_error(client.get("/users/get", params={"userId": "nobody-at-all"}, headers=api.admin()), 404, "USER_NOT_FOUND")
+    expect_error(client.get("/users/profile", params={"userId": "nobody-at-all"}, headers=headers), 404, "USER_NOT_FOUND")
     expect_error(client.get("/assets/get", params={"assetId": "no-such-asset"}, headers=headers), 404, "ASSET_NOT_FOUND")
     expect_error(client.get("/assets/exchange/history", params={"assetId": "no-such-asset", "queryType": "all"}, headers=headers), 404)
     expect_error(client.get("/assets/exchange/history", params={"assetId": "x", "queryType": "bogus"}, headers=headers), 400, "BAD_QUERY_TYPE")
