@@ -214,3 +214,15 @@ def client_tls_context(home: Path, ca_file: str, cert_file: str | None, key_file
     if cert_file and key_file:
         context.load_cert_chain(str(home / cert_file), str(home / key_file))
     return context
+
+
+def connect_options(home: Path, urls: list[str], nkey_seed_file: str, tls_ca_file: str | None, tls_cert_file: str | None, tls_key_file: str | None) -> dict[str, Any]:
+    """Keyword arguments of `nats.connect` for a node whose directory is `home`: its own
+    nkey, and TLS when the layout made certificates."""
+    seed = home / nkey_seed_file
+    if not seed.exists():
+        raise ConfigError(f"{seed} is missing: the node's NATS credentials are made at init")
+    options: dict[str, Any] = {"servers": urls, "nkeys_seed": str(seed)}
+    if tls_ca_file:
+        options["tls"] = client_tls_context(home, tls_ca_file, tls_cert_file, tls_key_file)
+    return options
