@@ -30,19 +30,15 @@ from ledger.core.encoding import decode, encode
 from ledger.core.errors import ConfigError
 from ledger.core.identity import CertificateAuthority, SigningIdentity, now_ms, write_private_file
 from ledger.core.messages import Block
-from ledger.node import wallet
+from ledger.node import netinit, wallet
 from ledger.node.layout import NetworkLayout
+from ledger.node.orgs import CONSOLE_NODE_NAME as CONSOLE_NODE_NAME
+from ledger.node.orgs import OrgPlan, OrgPublic, create_org_dir, load_org_public
+
+__all__ = ["OrgPublic", "build_genesis", "create_org", "init_network", "load_org_public"]
 from ledger.node.spec import NetworkSpec, load_spec
 
 CONSOLE_ADMIN_NAME = "admin-console"
-
-
-class OrgPublic(msgspec.Struct, forbid_unknown_fields=True):
-    """What an organization publishes for the channel: `org.json`."""
-
-    org: str
-    ca_public_key: str  # hex
-    nodes: list[dict[str, str]]  # {"name", "role", "cert" (hex)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,30 +52,8 @@ class InitResult:
 def create_org(
     layout: NetworkLayout, org: str, *, peers: Sequence[str] = (), orderers: Sequence[str] = (), admins: Sequence[str] = ()
 ) -> OrgPublic:
-    """One organization's CA, node identities and admins under `orgs/<org>/`; returns (and
-    writes) its public part. Each node directory gets its own identity and nothing else."""
-    if layout.ca_file(org).exists():
-        raise ConfigError(f"organization {org} already exists in {layout.org_dir(org)}")
-    ca = CertificateAuthority.generate(org)
-    write_private_file(layout.ca_file(org), ca.to_json())
-    nodes: list[dict[str, str]] = []
-    for role, names in (("peer", peers), ("orderer", orderers)):
-        for name in names:
-            identity = ca.issue(name, role)
-            identity.save(layout.node_identity_file(f"{name}.{org}"))
-            nodes.append({"name": name, "role": role, "cert": identity.cert_bytes.hex()})
-    for name in admins:
-        ca.issue(name, "admin").save(layout.admin_file(org, name))
-    public = OrgPublic(org, ca.public_key.hex(), nodes)
-    layout.org_public_file(org).write_bytes(msgspec.json.format(msgspec.json.encode(public)))
-    return public
-
-
-def load_org_public(path: Path) -> OrgPublic:
-    try:
-        return msgspec.json.decode(path.read_bytes(), type=OrgPublic)
-    except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise ConfigError(f"{path}: not an organization's public file: {exc}") from None
+    """One organization's CA, node identities and admins under `orgs/<org>/` (embedded layout)."""
+    return create_org_dir(layout.org(org), OrgPlan(org, peers=peers, orderers=orderers, admins=admins))
 
 
 def build_genesis(spec: NetworkSpec, orgs: list[OrgPublic], timestamp_ms: int | None = None) -> Block:
@@ -110,8 +84,13 @@ def write_genesis(path: Path, genesis: Block) -> None:
     tmp.replace(path)
 
 
-def init_network(config_path: Path, data_dir: Path, *, admin_password: str | None = None) -> InitResult:
-    """Create every organization's key material and the genesis block in an empty `data_dir`."""
+def init_network(
+    config_path: Path, data_dir: Path, *, admin_password: str | None = None, networked: bool = False, base_port: int | None = None
+) -> InitResult:
+    """Create every organization's key material and the genesis block in an empty `data_dir`.
+
+    `networked` also gives every node (NATS servers, orderers, peers, the console) its own
+    directory ready for `gridledger node run` (see `ledger.node.netinit`)."""
     spec = load_spec(config_path)
     layout = NetworkLayout(Path(data_dir))
     if layout.genesis_file.exists():
@@ -121,8 +100,8 @@ def init_network(config_path: Path, data_dir: Path, *, admin_password: str | Non
     wallet.check_password_strength(password)
     layout.root.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(config_path, layout.network_file)
-    orgs = [create_org(layout, org.name, peers=org.peers, admins=org.admins) for org in spec.organizations]
-    orgs.append(create_org(layout, spec.orderer.org, orderers=spec.orderer.nodes))
+    placement = netinit.place(spec, base_port) if networked else None
+    orgs = [create_org_dir(layout.org(plan.org), plan) for plan in org_plans(spec, placement)]
     approver = spec.approver_org
     console_admin = load_ca(layout, approver).issue(CONSOLE_ADMIN_NAME, "admin")
     fast = wallet.fast_kdf_for_tests()
@@ -134,7 +113,25 @@ def init_network(config_path: Path, data_dir: Path, *, admin_password: str | Non
     )
     write_private_file(layout.console_admin_wallet(approver), locked.to_json())
     write_genesis(layout.genesis_file, build_genesis(spec, orgs))
+    if placement is not None:
+        netinit.configure_nodes(spec, layout, orgs, placement)
     return InitResult(layout.root, password, generated, approver)
+
+
+def org_plans(spec: NetworkSpec, placement: netinit.Placement | None) -> list[OrgPlan]:
+    """What each organization of the network file makes (`placement`: networked layout)."""
+    networked = placement is not None
+    tls = networked and spec.networked.tls
+    hosts = netinit.tls_hosts(placement) if placement is not None else {}
+
+    def plan(org: str, peers: Sequence[str] = (), orderers: Sequence[str] = (), admins: Sequence[str] = ()) -> OrgPlan:
+        nats = [n.name for n in spec.networked.nats if n.org == org] if networked else []
+        consoles = [CONSOLE_NODE_NAME] if networked and org == spec.console.org else []
+        return OrgPlan(org, peers, orderers, admins, (), nats, consoles, networked, tls, hosts)
+
+    plans = [plan(org.name, peers=org.peers, admins=org.admins) for org in spec.organizations]
+    plans.append(plan(spec.orderer.org, orderers=spec.orderer.nodes))
+    return plans
 
 
 def load_ca(layout: NetworkLayout, org: str) -> CertificateAuthority:

@@ -10,12 +10,21 @@ DATA/
     ca.json                         the org CA's private key (never leaves the org)
     admins/<name>.json              administrator identities
     users/<name>.json               CLI users' identities (made on first use)
+    tls-ca.key, tls-ca.pem          the org's X.509 CA for NATS TLS (networked, key private)
     nodes/<node>.<Org>/             one node: what runs on that node's machine
       identity.json                 the node's own key and certificate, nothing else private
       blocks/                       block files (peers and orderers)
       state.sqlite                  a peer's world state (SQLite)
+      node.json                     networked: the node's configuration (NodeConfig)
+      nats.nk                       networked: the node's own NATS nkey seed
+      genesis.block                 networked: a copy of block 0 (public)
+      tls/ca.pem, node.pem, node.key  networked with TLS: every org's TLS CA, own cert and key
+      nats-server.json, jetstream/  networked, kind nats: the server's config and store
+      node.pid                      networked: pid of the running node
   console/                          the web console's own: database, secrets, datasets, wallets
 ```
+`gridledger org create --out DIR` makes one organization's directory (`OrgLayout`) on its
+own, laid out like `orgs/<Org>/` above.
 Nothing else in the code spells out a path under DATA.
 """
 
@@ -30,6 +39,101 @@ ORG_PUBLIC_FILE = "org.json"
 CA_FILE = "ca.json"
 IDENTITY_FILE = "identity.json"
 LOCK_FILE = "network.lock"
+
+
+TLS_CA_KEY_FILE = "tls-ca.key"
+TLS_CA_CERT_FILE = "tls-ca.pem"
+
+
+@dataclass(frozen=True, slots=True)
+class OrgLayout:
+    """Paths of one organization's directory (`orgs/<Org>/`, or `org create --out DIR`)."""
+
+    root: Path
+
+    @property
+    def public_file(self) -> Path:
+        return self.root / ORG_PUBLIC_FILE
+
+    @property
+    def ca_file(self) -> Path:
+        return self.root / CA_FILE
+
+    @property
+    def tls_ca_key_file(self) -> Path:
+        return self.root / TLS_CA_KEY_FILE
+
+    @property
+    def tls_ca_cert_file(self) -> Path:
+        return self.root / TLS_CA_CERT_FILE
+
+    def admin_file(self, name: str) -> Path:
+        return self.root / "admins" / f"{name}.json"
+
+    def user_file(self, name: str) -> Path:
+        return self.root / "users" / f"{name}.json"
+
+    @property
+    def nodes_dir(self) -> Path:
+        return self.root / "nodes"
+
+    def node_dir(self, node_id: str) -> Path:
+        return self.nodes_dir / node_id
+
+
+@dataclass(frozen=True, slots=True)
+class NodeLayout:
+    """Paths inside one node's directory (the `--home` of `gridledger node run`)."""
+
+    home: Path
+
+    @property
+    def identity_file(self) -> Path:
+        return self.home / IDENTITY_FILE
+
+    @property
+    def genesis_file(self) -> Path:
+        return self.home / GENESIS_FILE
+
+    @property
+    def blocks_dir(self) -> Path:
+        return self.home / "blocks"
+
+    @property
+    def state_sqlite(self) -> Path:
+        return self.home / "state.sqlite"
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.home / "tls"
+
+    @property
+    def tls_ca_bundle(self) -> Path:
+        return self.tls_dir / "ca.pem"
+
+    @property
+    def tls_cert(self) -> Path:
+        return self.tls_dir / "node.pem"
+
+    @property
+    def tls_key(self) -> Path:
+        return self.tls_dir / "node.key"
+
+    @property
+    def nats_server_config(self) -> Path:
+        return self.home / "nats-server.json"
+
+    @property
+    def jetstream_dir(self) -> Path:
+        return self.home / "jetstream"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "node.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "node.log"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +170,9 @@ class NetworkLayout:
     def org_dir(self, org: str) -> Path:
         return self.orgs_dir / org
 
+    def org(self, org: str) -> OrgLayout:
+        return OrgLayout(self.org_dir(org))
+
     def org_public_file(self, org: str) -> Path:
         return self.org_dir(org) / ORG_PUBLIC_FILE
 
@@ -83,7 +190,10 @@ class NetworkLayout:
     def node_dir(self, node_id: str) -> Path:
         """`node_id` is `name.Org`: the node's directory sits in its organization's."""
         _, _, org = node_id.partition(".")
-        return self.org_dir(org) / "nodes" / node_id
+        return self.org(org).node_dir(node_id)
+
+    def node(self, node_id: str) -> NodeLayout:
+        return NodeLayout(self.node_dir(node_id))
 
     def node_identity_file(self, node_id: str) -> Path:
         return self.node_dir(node_id) / IDENTITY_FILE

@@ -27,6 +27,8 @@ class NatsClientConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     urls: list[str]
     nkey_seed_file: str = NATS_SEED_FILE  # relative to the node directory
     tls_ca_file: str | None = None  # PEM bundle of the organizations' TLS CAs; None = plain
+    tls_cert_file: str | None = None  # the node's own TLS client certificate (with tls_ca_file)
+    tls_key_file: str | None = None
 
 
 class NodeConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

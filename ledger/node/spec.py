@@ -16,6 +16,9 @@ import yaml
 from ledger.core.errors import ConfigError
 from ledger.core.policy import PolicyError, parse_policy
 
+NATS_SERVERS_DEFAULT = 3  # three servers tolerate one crash (R3 streams)
+LOCAL_HOST = "127.0.0.1"
+PORT_MAX = 65535
 NODE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")  # orgs and nodes: used in paths and subjects
 
 
@@ -65,6 +68,32 @@ class EmbeddedSpec(msgspec.Struct, forbid_unknown_fields=True):
     peer_processes: bool = False  # each peer in its own OS process, so peers use every core
 
 
+class NatsServerSpec(msgspec.Struct, forbid_unknown_fields=True):
+    """One NATS server of the networked mode, run by organization `org`."""
+
+    name: str
+    org: str
+
+
+class NetworkedSpec(msgspec.Struct, forbid_unknown_fields=True):
+    """How the networked layout (`init --networked`, `up --networked`) places its nodes.
+
+    On one machine every node listens on `127.0.0.1` and ports are handed out in order
+    from `base_port`; `hosts` names another address for a node (`name.Org`) or for every
+    node of an organization (`Org`), for deployments across machines or namespaces.
+    """
+
+    tls: bool = False  # TLS on every NATS connection (certificates made at init)
+    nats: list[NatsServerSpec] = []  # empty: NATS_SERVERS_DEFAULT servers run by the orderer org
+    base_port: int = 14220
+    hosts: dict[str, str] = {}
+    console_port: int = 8080
+
+    def host_of(self, node_id: str) -> str:
+        _, _, org = node_id.partition(".")
+        return self.hosts.get(node_id) or self.hosts.get(org) or LOCAL_HOST
+
+
 class NetworkSpec(msgspec.Struct, forbid_unknown_fields=True):
     channel: str
     organizations: list[OrgSpec]
@@ -73,6 +102,7 @@ class NetworkSpec(msgspec.Struct, forbid_unknown_fields=True):
     console: ConsoleSpec = msgspec.field(default_factory=ConsoleSpec)
     storage: StorageSpec = msgspec.field(default_factory=StorageSpec)
     embedded: EmbeddedSpec = msgspec.field(default_factory=EmbeddedSpec)
+    networked: NetworkedSpec = msgspec.field(default_factory=NetworkedSpec)
 
     @property
     def approver_org(self) -> str:
@@ -117,3 +147,22 @@ def check_spec(spec: NetworkSpec) -> None:
     batch = spec.orderer.batch
     if not (0 < batch.max_message_count and 0 < batch.preferred_max_bytes <= batch.absolute_max_bytes and batch.batch_timeout_ms > 0):
         raise ConfigError("orderer.batch: counts, sizes and the timeout must be positive, preferred <= absolute")
+    check_networked(spec, names)
+
+
+def check_networked(spec: NetworkSpec, orgs: list[str]) -> None:
+    networked = spec.networked
+    if not networked.nats:
+        networked.nats = [NatsServerSpec(f"nats{i}", spec.orderer.org) for i in range(NATS_SERVERS_DEFAULT)]
+    nats_names = [server.name for server in networked.nats]
+    if not nats_names:
+        raise ConfigError("networked.nats: at least one NATS server is needed (three tolerate a crash)")
+    if len(set(nats_names)) != len(nats_names):
+        raise ConfigError("networked.nats: server names must be unique")
+    for server in networked.nats:
+        if not NODE_NAME.match(server.name):
+            raise ConfigError(f"networked.nats: name {server.name!r} is not a valid node name")
+        if server.org not in orgs:
+            raise ConfigError(f"networked.nats: server {server.name} belongs to unknown organization {server.org!r}")
+    if not (1024 <= networked.base_port <= PORT_MAX - 100):
+        raise ConfigError(f"networked.base_port {networked.base_port}: choose a port between 1024 and {PORT_MAX - 100}")

@@ -21,11 +21,16 @@ from ledger.gateway import CommitError, GatewayError, creator_party, make_signof
 from ledger.node.init import init_network
 from ledger.node.layout import NetworkLayout
 from ledger.node.spec import default_config_path, load_spec
+from ledger.tools.netcli import channel_app, node_app, org_app
 
 if TYPE_CHECKING:
     from ledger.node.network import Network
 
 app = typer.Typer(help="GridLedger: a Fabric-style permissioned ledger for power data.", no_args_is_help=True, add_completion=False)
+
+app.add_typer(org_app, name="org")
+app.add_typer(channel_app, name="channel")
+app.add_typer(node_app, name="node")
 
 DataOption = typer.Option(Path("data"), "--data", help="Directory of the network (made by `gridledger init`).")
 
@@ -54,10 +59,12 @@ def init(
     data: Path = DataOption,
     config: Path = typer.Option(None, "--config", help="Network file (default: network-config/network.yaml)."),
     admin_password: str | None = typer.Option(None, "--admin-password", envvar="GRIDLEDGER_ADMIN_PASSWORD", help="First password of the console administrator (generated and printed once if omitted)."),
+    networked: bool = typer.Option(False, "--networked", help="Also lay out every node's own directory (node.json, keys, NATS credentials) for `node run` and `up --networked`."),
+    base_port: int | None = typer.Option(None, "--base-port", help="Networked: first of the ports handed out on this machine (default: the network file's networked.base_port)."),
 ) -> None:
     """Create keys, certificates and the genesis block from the network file."""
     try:
-        result = init_network(config or default_config_path(), data, admin_password=admin_password)
+        result = init_network(config or default_config_path(), data, admin_password=admin_password, networked=networked, base_port=base_port)
     except (ConfigError, ValueError) as exc:
         fail("INIT_FAILED", str(exc))
     out = {"data": str(result.data_dir), "approver_org": result.approver_org, "admin_user": "admin"}

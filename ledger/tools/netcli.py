@@ -1,0 +1,116 @@
+"""The networked layout's commands: `org create`, `channel create`, `node run`.
+
+`org create` runs on an organization's own machine and makes its directory; the
+`org.json` files it writes are all that `channel create` needs to build the genesis block.
+`node run` starts one node from its directory (what a deployment across machines runs).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from ledger.core.errors import LedgerError
+from ledger.node.init import build_genesis, write_genesis
+from ledger.node.layout import OrgLayout
+from ledger.node.orgs import OrgPlan, create_org_dir, load_org_public
+from ledger.node.spec import default_config_path, load_spec
+
+org_app = typer.Typer(help="One organization's own key material.", no_args_is_help=True)
+channel_app = typer.Typer(help="The channel's genesis block, from the organizations' public files.", no_args_is_help=True)
+node_app = typer.Typer(help="Run one node of the networked layout from its directory.", no_args_is_help=True)
+
+
+def _emit(document: dict[str, Any], exit_code: int = 0) -> None:
+    typer.echo(json.dumps(document, ensure_ascii=False, indent=2))
+    raise typer.Exit(exit_code)
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+@org_app.command("create")
+def org_create(
+    org: str = typer.Option(..., "--org", help="The organization's name, e.g. Org3."),
+    out: Path = typer.Option(..., "--out", help="Its directory (created; must not hold an organization yet)."),
+    peers: str = typer.Option("", "--peers", help="Comma-separated peer names, e.g. peer0,peer1."),
+    orderers: str = typer.Option("", "--orderers", help="Comma-separated orderer node names."),
+    admins: str = typer.Option("admin", "--admins", help="Comma-separated administrator names."),
+    users: str = typer.Option("", "--users", help="Comma-separated client user names."),
+    nats_servers: str = typer.Option("", "--nats", help="Comma-separated NATS server names this organization runs."),
+    console: bool = typer.Option(False, "--console", help="Also a console node."),
+    networked: bool = typer.Option(True, "--networked/--embedded", help="NATS credentials for every node (networked layout)."),
+    tls: bool = typer.Option(False, "--tls", help="An X.509 TLS CA and a certificate per node."),
+    host: list[str] = typer.Option([], "--host", help="Name or address the nodes' TLS certificates are valid for (repeatable)."),
+) -> None:
+    """Make one organization's CA, nodes, administrators and users in DIR; prints its public file."""
+    from ledger.node.orgs import CONSOLE_NODE_NAME, node_id
+    from ledger.node.spec import NODE_NAME
+
+    try:
+        every = [org, *_names(peers), *_names(orderers), *_names(admins), *_names(users), *_names(nats_servers)]
+        bad = [name for name in every if not NODE_NAME.match(name)]
+        if bad:
+            raise LedgerError("CONFIG_INVALID", f"name {bad[0]!r}: use 1-32 letters, digits, '_' or '-', starting with a letter")
+        node_names = [*_names(peers), *_names(orderers), *_names(nats_servers)] + ([CONSOLE_NODE_NAME] if console else [])
+        plan = OrgPlan(
+            org,
+            peers=_names(peers),
+            orderers=_names(orderers),
+            admins=_names(admins),
+            users=_names(users),
+            nats_servers=_names(nats_servers),
+            consoles=[CONSOLE_NODE_NAME] if console else [],
+            networked=networked,
+            tls=tls,
+            tls_hosts={node_id(name, org): list(host) for name in node_names},
+        )
+        public = create_org_dir(OrgLayout(out), plan)
+    except LedgerError as exc:
+        _emit(exc.as_dict(), 1)
+    _emit({"org": public.org, "dir": str(out), "public_file": str(OrgLayout(out).public_file), "nodes": [n["name"] for n in public.nodes]})
+
+
+@channel_app.command("create")
+def channel_create(
+    org_dirs: list[Path] = typer.Option(..., "--org", help="An organization's directory or its org.json (repeat for each member)."),
+    out: Path = typer.Option(Path("genesis.block"), "--out", help="Where to write the genesis block."),
+    config: Path = typer.Option(None, "--config", help="Network file with the channel, batch and chaincode settings (default: network-config/network.yaml)."),
+) -> None:
+    """Build the channel's genesis block from the organizations' public files only."""
+    try:
+        spec = load_spec(config or default_config_path())
+        orgs = [load_org_public(path) for path in org_dirs]
+        names = [o.org for o in orgs]
+        if len(set(names)) != len(names):
+            raise LedgerError("CONFIG_INVALID", "an organization is given twice")
+        expected = [o.name for o in spec.organizations] + [spec.orderer.org]
+        missing, unknown = sorted(set(expected) - set(names)), sorted(set(names) - set(expected))
+        if missing or unknown:
+            raise LedgerError("CONFIG_INVALID", f"the network file's members are {expected}: missing {missing}, not in it {unknown}")
+        genesis = build_genesis(spec, orgs)
+        write_genesis(out, genesis)
+    except LedgerError as exc:
+        _emit(exc.as_dict(), 1)
+    orderers = [f"{n['name']}.{o.org}" for o in orgs for n in o.nodes if n["role"] == "orderer"]
+    _emit({"genesis": str(out), "channel": spec.channel, "orgs": names, "orderers": orderers})
+
+
+@node_app.command("run")
+def node_run(
+    home: Path = typer.Option(..., "--home", help="The node's directory (holds node.json)."),
+    console_host: str | None = typer.Option(None, "--host", help="Console nodes: the address to listen on instead of node.json's."),
+    console_port: int | None = typer.Option(None, "--port", help="Console nodes: the port to listen on instead of node.json's."),
+) -> None:
+    """Run one node (NATS server, orderer, peer or console) until it stops; fail-stop."""
+    from ledger.node.noderun import run_node
+
+    try:
+        code = run_node(home, console_host=console_host, console_port=console_port)
+    except LedgerError as exc:
+        _emit(exc.as_dict(), 1)
+    raise typer.Exit(code)
