@@ -14,6 +14,7 @@ import msgspec
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, Parameter
 
 from webapp.deps import client_of, requires_admin, requires_login
@@ -80,39 +81,75 @@ class DatasetUpload:
     file: UploadFile
 
 
-def accepted(req: Any) -> Response[dict[str, Any]]:
+class ErrorBody(msgspec.Struct):
+    """Every refusal: a stable code and a sentence a person can act on."""
+
+    code: str
+    message: str
+
+
+class AcceptedBody(msgspec.Struct):
+    """A write is queued for an administrator's review: follow it with GET /requests/{requestId}."""
+
+    requestId: str
+    status: str
+    txId: str | None
+
+
+REFUSAL_MEANINGS = {
+    400: "Bad input: a field is missing, malformed or out of range",
+    401: "Not logged in: send Authorization: Bearer <token> from POST /auth/login",
+    403: "Not allowed for this user (someone else's account or request, or not an administrator)",
+    404: "No such record",
+    409: "Conflicts with the current state (taken id, request already decided)",
+    413: "The body is larger than the console accepts",
+    415: "The file type is not accepted",
+    429: "Too many attempts: wait the seconds in Retry-After",
+    500: "The stored file no longer matches its hash on the ledger",
+    503: "The ledger cannot be reached (no running peer)",
+}
+
+
+def refusals(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the refusals a route answers, all with the one error body."""
+    return {
+        status: ResponseSpec(data_container=ErrorBody, description=REFUSAL_MEANINGS[status], generate_examples=False) for status in statuses
+    }
+
+
+def accepted(req: Any) -> Response[AcceptedBody]:
     view = request_view(req)
-    return Response({"requestId": view["requestId"], "status": view["status"], "txId": view["txId"]}, status_code=202)
+    return Response(AcceptedBody(requestId=view["requestId"], status=view["status"], txId=view["txId"]), status_code=202)
 
 
-@get("/index", sync_to_thread=True, guards=[])
+@get("/index", sync_to_thread=True, guards=[], responses=refusals(503))
 def index(services: Services) -> dict[str, Any]:
     """The service and the ledger's height."""
     chain = services.chain
     return {"name": "GridLedger", "approverOrg": chain.approver_org, "height": chain.height(), "peers": len(chain.peers)}
 
 
-@post("/auth/login", sync_to_thread=True, status_code=200)
+@post("/auth/login", sync_to_thread=True, status_code=200, responses=refusals(400, 401, 429))
 def login(data: LoginBody, request: Request[Any, Any, Any], services: Services) -> dict[str, Any]:
     """Unlock the user's wallet; answers a bearer token."""
     session = services.accounts.login(data.username, data.password, client_of(request))
     return {"token": session.token, "username": session.username, "isAdmin": session.is_admin, "expiresAt": session.expires_at}
 
 
-@post("/auth/logout", guards=[requires_login], status_code=200)
+@post("/auth/logout", guards=[requires_login], status_code=200, responses=refusals(401))
 async def logout(user: UserSession, services: Services) -> dict[str, Any]:
     services.sessions.close(user.token)
     return {"status": "logged_out"}
 
 
-@post("/users/register", sync_to_thread=True)
-def users_register(data: RegisterBody, request: Request[Any, Any, Any], services: Services) -> Response[dict[str, Any]]:
+@post("/users/register", sync_to_thread=True, status_code=202, responses=refusals(400, 409, 429, 503))
+def users_register(data: RegisterBody, request: Request[Any, Any, Any], services: Services) -> Response[AcceptedBody]:
     """Sign up: key, certificate and wallet now; the ledger account once an administrator approves."""
     _, identity = services.accounts.sign_up(data.userId, data.userName, data.password, client_of(request))
     return accepted(services.workflow.register(identity, data.userId, data.userName))
 
 
-@get("/users/get", sync_to_thread=True, guards=[requires_login])
+@get("/users/get", sync_to_thread=True, guards=[requires_login], responses=refusals(400, 401, 403, 404, 503))
 def users_get(services: Services, user: UserSession, user_id: Annotated[str, Parameter(query="userId")]) -> dict[str, Any]:
     """The full account (balance, holdings): only for its owner and administrators; others see /users/profile."""
     from webapp.workflow import require_self
@@ -125,23 +162,23 @@ def users_get(services: Services, user: UserSession, user_id: Annotated[str, Par
     return found
 
 
-@get("/users/profile", sync_to_thread=True, guards=[requires_login])
+@get("/users/profile", sync_to_thread=True, guards=[requires_login], responses=refusals(400, 401, 404, 503))
 def users_profile(services: Services, user_id: Annotated[str, Parameter(query="userId")]) -> dict[str, Any]:
     """What anyone logged in may know of a member: its name and organization."""
     return services.catalog.profile(user_id).as_dict()
 
 
-@post("/users/topup", sync_to_thread=True, guards=[requires_login])
-def users_topup(data: TopupBody, user: UserSession, services: Services) -> Response[dict[str, Any]]:
+@post("/users/topup", sync_to_thread=True, guards=[requires_login], status_code=202, responses=refusals(400, 401, 403, 404, 409, 503))
+def users_topup(data: TopupBody, user: UserSession, services: Services) -> Response[AcceptedBody]:
     return accepted(services.workflow.topup(user, data.userId, data.Token))
 
 
-@post("/users/delete", sync_to_thread=True, guards=[requires_login])
-def users_delete(data: DeleteBody, user: UserSession, services: Services) -> Response[dict[str, Any]]:
+@post("/users/delete", sync_to_thread=True, guards=[requires_login], status_code=202, responses=refusals(400, 401, 403, 404, 409, 503))
+def users_delete(data: DeleteBody, user: UserSession, services: Services) -> Response[AcceptedBody]:
     return accepted(services.workflow.delete(user, data.userId))
 
 
-@get("/assets/get", sync_to_thread=True, guards=[requires_login])
+@get("/assets/get", sync_to_thread=True, guards=[requires_login], responses=refusals(400, 401, 404, 503))
 def assets_get(services: Services, asset_id: Annotated[str, Parameter(query="assetId")]) -> dict[str, Any]:
     found = services.chain.query_asset(asset_id)
     if found is None:
@@ -149,8 +186,8 @@ def assets_get(services: Services, asset_id: Annotated[str, Parameter(query="ass
     return found
 
 
-@post("/assets/enroll", sync_to_thread=True, guards=[requires_login])
-def assets_enroll(data: EnrollBody, user: UserSession, services: Services) -> Response[dict[str, Any]]:
+@post("/assets/enroll", sync_to_thread=True, guards=[requires_login], status_code=202, responses=refusals(400, 401, 403, 404, 409, 413, 503))
+def assets_enroll(data: EnrollBody, user: UserSession, services: Services) -> Response[AcceptedBody]:
     """Publish: metadata names the SHA-256 of a file uploaded before with POST /datasets."""
     from webapp.datasets import parse_metadata
     from webapp.workflow import require_self
@@ -163,23 +200,23 @@ def assets_enroll(data: EnrollBody, user: UserSession, services: Services) -> Re
     return accepted(req)
 
 
-@post("/assets/exchange", sync_to_thread=True, guards=[requires_login])
-def assets_exchange(data: ExchangeBody, user: UserSession, services: Services) -> Response[dict[str, Any]]:
+@post("/assets/exchange", sync_to_thread=True, guards=[requires_login], status_code=202, responses=refusals(400, 401, 403, 404, 409, 503))
+def assets_exchange(data: ExchangeBody, user: UserSession, services: Services) -> Response[AcceptedBody]:
     """Buy from the publisher (buyer signs), or start a transfer between holders (the other party accepts)."""
     return accepted(services.workflow.exchange(user, data.assetId, data.originOwnerId, data.currentOwnerId))
 
 
-@post("/assets/cancel", sync_to_thread=True, guards=[requires_login])
-def assets_cancel(data: CancelBody, user: UserSession, services: Services) -> Response[dict[str, Any]]:
+@post("/assets/cancel", sync_to_thread=True, guards=[requires_login], status_code=202, responses=refusals(400, 401, 403, 404, 409, 503))
+def assets_cancel(data: CancelBody, user: UserSession, services: Services) -> Response[AcceptedBody]:
     return accepted(services.workflow.cancel(user, data.assetId, data.issuerId))
 
 
-@post("/assets/report", sync_to_thread=True, guards=[requires_login])
-def assets_report(data: ReportBody, user: UserSession, services: Services) -> Response[dict[str, Any]]:
+@post("/assets/report", sync_to_thread=True, guards=[requires_login], status_code=202, responses=refusals(400, 401, 403, 404, 409, 503))
+def assets_report(data: ReportBody, user: UserSession, services: Services) -> Response[AcceptedBody]:
     return accepted(services.workflow.report(user, data.originalAssetId, data.copyAssetId))
 
 
-@get("/assets/exchange/history", sync_to_thread=True, guards=[requires_login])
+@get("/assets/exchange/history", sync_to_thread=True, guards=[requires_login], responses=refusals(400, 401, 404, 503))
 def assets_exchange_history(
     services: Services,
     asset_id: Annotated[str, Parameter(query="assetId")],
@@ -192,13 +229,13 @@ def assets_exchange_history(
     return services.chain.asset_history(asset_id, query_type)
 
 
-@get("/assets/download", sync_to_thread=True, guards=[requires_login])
+@get("/assets/download", sync_to_thread=True, guards=[requires_login], responses=refusals(400, 401, 403, 404, 500, 503))
 def assets_download(services: Services, user: UserSession, asset_id: Annotated[str, Parameter(query="assetId")]) -> Response[bytes]:
     name, data = services.catalog.download(user, asset_id)
     return Response(data, media_type="application/octet-stream", headers={"content-disposition": f'attachment; filename="{name}"'})
 
 
-@post("/datasets", sync_to_thread=True, guards=[requires_login], status_code=201)
+@post("/datasets", sync_to_thread=True, guards=[requires_login], status_code=201, responses=refusals(400, 401, 413, 415))
 def datasets_upload(
     data: Annotated[DatasetUpload, Body(media_type=RequestEncodingType.MULTI_PART)], user: UserSession, services: Services
 ) -> dict[str, Any]:
@@ -207,42 +244,42 @@ def datasets_upload(
     return {"sha256": info.sha256, "size": info.size, "format": info.format, "columns": info.columns}
 
 
-@get("/requests/{request_id:str}", guards=[requires_login], sync_to_thread=True)
+@get("/requests/{request_id:str}", guards=[requires_login], sync_to_thread=True, responses=refusals(400, 401, 403, 404))
 def requests_get(request_id: str, user: UserSession, services: Services) -> dict[str, Any]:
     return request_view(services.workflow.get_visible(user, request_id))
 
 
-@post("/requests/{request_id:str}/accept", guards=[requires_login], sync_to_thread=True, status_code=202)
+@post("/requests/{request_id:str}/accept", guards=[requires_login], sync_to_thread=True, status_code=202, responses=refusals(400, 401, 403, 404, 409, 503))
 def requests_accept(request_id: str, user: UserSession, services: Services) -> dict[str, Any]:
     """The other party of a transfer between holders signs it."""
     return request_view(services.workflow.accept(user, request_id))
 
 
-@get("/reviews", guards=[requires_admin], sync_to_thread=True)
+@get("/reviews", guards=[requires_admin], sync_to_thread=True, responses=refusals(400, 401, 403))
 def reviews_list(
     services: Services, status: str | None = "pending", kind: str | None = None, requester: str | None = None
 ) -> list[dict[str, Any]]:
     return [request_view(r) for r in services.reviews.queue(status or None, kind, requester)]
 
 
-@post("/reviews/{request_id:str}/approve", guards=[requires_admin], sync_to_thread=True, status_code=200)
+@post("/reviews/{request_id:str}/approve", guards=[requires_admin], sync_to_thread=True, status_code=200, responses=refusals(400, 401, 403, 404, 409, 503))
 def reviews_approve(request_id: str, user: UserSession, services: Services) -> dict[str, Any]:
     """Sign the approval and submit; answers the outcome (committed or failed)."""
     return request_view(services.reviews.approve(user, request_id))
 
 
-@post("/reviews/{request_id:str}/reject", guards=[requires_admin], sync_to_thread=True, status_code=200)
+@post("/reviews/{request_id:str}/reject", guards=[requires_admin], sync_to_thread=True, status_code=200, responses=refusals(400, 401, 403, 404, 409))
 def reviews_reject(request_id: str, data: RejectBody, user: UserSession, services: Services) -> dict[str, Any]:
     return request_view(services.reviews.reject(user, request_id, data.reason))
 
 
-@post("/reviews/approve-bulk", guards=[requires_admin], sync_to_thread=True, status_code=200)
+@post("/reviews/approve-bulk", guards=[requires_admin], sync_to_thread=True, status_code=200, responses=refusals(400, 401, 403, 404, 409, 503))
 def reviews_approve_bulk(data: BulkBody, user: UserSession, services: Services) -> list[dict[str, Any]]:
     results = services.reviews.bulk_approve(user, data.requestIds)
     return [{"requestId": r.request_id, "ok": r.ok, "status": r.status, "message": r.message} for r in results]
 
 
-@get("/reviews/audit", guards=[requires_admin], sync_to_thread=True)
+@get("/reviews/audit", guards=[requires_admin], sync_to_thread=True, responses=refusals(400, 401, 403))
 def reviews_audit(services: Services, request_id: Annotated[str | None, Parameter(query="requestId")] = None) -> list[dict[str, Any]]:
     return [audit_view(e) for e in services.reviews.audit_log(request_id)]
 

@@ -28,6 +28,7 @@ from webapp.deps import provide_services, provide_user
 from webapp.errors import handle_exception
 from webapp.observability import healthz, metrics, request_log_middleware
 from webapp.openapi_page import OfflineSchemaPage
+from webapp.security_headers import add_security_headers
 from webapp.services import Services
 from webapp.settings import REQUEST_BODY_BYTES_MAX, Settings
 
@@ -98,6 +99,7 @@ def _build(lifespan: Any, html_routes: list[Any], data_dir: Path, settings: Sett
         dependencies={"services": Provide(provide_services, sync_to_thread=False), "user": Provide(provide_user, sync_to_thread=False)},
         lifespan=[lifespan],
         middleware=[request_log_middleware],
+        before_send=[add_security_headers],
         csrf_config=CSRFConfig(
             secret=_csrf_secret(data_dir),
             cookie_secure=settings.cookie_secure,

@@ -49,7 +49,9 @@ def up(
         raise typer.Exit(1) from None
     processes = spec.embedded.peer_processes and not one_process
     typer.echo(f"GridLedger console on http://{host}:{port}/  (API description at /schema)")
-    uvicorn.run(create_app(data, peer_processes=processes), host=host, port=port, log_level="warning")
+    # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from loopback; the console
+    # decides itself, from GRIDLEDGER_TRUSTED_PROXIES (webapp.throttle.client_address)
+    uvicorn.run(create_app(data, peer_processes=processes), host=host, port=port, log_level="warning", proxy_headers=False)
 
 
 if __name__ == "__main__":

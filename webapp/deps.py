@@ -74,3 +74,12 @@ def client_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
 
     peer = connection.client.host if connection.client else None
     return client_address(peer, connection.headers, services_of(connection).settings.trusted_proxies)
+
+
+def is_https(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    """Served over HTTPS: the connection's own scheme, or X-Forwarded-Proto from a trusted proxy."""
+    if connection.url.scheme == "https":
+        return True
+    peer = connection.client.host if connection.client else None
+    trusted = services_of(connection).settings.trusted_proxies
+    return peer in trusted and connection.headers.get("x-forwarded-proto", "").strip().lower() == "https"

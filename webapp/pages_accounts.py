@@ -9,7 +9,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
-from webapp.deps import client_of, requires_login
+from webapp.deps import client_of, is_https, requires_login
 from webapp.errors import AppError, BadInput, error_headers
 from webapp.pages import field, go, page, safe_next
 from webapp.services import Services
@@ -31,13 +31,14 @@ async def login_page(request: Request[Any, Any, Any], next: str = "") -> Templat
     return page(request, "login.html", next=safe_next(next) if next else "")
 
 
-def _with_cookie(response: Response[Any], token: str, services: Services) -> Response[Any]:
+def _with_cookie(request: Request[Any, Any, Any], response: Response[Any], token: str, services: Services) -> Response[Any]:
+    """The session cookie: HttpOnly, SameSite=Lax, and Secure over HTTPS or with GRIDLEDGER_COOKIE_SECURE=1."""
     response.set_cookie(
         SESSION_COOKIE,
         token,
         httponly=True,
         samesite="lax",
-        secure=services.settings.cookie_secure,
+        secure=services.settings.cookie_secure or is_https(request),
         path="/",
         max_age=services.settings.session_ttl_s,
     )
@@ -54,7 +55,7 @@ def login_submit(request: Request[Any, Any, Any], data: Form, services: Services
         return page(request, "login.html", status_code=error.status_code, headers=error_headers(error), error=error, username=username,
                     next=safe_next(wanted) if wanted else "")
     home_page = "/admin/reviews" if session.is_admin else "/dashboard"
-    return _with_cookie(go(safe_next(wanted, home_page) if wanted else home_page), session.token, services)
+    return _with_cookie(request, go(safe_next(wanted, home_page) if wanted else home_page), session.token, services)
 
 
 @post("/logout", include_in_schema=False)
@@ -84,7 +85,7 @@ def signup_submit(request: Request[Any, Any, Any], data: Form, services: Service
                     username=username, display_name=display_name)
     req = services.workflow.register(identity, username, display_name)
     session = services.accounts.login(username, password, client)
-    return _with_cookie(go(f"/my/requests/{req.id}"), session.token, services)
+    return _with_cookie(request, go(f"/my/requests/{req.id}"), session.token, services)
 
 
 @get("/dashboard", include_in_schema=False, guards=[requires_login], sync_to_thread=True)
