@@ -28,6 +28,7 @@ from webapp.deps import provide_services, provide_user
 from webapp.errors import handle_exception
 from webapp.observability import healthz, metrics, request_log_middleware
 from webapp.openapi_page import OfflineSchemaPage
+from webapp.outcomes import ReconcileLoop
 from webapp.services import Services
 from webapp.settings import REQUEST_BODY_BYTES_MAX, Settings
 
@@ -71,10 +72,13 @@ def create_app(data_dir: Path, *, network: Any | None = None, settings: Settings
         app.state.services = Services.build(data_dir, net, settings)
         metrics = app.state.services.metrics
         net.peers[0].add_commit_listener(lambda event: metrics.count_commit(event.codes))
+        reconcile = ReconcileLoop(app.state.services.outcomes, settings.reconcile_interval_s)
+        reconcile.start()  # settles what a crash or a commit timeout left unsettled
         log.info("console_started", data_dir=str(data_dir))
         try:
             yield
         finally:
+            reconcile.stop()
             if "network" in owned:
                 owned.pop("network").close()
             app.state.services.engine.dispose()

@@ -20,6 +20,7 @@ from webapp.chain import Chain, Outcome, decode_invocation, decode_signoffs
 from webapp.db import AuditEntry, ReviewRequest, now_s, session
 from webapp.errors import AppError, BadInput, Conflict, Forbidden
 from webapp.metrics import Metrics
+from webapp.outcomes import Outcomes
 from webapp.sessions import UserSession
 from webapp.settings import REASON_LENGTH_MAX, Settings
 from webapp.workflow import OPEN_STATUSES, Status, Workflow
@@ -31,20 +32,6 @@ BULK_WORKERS = 8
 AUDIT_LISTED_MAX = 500
 QUEUE_LISTED_MAX = 500
 
-# Outcome codes in words, for requesters.
-CODE_WORDS = {
-    "VALID": "committed to the ledger",
-    "MVCC_READ_CONFLICT": "another transaction changed the same records first (read conflict); make the request again",
-    "PHANTOM_READ_CONFLICT": "another transaction added records in the range this one read; make the request again",
-    "DUPLICATE_TXID": "this transaction was already submitted once",
-    "ENDORSEMENT_POLICY_FAILURE": "not enough organizations endorsed the transaction",
-    "MISSING_ADMIN_APPROVAL": "the ledger did not find a valid administrator approval",
-    "BAD_CREATOR_SIGNATURE": "the submitter's signature did not verify",
-    "CHAINCODE_ERROR": "the contract failed while running the transaction",
-    "UNKNOWN_IDENTITY": "an identity in the transaction is not a member of the channel",
-}
-
-
 @dataclass(frozen=True, slots=True)
 class BulkResult:
     request_id: str
@@ -54,12 +41,13 @@ class BulkResult:
 
 
 class ReviewService:
-    def __init__(self, engine: Engine, chain: Chain, settings: Settings, workflow: Workflow, metrics: Metrics) -> None:
+    def __init__(self, engine: Engine, chain: Chain, settings: Settings, workflow: Workflow, metrics: Metrics, outcomes: Outcomes) -> None:
         self.engine = engine
         self.chain = chain
         self.settings = settings
         self.workflow = workflow
         self.metrics = metrics
+        self.outcomes = outcomes
         workflow.on_created.append(self._auto_approve)
 
     # --- reading ----------------------------------------------------------------------------
@@ -148,30 +136,25 @@ class ReviewService:
         self._claim(req, Status.APPROVED, actor)
         self.workflow.audit(req.id, actor, action, f"approval signed by {signer.id}")
         self._observe_decision(req, action)
+        self.outcomes.begin(req.id)
+        ordered: list[bool] = []
+
+        def on_ordered() -> None:
+            ordered.append(True)
+            self.outcomes.mark_submitted(req)
+
         try:
             signoffs = decode_signoffs(req.signoffs_json) + [self.chain.signoff("approval", signer, req.tx_id)]
-            outcome = self.chain.submit(signer, decode_invocation(req.invocation_hex), signoffs, self.settings.submit_timeout_s)
-        except Exception as exc:  # the ledger broke: the request must not stay APPROVED forever
+            outcome = self.chain.submit(signer, decode_invocation(req.invocation_hex), signoffs, self.settings.submit_timeout_s, on_ordered)
+        except Exception as exc:  # the ledger broke: never left APPROVED forever, never failed once ordered
             log.exception("submit_failed", request_id=req.id)
-            outcome = Outcome(False, req.tx_id, None, "LEDGER_ERROR", f"the ledger could not take the transaction: {exc}")
-        self._record_outcome(req, outcome)
+            message = f"the ledger could not take the transaction: {exc}"
+            outcome = Outcome(False, req.tx_id, None, "LEDGER_ERROR", message, settled=not ordered)
+        try:
+            self.outcomes.record(req, outcome)
+        finally:
+            self.outcomes.end(req.id)
         return self.workflow.get(req.id)
-
-    def _record_outcome(self, req: ReviewRequest, outcome: Outcome) -> None:
-        status = Status.COMMITTED if outcome.committed else Status.FAILED
-        message = outcome.message or CODE_WORDS.get(outcome.code, "")
-        if not outcome.committed and outcome.code in CODE_WORDS and outcome.message:
-            message = f"{CODE_WORDS[outcome.code]}: {outcome.message}"
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(ReviewRequest)
-                .where(col(ReviewRequest.id) == req.id)
-                .values(status=status, block=outcome.block, code=outcome.code, message=message)
-            )
-        where = f" in block {outcome.block}" if outcome.block is not None else ""
-        self.workflow.audit(req.id, "ledger", status.value, f"{outcome.code}{where}: {message}".strip(": "))
-        self.metrics.transactions.labels(code=outcome.code).inc()
-        log.info("request_outcome", request_id=req.id, tx_id=outcome.tx_id, code=outcome.code, block=outcome.block)
 
     def _observe_decision(self, req: ReviewRequest, decision: str) -> None:
         self.metrics.decisions.labels(decision=decision).inc()

@@ -36,7 +36,8 @@ REQUESTS_LISTED_MAX = 500
 class Status(StrEnum):
     AWAITING_ACCEPTANCE = "awaiting_acceptance"  # a transfer waits for the other party's signature
     PENDING = "pending"  # in the review queue
-    APPROVED = "approved"  # approved, being submitted to the ledger
+    APPROVED = "approved"  # approved, being endorsed and ordered
+    SUBMITTED = "submitted"  # ordered; its commit is awaited or settled from the ledger by tx id
     COMMITTED = "committed"
     FAILED = "failed"
     REJECTED = "rejected"
