@@ -31,6 +31,7 @@ from webapp.openapi_page import OfflineSchemaPage
 from webapp.outcomes import ReconcileLoop
 from webapp.services import Services
 from webapp.settings import REQUEST_BODY_BYTES_MAX, Settings
+from webapp.words import kind_words, status_words
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = ROOT / "templates"
@@ -52,6 +53,8 @@ def _jinja_setup(engine: JinjaTemplateEngine) -> None:
     env.autoescape = True  # never trust a name or a description
     env.filters["when"] = lambda s: datetime.fromtimestamp(s, UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if s else ""
     env.filters["when_ms"] = lambda ms: datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if ms else ""
+    env.filters["status_words"] = status_words
+    env.filters["kind_words"] = kind_words
     env.filters["short"] = lambda h, n=12: (h[:n] + "…") if isinstance(h, str) and len(h) > n else h
 
 

@@ -30,6 +30,7 @@ from sqlmodel import col, select
 from webapp.chain import COMMIT_TIMEOUT, Chain, Outcome
 from webapp.db import ReviewRequest, now_s, session
 from webapp.metrics import Metrics
+from webapp.retries import drop_spares
 from webapp.settings import Settings
 from webapp.workflow import Status, Workflow
 
@@ -111,6 +112,7 @@ class Outcomes:
             )
         if result.rowcount != 1:
             return False
+        drop_spares(self.engine, req.id)  # settled: its retry signatures are of no more use
         where = f" in block {outcome.block}" if outcome.block is not None else ""
         self.workflow.audit(req.id, actor, status.value, f"{outcome.code}{where}: {message}".strip(": "))
         self.metrics.transactions.labels(code=outcome.code).inc()
