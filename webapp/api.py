@@ -276,7 +276,7 @@ def reviews_reject(request_id: str, data: RejectBody, user: UserSession, service
 @post("/reviews/approve-bulk", guards=[requires_admin], sync_to_thread=True, status_code=200, responses=refusals(400, 401, 403, 404, 409, 503))
 def reviews_approve_bulk(data: BulkBody, user: UserSession, services: Services) -> list[dict[str, Any]]:
     results = services.reviews.bulk_approve(user, data.requestIds)
-    return [{"requestId": r.request_id, "ok": r.ok, "status": r.status, "message": r.message} for r in results]
+    return [{"requestId": r.request_id, "ok": r.ok, "status": r.status, "message": r.message, "kind": r.kind, "requester": r.requester} for r in results]
 
 
 @get("/reviews/audit", guards=[requires_admin], sync_to_thread=True, responses=refusals(400, 401, 403))

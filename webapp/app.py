@@ -28,9 +28,11 @@ from webapp.deps import provide_services, provide_user
 from webapp.errors import handle_exception
 from webapp.observability import healthz, metrics, request_log_middleware
 from webapp.openapi_page import OfflineSchemaPage
+from webapp.outcomes import ReconcileLoop
 from webapp.security_headers import add_security_headers
 from webapp.services import Services
 from webapp.settings import REQUEST_BODY_BYTES_MAX, Settings
+from webapp.words import kind_words, status_words
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = ROOT / "templates"
@@ -52,6 +54,8 @@ def _jinja_setup(engine: JinjaTemplateEngine) -> None:
     env.autoescape = True  # never trust a name or a description
     env.filters["when"] = lambda s: datetime.fromtimestamp(s, UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if s else ""
     env.filters["when_ms"] = lambda ms: datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if ms else ""
+    env.filters["status_words"] = status_words
+    env.filters["kind_words"] = kind_words
     env.filters["short"] = lambda h, n=12: (h[:n] + "…") if isinstance(h, str) and len(h) > n else h
 
 
@@ -72,10 +76,13 @@ def create_app(data_dir: Path, *, network: Any | None = None, settings: Settings
         app.state.services = Services.build(data_dir, net, settings)
         metrics = app.state.services.metrics
         net.peers[0].add_commit_listener(lambda event: metrics.count_commit(event.codes))
+        reconcile = ReconcileLoop(app.state.services.outcomes, settings.reconcile_interval_s)
+        reconcile.start()  # settles what a crash or a commit timeout left unsettled
         log.info("console_started", data_dir=str(data_dir))
         try:
             yield
         finally:
+            reconcile.stop()
             if "network" in owned:
                 owned.pop("network").close()
             app.state.services.engine.dispose()

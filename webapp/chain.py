@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ledger.core.codes import describe as describe_code
 from ledger.core.encoding import decode, encode
 from ledger.core.identity import SigningIdentity
 from ledger.core.messages import Block, Invocation, Signoff, compute_tx_id
@@ -29,6 +30,11 @@ class Outcome:
     block: int | None
     code: str  # "VALID", a validation code name, or the contract's refusal code
     message: str
+    settled: bool = True  # False: ordered, but its commit was not seen yet (COMMIT_TIMEOUT)
+
+
+COMMIT_TIMEOUT = "COMMIT_TIMEOUT"
+DUPLICATE_TXID = "DUPLICATE_TXID"
 
 
 class Chain:
@@ -116,20 +122,60 @@ class Chain:
 
         return make_signoff(kind, signer, tx_id)
 
-    def submit(self, submitter: SigningIdentity, invocation: Invocation, signoffs: Sequence[Signoff], timeout_s: float) -> Outcome:
-        from ledger.gateway import CommitError, EndorsementError, GatewayError
+    def submit(
+        self,
+        submitter: SigningIdentity,
+        invocation: Invocation,
+        signoffs: Sequence[Signoff],
+        timeout_s: float,
+        on_ordered: Callable[[], None] | None = None,
+    ) -> Outcome:
+        """Endorse, order (then `on_ordered`), wait for the commit. A COMMIT_TIMEOUT is not a
+        failure: the outcome is unsettled and `commit_status` settles it later. A transaction id
+        already on the ledger (a retry of an ordered one) takes that first instance's outcome."""
+        from ledger.gateway import CommitError, CommitTimeout, EndorsementError, GatewayError
 
         tx_id = compute_tx_id(invocation)
         try:
-            result = self.gateway(submitter).submit(invocation, list(signoffs), timeout_s=timeout_s)
-        except EndorsementError as exc:
-            return Outcome(False, tx_id, None, str(exc.code), str(exc.message))
-        except CommitError as exc:
+            pending = self.gateway(submitter).submit_async(invocation, list(signoffs))
+            if on_ordered is not None:
+                on_ordered()
+            result = pending.result(timeout_s)
+        except CommitTimeout as exc:
+            return Outcome(False, tx_id, None, COMMIT_TIMEOUT, str(exc.message), settled=False)
+        except (EndorsementError, CommitError) as exc:
+            if str(exc.code) == DUPLICATE_TXID:
+                earlier = self.commit_status(tx_id)
+                if earlier is not None:
+                    return earlier
             return Outcome(False, tx_id, getattr(exc, "block", None), str(exc.code), str(exc.message))
         except GatewayError as exc:
             return Outcome(False, tx_id, None, str(getattr(exc, "code", "LEDGER_ERROR")), str(getattr(exc, "message", exc)))
         code = getattr(result.code, "name", str(result.code))
         return Outcome(code == "VALID", result.tx_id, result.block, code, "")
+
+    def commit_status(self, tx_id: str) -> Outcome | None:
+        """The transaction's outcome from any live peer's index, or None if none has it."""
+        found = self.gateway(self.service_identity()).commit_status(tx_id)
+        if found is None:
+            return None
+        block, code = found
+        return Outcome(code.name == "VALID", tx_id, block, code.name, "" if code.name == "VALID" else describe_code(code.name))
+
+    def components(self) -> dict[str, Any]:
+        """Each ledger component as health checks report it: every peer and the orderer."""
+        peers = [
+            {"name": p.name, "org": p.org, "status": "ok" if p.alive else "down", "height": p.height} for p in self.network.peers
+        ]
+        orderer_alive = bool(getattr(self.network.orderer, "alive", True))
+        return {"peers": peers, "orderer": {"status": "ok" if orderer_alive else "down", "height": self.network.orderer.height}}
+
+    def can_commit(self) -> bool:
+        """Whether the ledger can take a transaction now: live peers satisfy the policy and
+        the ordering service runs."""
+        gateway = self.gateway(self.service_identity())
+        orderer_alive = bool(getattr(self.network.orderer, "alive", True))
+        return orderer_alive and gateway.can_endorse()
 
     # --- explorer -------------------------------------------------------------------------
     @property

@@ -57,6 +57,20 @@ class ReviewRequest(SQLModel, table=True):
     message: str | None = None
 
 
+class SpareInvocation(SQLModel, table=True):
+    """The same request under another nonce (so another transaction id), signed by its
+    parties when they signed the request: what an approval retries with after an MVCC
+    conflict, without asking the parties again. Used at most once, in `attempt` order."""
+
+    __tablename__ = "spare_invocation"
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(index=True)
+    attempt: int
+    invocation_hex: str
+    tx_id: str
+    signoffs_json: str = "[]"
+
+
 class AuditEntry(SQLModel, table=True):
     """Every decision and outcome: who did what to which request, when, and why."""
 

@@ -10,6 +10,7 @@ import structlog
 from litestar import MediaType, Request, Response, get
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from sqlalchemy import text
 
 from webapp.services import Services
 from webapp.workflow import Status
@@ -68,14 +69,33 @@ def _route_of(scope: Scope) -> str:
 
 @get("/healthz", include_in_schema=True, sync_to_thread=True, opt={"api": True})
 def healthz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
-    """Liveness and the ledger's reachability."""
+    """Each component (peers, orderer, database) and whether the ledger can commit: 200 with
+    "status": "ok", or 503 with "status": "degraded" (the ledger cannot commit, or the
+    console's database does not answer)."""
     services: Services = request.app.state.services
+    components: dict[str, Any] = {}
     try:
-        peers = services.chain.peer_status()
-        ok = bool(peers)
-        body: dict[str, Any] = {"status": "ok" if ok else "degraded", "height": max((p["height"] for p in peers), default=0), "peers": len(peers)}
+        components.update(services.chain.components())
+        can_commit = services.chain.can_commit()
     except Exception as exc:  # the point of a health check is to say so
-        ok, body = False, {"status": "down", "error": str(exc)}
+        components["ledger"] = {"status": "down", "error": str(exc)}
+        can_commit = False
+    try:
+        with services.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        components["database"] = {"status": "ok"}
+    except Exception as exc:
+        components["database"] = {"status": "down", "error": str(exc)}
+    peers = components.get("peers", [])
+    live = [p for p in peers if p["status"] == "ok"]
+    ok = can_commit and components["database"]["status"] == "ok"
+    body: dict[str, Any] = {
+        "status": "ok" if ok else "degraded",
+        "canCommit": can_commit,
+        "height": max((p["height"] for p in live), default=0),
+        "peers": len(live),
+        "components": components,
+    }
     return Response(body, status_code=200 if ok else 503)
 
 

@@ -17,7 +17,7 @@ from webapp.views import audit_view, request_view
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 KINDS = ("register", "topup", "delete", "enroll", "purchase", "transfer", "cancel", "report")
-STATUSES = ("pending", "awaiting_acceptance", "approved", "committed", "failed", "rejected", "expired")
+STATUSES = ("pending", "awaiting_acceptance", "approved", "submitted", "committed", "failed", "rejected", "expired")
 
 
 @get("/admin/reviews", include_in_schema=False, guards=[requires_admin], sync_to_thread=True)

@@ -16,10 +16,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from ledger.core.identity import SigningIdentity
+from webapp.bulk import conflict_groups
 from webapp.chain import Chain, Outcome, decode_invocation, decode_signoffs
 from webapp.db import AuditEntry, ReviewRequest, now_s, session
 from webapp.errors import AppError, BadInput, Conflict, Forbidden
 from webapp.metrics import Metrics
+from webapp.outcomes import Outcomes
+from webapp.retries import APPROVAL_RETRIES_MAX, RETRYABLE_CODES, swap_in_spare
 from webapp.sessions import UserSession
 from webapp.settings import REASON_LENGTH_MAX, Settings
 from webapp.workflow import OPEN_STATUSES, Status, Workflow
@@ -31,35 +34,24 @@ BULK_WORKERS = 8
 AUDIT_LISTED_MAX = 500
 QUEUE_LISTED_MAX = 500
 
-# Outcome codes in words, for requesters.
-CODE_WORDS = {
-    "VALID": "committed to the ledger",
-    "MVCC_READ_CONFLICT": "another transaction changed the same records first (read conflict); make the request again",
-    "PHANTOM_READ_CONFLICT": "another transaction added records in the range this one read; make the request again",
-    "DUPLICATE_TXID": "this transaction was already submitted once",
-    "ENDORSEMENT_POLICY_FAILURE": "not enough organizations endorsed the transaction",
-    "MISSING_ADMIN_APPROVAL": "the ledger did not find a valid administrator approval",
-    "BAD_CREATOR_SIGNATURE": "the submitter's signature did not verify",
-    "CHAINCODE_ERROR": "the contract failed while running the transaction",
-    "UNKNOWN_IDENTITY": "an identity in the transaction is not a member of the channel",
-}
-
-
 @dataclass(frozen=True, slots=True)
 class BulkResult:
     request_id: str
     ok: bool
     status: str
     message: str
+    kind: str
+    requester: str
 
 
 class ReviewService:
-    def __init__(self, engine: Engine, chain: Chain, settings: Settings, workflow: Workflow, metrics: Metrics) -> None:
+    def __init__(self, engine: Engine, chain: Chain, settings: Settings, workflow: Workflow, metrics: Metrics, outcomes: Outcomes) -> None:
         self.engine = engine
         self.chain = chain
         self.settings = settings
         self.workflow = workflow
         self.metrics = metrics
+        self.outcomes = outcomes
         workflow.on_created.append(self._auto_approve)
 
     # --- reading ----------------------------------------------------------------------------
@@ -129,49 +121,71 @@ class ReviewService:
         return self.workflow.get(req.id)
 
     def bulk_approve(self, admin: UserSession, request_ids: list[str]) -> list[BulkResult]:
+        """Approve each; requests writing the same account or asset one after another, the
+        other groups in parallel (so they share blocks). Results in the order asked."""
         ids = list(dict.fromkeys(i for i in request_ids if i))[:BULK_APPROVE_MAX]
         if not ids:
             raise BadInput("NOTHING_SELECTED", "Select at least one request to approve.")
-
-        def one(request_id: str) -> BulkResult:
+        found: dict[str, ReviewRequest] = {}
+        results: dict[str, BulkResult] = {}
+        for request_id in ids:
             try:
-                req = self.approve(admin, request_id)
-                return BulkResult(request_id, req.status == Status.COMMITTED, req.status, req.message or "")
+                found[request_id] = self.workflow.get(request_id)
             except AppError as exc:
-                return BulkResult(request_id, False, exc.code, exc.message)
+                results[request_id] = BulkResult(request_id, False, exc.code, exc.message, "", "")
 
-        # In parallel, so the transactions share blocks instead of waiting for one each.
+        def one(req: ReviewRequest) -> BulkResult:
+            try:
+                done = self.approve(admin, req.id)
+                return BulkResult(req.id, done.status == Status.COMMITTED, done.status, done.message or "", req.kind, req.requester)
+            except AppError as exc:
+                return BulkResult(req.id, False, exc.code, exc.message, req.kind, req.requester)
+
+        def group(reqs: list[ReviewRequest]) -> list[BulkResult]:
+            return [one(req) for req in reqs]
+
         with ThreadPoolExecutor(max_workers=BULK_WORKERS) as pool:
-            return list(pool.map(one, ids))
+            for outcome in pool.map(group, conflict_groups([found[i] for i in ids if i in found])):
+                results.update((r.request_id, r) for r in outcome)
+        return [results[i] for i in ids]
 
     def _approve(self, req: ReviewRequest, signer: SigningIdentity, actor: str, action: str) -> ReviewRequest:
         self._claim(req, Status.APPROVED, actor)
         self.workflow.audit(req.id, actor, action, f"approval signed by {signer.id}")
         self._observe_decision(req, action)
+        self.outcomes.begin(req.id)
         try:
-            signoffs = decode_signoffs(req.signoffs_json) + [self.chain.signoff("approval", signer, req.tx_id)]
-            outcome = self.chain.submit(signer, decode_invocation(req.invocation_hex), signoffs, self.settings.submit_timeout_s)
-        except Exception as exc:  # the ledger broke: the request must not stay APPROVED forever
-            log.exception("submit_failed", request_id=req.id)
-            outcome = Outcome(False, req.tx_id, None, "LEDGER_ERROR", f"the ledger could not take the transaction: {exc}")
-        self._record_outcome(req, outcome)
+            outcome = self._submit(req, signer)
+            for _ in range(APPROVAL_RETRIES_MAX):
+                if not outcome.settled or outcome.code not in RETRYABLE_CODES:
+                    break
+                retry = swap_in_spare(self.engine, req)
+                if retry is None:
+                    break
+                self.workflow.audit(req.id, "ledger", "retried", f"{outcome.code} on {req.tx_id[:12]}: re-endorsed as {retry.tx_id[:12]}, approval by {signer.id}")
+                log.info("approval_retried", request_id=req.id, code=outcome.code, tx_id=retry.tx_id)
+                req = retry
+                outcome = self._submit(req, signer)
+            self.outcomes.record(req, outcome)
+        finally:
+            self.outcomes.end(req.id)
         return self.workflow.get(req.id)
 
-    def _record_outcome(self, req: ReviewRequest, outcome: Outcome) -> None:
-        status = Status.COMMITTED if outcome.committed else Status.FAILED
-        message = outcome.message or CODE_WORDS.get(outcome.code, "")
-        if not outcome.committed and outcome.code in CODE_WORDS and outcome.message:
-            message = f"{CODE_WORDS[outcome.code]}: {outcome.message}"
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(ReviewRequest)
-                .where(col(ReviewRequest.id) == req.id)
-                .values(status=status, block=outcome.block, code=outcome.code, message=message)
-            )
-        where = f" in block {outcome.block}" if outcome.block is not None else ""
-        self.workflow.audit(req.id, "ledger", status.value, f"{outcome.code}{where}: {message}".strip(": "))
-        self.metrics.transactions.labels(code=outcome.code).inc()
-        log.info("request_outcome", request_id=req.id, tx_id=outcome.tx_id, code=outcome.code, block=outcome.block)
+    def _submit(self, req: ReviewRequest, signer: SigningIdentity) -> Outcome:
+        """Sign the approval over the request's transaction id and submit it."""
+        ordered: list[bool] = []
+
+        def on_ordered() -> None:
+            ordered.append(True)
+            self.outcomes.mark_submitted(req)
+
+        try:
+            signoffs = decode_signoffs(req.signoffs_json) + [self.chain.signoff("approval", signer, req.tx_id)]
+            return self.chain.submit(signer, decode_invocation(req.invocation_hex), signoffs, self.settings.submit_timeout_s, on_ordered)
+        except Exception as exc:  # the ledger broke: never left APPROVED forever, never failed once ordered
+            log.exception("submit_failed", request_id=req.id)
+            message = f"the ledger could not take the transaction: {exc}"
+            return Outcome(False, req.tx_id, None, "LEDGER_ERROR", message, settled=not ordered)
 
     def _observe_decision(self, req: ReviewRequest, decision: str) -> None:
         self.metrics.decisions.labels(decision=decision).inc()

@@ -14,6 +14,7 @@ from webapp.chain import Chain
 from webapp.datasets import DatasetStore
 from webapp.db import open_engine
 from webapp.metrics import Metrics
+from webapp.outcomes import Outcomes
 from webapp.reviews import ReviewService
 from webapp.sessions import SessionRegistry
 from webapp.settings import Settings
@@ -33,6 +34,7 @@ class Services:
     datasets: DatasetStore
     catalog: Catalog
     metrics: Metrics
+    outcomes: Outcomes
 
     @classmethod
     def build(cls, data_dir: Path, network: Any, settings: Settings) -> "Services":
@@ -42,6 +44,7 @@ class Services:
         metrics = Metrics()
         workflow = Workflow(engine, chain, settings)
         datasets = DatasetStore(data_dir)
+        outcomes = Outcomes(engine, chain, settings, workflow, metrics)
         services = cls(
             data_dir=data_dir,
             settings=settings,
@@ -50,10 +53,11 @@ class Services:
             sessions=sessions,
             accounts=AccountService(engine, chain, settings, sessions),
             workflow=workflow,
-            reviews=ReviewService(engine, chain, settings, workflow, metrics),
+            reviews=ReviewService(engine, chain, settings, workflow, metrics, outcomes),
             datasets=datasets,
             catalog=Catalog(engine, chain, datasets, settings),
             metrics=metrics,
+            outcomes=outcomes,
         )
         services.accounts.import_first_admin(data_dir)
         return services

@@ -29,7 +29,9 @@ class Settings:
     signups_per_hour: int = 5  # accounts created from one client address in any hour
     trusted_proxies: tuple[str, ...] = ()  # socket peers whose X-Forwarded-For is believed
     dataset_bytes_max: int = DATASET_BYTES_MAX
-    submit_timeout_s: float = 30.0
+    submit_timeout_s: float = 30.0  # then the request stays "submitted" and is settled from the ledger
+    reconcile_interval_s: float = 15.0  # unsettled requests are looked up on the ledger this often
+    reconcile_absent_after_s: float = 120.0  # absent from the ledger this long after approval: re-proposable
     auto_approval: AutoApprovalRules = field(default_factory=AutoApprovalRules)
     fast_kdf: bool = False  # cheapest argon2id parameters (tests only)
 

@@ -24,6 +24,7 @@ from webapp.chain import Chain, decode_signoffs, encode_invocation, encode_signo
 from webapp.datasets import asset_content_hash, parse_metadata
 from webapp.db import AuditEntry, ConsoleUser, ReviewRequest, session
 from webapp.errors import BadInput, Conflict, Forbidden, NotFound
+from webapp.retries import countersign_spares, make_spares
 from webapp.sessions import UserSession
 from webapp.settings import NAME_LENGTH_MAX, TOKEN_AMOUNT_MAX, Settings
 
@@ -36,7 +37,8 @@ REQUESTS_LISTED_MAX = 500
 class Status(StrEnum):
     AWAITING_ACCEPTANCE = "awaiting_acceptance"  # a transfer waits for the other party's signature
     PENDING = "pending"  # in the review queue
-    APPROVED = "approved"  # approved, being submitted to the ledger
+    APPROVED = "approved"  # approved, being endorsed and ordered
+    SUBMITTED = "submitted"  # ordered; its commit is awaited or settled from the ledger by tx id
     COMMITTED = "committed"
     FAILED = "failed"
     REJECTED = "rejected"
@@ -139,6 +141,7 @@ class Workflow:
         with session(self.engine) as db:
             db.add(req)
             db.commit()
+        make_spares(self.engine, self.chain, req.id, signer, function, args)  # for approval retries
         self.audit(req.id, requester, "requested", summary)
         log.info("request_created", request_id=req.id, kind=kind, requester=requester, tx_id=tx_id)
         if req.status == Status.PENDING:
@@ -235,6 +238,7 @@ class Workflow:
         if req.status != Status.AWAITING_ACCEPTANCE:
             raise Conflict("NOT_AWAITING_ACCEPTANCE", f"This request is {req.status}; it cannot be accepted now.")
         signoffs = decode_signoffs(req.signoffs_json) + [self.chain.signoff("party", user.identity, req.tx_id)]
+        countersign_spares(self.engine, self.chain, req.id, user.identity)  # before it can be approved
         with self.engine.begin() as conn:
             result = conn.execute(
                 update(ReviewRequest)

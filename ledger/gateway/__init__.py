@@ -1,6 +1,6 @@
 """The client side of the ledger: submit, evaluate, commit status, typed errors."""
 
-from ledger.gateway.commit_status import CommitWaiter, PendingTransaction, SubmitResult
+from ledger.gateway.commit_status import Committed, CommitWaiter, PendingTransaction, SubmitResult, locate
 from ledger.gateway.errors import CommitError, CommitTimeout, EndorsementError, GatewayError, OrderingError
 from ledger.gateway.gateway import Gateway
 from ledger.gateway.signoffs import creator_party, make_signoff
@@ -8,6 +8,7 @@ from ledger.gateway.signoffs import creator_party, make_signoff
 __all__ = [
     "CommitError",
     "CommitTimeout",
+    "Committed",
     "CommitWaiter",
     "EndorsementError",
     "Gateway",
@@ -16,5 +17,6 @@ __all__ = [
     "PendingTransaction",
     "SubmitResult",
     "creator_party",
+    "locate",
     "make_signoff",
 ]

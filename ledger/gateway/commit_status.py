@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -11,11 +13,13 @@ from typing import Any, Protocol
 
 from ledger.core.codes import ValidationCode, describe
 from ledger.core.encoding import decode
+from ledger.core.errors import LedgerError
 from ledger.core.messages import CommitEvent, ResponsePayload
 from ledger.gateway.errors import CommitError, CommitTimeout
 from ledger.transport.protocols import CommitEvents
 
 SUBMIT_TIMEOUT_S_DEFAULT = 30.0
+COMMIT_CHECK_S = 0.5  # while waiting, how often a dead commit peer is noticed and replaced
 Committed = tuple[int, ValidationCode]  # (block number, validation code)
 
 
@@ -35,6 +39,39 @@ class CommitSource(CommitEvents, Protocol):
 
     @property
     def height(self) -> int: ...
+
+    @property
+    def alive(self) -> bool: ...  # False once its process is gone: the gateway fails over
+
+
+class TxLocator(Protocol):
+    """A peer asked where a transaction was committed (its transaction index)."""
+
+    @property
+    def alive(self) -> bool: ...
+
+    @property
+    def height(self) -> int: ...
+
+    def tx_location(self, tx_id: str) -> tuple[int, int, int] | None: ...  # (block, tx_num, code)
+
+
+def locate(tx_id: str, peers: Sequence[TxLocator]) -> Committed | None:
+    """Commit status by transaction id from any live peer (the highest first): every peer
+    validates every block the same way, so the first that has the id knows its outcome.
+    None when no live peer has it (not committed yet, or never ordered)."""
+    for peer in sorted((p for p in peers if p.alive), key=lambda p: p.height, reverse=True):
+        try:
+            found = peer.tx_location(tx_id)
+        except LedgerError:  # it died meanwhile: ask the next one
+            continue
+        if found is not None:
+            return found[0], ValidationCode(found[2])
+    return None
+
+
+Failover = Callable[[], "CommitWaiter | None"]  # a waiter on a live peer, when ours died
+Lookup = Callable[[str], "Committed | None"]
 
 
 class CommitWaiter:
@@ -72,22 +109,67 @@ class CommitWaiter:
 
 
 class PendingTransaction:
-    """An ordered transaction whose commit (steps 3 and 4, on the peers) is awaited."""
+    """An ordered transaction whose commit (steps 3 and 4, on the peers) is awaited.
 
-    def __init__(self, tx_id: str, future: "Future[Committed]", payload_bytes: bytes, waiter: CommitWaiter) -> None:
+    With `failover` and `lookup` (what `Gateway` gives), a commit peer that dies while we
+    wait does not cost the outcome: the wait moves to another live peer's commit events and
+    the transaction is looked up by id on the live peers (it may have committed meanwhile)."""
+
+    def __init__(
+        self,
+        tx_id: str,
+        future: "Future[Committed]",
+        payload_bytes: bytes,
+        waiter: CommitWaiter,
+        *,
+        failover: Failover | None = None,
+        lookup: Lookup | None = None,
+    ) -> None:
         self.tx_id = tx_id
         self.future = future
         self._payload_bytes = payload_bytes
         self._waiter = waiter
+        self._failover = failover
+        self._lookup = lookup
 
     def result(self, timeout_s: float = SUBMIT_TIMEOUT_S_DEFAULT) -> SubmitResult:
         """The commit's outcome; raises CommitError for an invalid transaction, CommitTimeout
         when no commit was seen in time (the transaction may still commit)."""
-        try:
-            block, code = self.future.result(timeout=timeout_s)
-        except FutureTimeout:
-            self._waiter.forget(self.tx_id)
-            raise CommitTimeout(self.tx_id, timeout_s) from None
+        block, code = self._wait(timeout_s)
         if code != ValidationCode.VALID:
             raise CommitError(code.name, describe(code), self.tx_id, block)
         return SubmitResult(self.tx_id, block, code, decode(self._payload_bytes, ResponsePayload).result)
+
+    def _wait(self, timeout_s: float) -> Committed:
+        if self._failover is None and self._lookup is None:
+            try:
+                return self.future.result(timeout=timeout_s)
+            except FutureTimeout:
+                self._waiter.forget(self.tx_id)
+                raise CommitTimeout(self.tx_id, timeout_s) from None
+        deadline = time.monotonic() + timeout_s
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                return self.future.result(timeout=max(0.0, min(COMMIT_CHECK_S, remaining)))
+            except FutureTimeout:
+                pass
+            moved = not self._waiter.peer.alive and self._move_wait()
+            found = self._lookup(self.tx_id) if self._lookup is not None and (moved or remaining <= 0) else None
+            if found is not None:
+                self._waiter.forget(self.tx_id)
+                return found
+            if remaining <= 0:
+                self._waiter.forget(self.tx_id)
+                raise CommitTimeout(self.tx_id, timeout_s)
+
+    def _move_wait(self) -> bool:
+        """Wait on a live peer's commit events instead; True if moved (the caller then looks
+        the id up: a commit before the move is seen there, one after it by the new waiter)."""
+        replacement = self._failover() if self._failover is not None else None
+        if replacement is None or replacement is self._waiter:
+            return False
+        self._waiter.forget(self.tx_id)
+        self._waiter = replacement
+        self.future = replacement.expect(self.tx_id)
+        return True

@@ -5,7 +5,9 @@
   2. order   — sign the envelope and broadcast it to the ordering service;
   3. validate and 4. commit — wait for the commit event of our peer and report the
      transaction's validation code.
-`evaluate` runs a query on one peer; `simulate` endorses without ordering (a dry run).
+`evaluate` runs a query on one peer; `simulate` endorses without ordering (a dry run);
+`commit_status` looks a transaction up by id on any live peer. When the commit peer dies,
+the gateway waits on another live peer's commit events (failover).
 Each step is a public method, so tools and tests can run one of them alone.
 Errors are typed (`ledger.gateway.errors`) and carry a stable code.
 """
@@ -21,7 +23,7 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-from ledger.core.codes import GatewayCode
+from ledger.core.codes import EndorserCode, GatewayCode
 from ledger.core.encoding import decode, encode
 from ledger.core.errors import LedgerError
 from ledger.core.identity import SigningIdentity, now_ms
@@ -40,7 +42,16 @@ from ledger.core.messages import (
     compute_tx_id,
 )
 from ledger.core.policy import Policy
-from ledger.gateway.commit_status import SUBMIT_TIMEOUT_S_DEFAULT, CommitWaiter, PendingTransaction, SubmitResult
+from ledger.gateway.commit_status import (
+    SUBMIT_TIMEOUT_S_DEFAULT,
+    Committed,
+    CommitWaiter,
+    Failover,
+    PendingTransaction,
+    SubmitResult,
+    TxLocator,
+    locate,
+)
 from ledger.gateway.errors import EndorsementError, GatewayError, OrderingError
 from ledger.transport.protocols import EndorserService, OrdererService
 
@@ -65,7 +76,11 @@ class Gateway:
         policies: dict[str, Policy],
         orderer: OrdererService,
         waiter: CommitWaiter,
+        failover: Failover | None = None,
+        locators: Sequence[TxLocator] = (),
     ) -> None:
+        """`failover` gives a waiter on a live peer when `waiter`'s peer dies; `locators` are
+        the peers `commit_status` asks."""
         self.identity = identity
         self.channel = channel
         self.default_chaincode = default_chaincode
@@ -73,6 +88,8 @@ class Gateway:
         self.policies = policies
         self.orderer = orderer
         self.waiter = waiter
+        self._failover = failover
+        self.locators = list(locators)
         self._round_robin = itertools.count()
 
     def new_invocation(self, function: str, args: Sequence[str], *, chaincode: str | None = None) -> Invocation:
@@ -91,13 +108,24 @@ class Gateway:
         responses, payload_bytes = self.endorse(invocation.chaincode, signed)  # 1. endorse
         envelope = self.assemble(signed, payload_bytes, responses)
         tx_id = compute_tx_id(invocation)
-        future = self.waiter.expect(tx_id)
+        waiter = self._live_waiter()
+        future = waiter.expect(tx_id)
         try:
             self.order(envelope)  # 2. order
         except GatewayError:
-            self.waiter.forget(tx_id)
+            waiter.forget(tx_id)
             raise
-        return PendingTransaction(tx_id, future, payload_bytes, self.waiter)  # 3.+4. on the peers
+        return PendingTransaction(tx_id, future, payload_bytes, waiter, failover=self._failover_waiter, lookup=self.commit_status)  # 3.+4.
+
+    def commit_status(self, tx_id: str) -> Committed | None:
+        """(block, validation code) of a committed transaction, asked of any live peer; None
+        when none has it. How a caller settles a COMMIT_TIMEOUT without resubmitting."""
+        return locate(tx_id, self.locators)
+
+    def can_endorse(self, chaincode: str | None = None) -> bool:
+        """Whether the live peers can satisfy the chaincode's endorsement policy now."""
+        policy = self.policies.get(chaincode or self.default_chaincode)
+        return policy is not None and policy.satisfied_by([p.identity for p in self.endorsers if p.alive])
 
     def simulate(self, invocation: Invocation, signoffs: Sequence[Signoff] = ()) -> ResponsePayload:
         """Step 1 alone: what the transaction would read and write, or the refusal it would get
@@ -136,8 +164,13 @@ class Gateway:
         signed_bytes = encode(signed)
         for attempt in range(ENDORSE_ATTEMPTS_MAX):
             chosen = list(peers) if peers is not None else self.endorsing_set(chaincode)
-            asked = [peer.endorse(signed_bytes) for peer in chosen]  # all at once
-            responses = [self._endorsed(peer, answer) for peer, answer in zip(chosen, asked)]
+            try:
+                asked = [peer.endorse(signed_bytes) for peer in chosen]  # all at once
+                responses = [self._endorsed(peer, answer) for peer, answer in zip(chosen, asked)]
+            except LedgerError as exc:  # a peer died under us: choose again among the live ones
+                if exc.code != EndorserCode.PEER_UNAVAILABLE or peers is not None or attempt + 1 == ENDORSE_ATTEMPTS_MAX:
+                    raise exc if isinstance(exc, EndorsementError) else EndorsementError(exc.code, exc.message) from None
+                continue
             payload_bytes = responses[0].payload
             if all(r.payload == payload_bytes for r in responses[1:]):
                 return responses, payload_bytes
@@ -181,6 +214,20 @@ class Gateway:
         return alive
 
     # --- helpers ------------------------------------------------------------------------
+
+    def _live_waiter(self) -> CommitWaiter:
+        """Our commit peer's waiter, or a live peer's when ours died (kept from then on)."""
+        if not self.waiter.peer.alive:
+            self._failover_waiter()
+        return self.waiter
+
+    def _failover_waiter(self) -> CommitWaiter | None:
+        if self._failover is None or self.waiter.peer.alive:
+            return self.waiter if self.waiter.peer.alive else None
+        replacement = self._failover()
+        if replacement is not None:
+            self.waiter = replacement
+        return replacement
 
     def _query_peer(self) -> EndorserService:
         """The highest live peer, preferring our commit peer: a query sees what `submit` returned."""

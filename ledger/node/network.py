@@ -191,11 +191,15 @@ class Network:
     # --- clients ------------------------------------------------------------------------
 
     def gateway(self, identity: SigningIdentity, *, commit_peer: PeerService | None = None) -> Gateway:
-        peer = commit_peer or self._home_peer(identity)
-        with self._lock:
-            waiter = self._waiters.get(peer.name)
-            if waiter is None:
-                waiter = self._waiters[peer.name] = CommitWaiter(peer)
+        """A gateway waiting on `commit_peer` (default: the first peer of the identity's org),
+        failing over to another live peer (own org first) when that one dies."""
+        org = identity.identity.org
+        waiter = self._waiter(commit_peer or self._home_peer(identity))
+
+        def failover() -> CommitWaiter | None:
+            live = sorted((p for p in self.peers if p.alive), key=lambda p: (p.org != org, -p.height))
+            return self._waiter(live[0]) if live else None
+
         policies = {cc.name: self.channel_view.endorsement_policy(cc.name) for cc in self.config.chaincodes}
         return Gateway(
             identity,
@@ -205,7 +209,17 @@ class Network:
             policies=policies,
             orderer=self.orderer,
             waiter=waiter,
+            failover=failover,
+            locators=self.peers,
         )
+
+    def _waiter(self, peer: PeerService) -> CommitWaiter:
+        """One commit waiter per peer, shared by every gateway that waits on it."""
+        with self._lock:
+            waiter = self._waiters.get(peer.name)
+            if waiter is None:
+                waiter = self._waiters[peer.name] = CommitWaiter(peer)
+            return waiter
 
     def _home_peer(self, identity: SigningIdentity) -> PeerService:
         org = identity.identity.org

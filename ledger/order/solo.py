@@ -87,6 +87,11 @@ class SoloOrderer:
             self._thread.join(timeout=10)
         self.store.close()
 
+    @property
+    def alive(self) -> bool:
+        """The ordering loop runs (health checks report it)."""
+        return self._running and self._thread.is_alive()
+
     def subscribe(self, deliver: Deliver) -> None:
         with self._lock:
             self._subscribers.append(deliver)
