@@ -3,6 +3,8 @@ default network and the console in one process."""
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 import typer
@@ -22,6 +24,7 @@ def up(
         None, "--admin-password", envvar="GRIDLEDGER_ADMIN_PASSWORD", help="First password of the console administrator (generated and printed once if omitted)."
     ),
     one_process: bool = typer.Option(False, "--one-process", help="Run every peer in this process even if the network file asks for peer processes."),
+    networked: bool = typer.Option(False, "--networked", help="Every node its own OS process on NATS JetStream, supervised (NATS servers, orderers, peers, console)."),
 ) -> None:
     """Start the network (initializing DIR first if it holds none) and serve the console."""
     import uvicorn
@@ -35,13 +38,16 @@ def up(
     layout = NetworkLayout(data)
     if not layout.genesis_file.exists():
         try:
-            result = init_network(config or default_config_path(), data, admin_password=admin_password)
+            result = init_network(config or default_config_path(), data, admin_password=admin_password, networked=networked)
         except (ConfigError, ValueError) as exc:
             typer.echo(f"init failed: {exc}", err=True)
             raise typer.Exit(1) from None
         typer.echo(f"Initialized a new network in {data}.")
         if result.admin_password_generated:
             typer.echo(f"Console administrator: user 'admin', password {result.admin_password}  (shown once: keep it)")
+    if networked:
+        supervise(data, host, port)
+        return
     try:
         spec = load_spec(layout.network_file)
     except ConfigError as exc:
@@ -52,6 +58,24 @@ def up(
     # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from loopback; the console
     # decides itself, from GRIDLEDGER_TRUSTED_PROXIES (webapp.throttle.client_address)
     uvicorn.run(create_app(data, peer_processes=processes), host=host, port=port, log_level="warning", proxy_headers=False)
+
+
+def supervise(data: Path, host: str, port: int) -> None:
+    """Run the networked layout's nodes, each its own process, until Ctrl-C or SIGTERM."""
+    from ledger.core.errors import LedgerError
+    from ledger.node.logs import configure_logging
+    from ledger.node.noderun import RUNNABLE_KINDS
+    from ledger.node.supervisor import Supervisor, install_stop_signals
+
+    configure_logging()
+    try:
+        supervisor = Supervisor(data, [sys.executable, "-m", "webapp.cli"], kinds=RUNNABLE_KINDS, extra_args={"console": ["--host", host, "--port", str(port)]})
+    except LedgerError as exc:
+        typer.echo(json.dumps(exc.as_dict()), err=True)
+        raise typer.Exit(1) from None
+    install_stop_signals(supervisor)
+    typer.echo(f"GridLedger networked: {len(supervisor.children)} nodes supervised from {data}; `gridledger status --data {data} --json` lists them. Ctrl-C stops them in order.")
+    supervisor.run()
 
 
 if __name__ == "__main__":

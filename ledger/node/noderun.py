@@ -16,6 +16,8 @@ from ledger.node.layout import NodeLayout
 from ledger.node.natsconf import nats_server_binary
 from ledger.node.nodeconf import NodeConfig, load_node_config
 
+RUNNABLE_KINDS = ("nats",)  # kinds `run_node` can run in this build
+
 
 def write_pid(home: Path) -> None:
     """The node's pid, for `gridledger status` (removed on a clean stop, stale after a crash)."""

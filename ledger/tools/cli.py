@@ -129,9 +129,24 @@ def query(
         net.close()
 
 
+def is_networked(data: Path) -> bool:
+    """A data directory laid out by `init --networked` (its nodes run on NATS)."""
+    return any(NetworkLayout(data).orgs_dir.glob("*/nodes/*/node.json"))
+
+
 @app.command()
-def status(data: Path = DataOption) -> None:
-    """Each peer's height and commit (state) hash."""
+def status(
+    data: Path = DataOption,
+    as_json: bool = typer.Option(True, "--json", help="Print JSON (the only format; accepted for scripts)."),
+) -> None:
+    """Each peer's height and commit (state) hash; for a networked layout every node's process."""
+    if is_networked(data):
+        from ledger.node.netstatus import networked_status
+
+        try:
+            emit(networked_status(data))
+        except LedgerError as exc:
+            fail(exc.code, exc.message)
     net = open_network(data)
     try:
         peers = [p.as_dict() for p in net.status()]

@@ -1,0 +1,106 @@
+"""`gridledger status` of a networked layout: every node's process and progress.
+
+A node is alive when the pid in its directory runs (and, for a NATS server, its /healthz
+answers); orderers' and peers' height and commit hash come from the heartbeats they
+publish on NATS (read with the organization's CLI client credentials), so the answer is
+the same from any machine that reaches the NATS cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from ledger.node.layout import NetworkLayout, NodeLayout
+from ledger.node.natsconf import client_tls_context
+from ledger.node.nodeconf import load_node_config
+from ledger.node.noderun import read_pid
+from ledger.node.orgs import NATS_CLIENT_SEED_FILE
+from ledger.node.supervisor import nats_healthy, networked_homes, pid_alive
+from ledger.transport.subjects import ChannelSubjects
+
+HEARTBEAT_LISTEN_S = 2.5  # a little over two heartbeat periods
+CONNECT_TIMEOUT_S = 3.0
+
+
+def client_options(layout: NetworkLayout, org: str) -> dict[str, Any]:
+    """`nats.connect` keyword arguments for organization `org`'s CLI client."""
+    homes = networked_homes(layout)
+    client_home = next((h for h in homes if load_node_config(h).nats is not None), None)
+    if client_home is None:
+        return {}
+    nats = load_node_config(client_home).nats
+    assert nats is not None
+    org_dir = layout.org_dir(org)
+    options: dict[str, Any] = {"servers": nats.urls, "nkeys_seed": str(org_dir / NATS_CLIENT_SEED_FILE), "name": f"cli.{org}"}
+    if nats.tls_ca_file:
+        ca = NodeLayout(client_home).tls_ca_bundle
+        options["tls"] = client_tls_context(ca.parent, ca.name, str(org_dir / "tls" / "client.pem"), str(org_dir / "tls" / "client.key"))
+    return options
+
+
+async def _listen_heartbeats(options: dict[str, Any], subject: str, listen_s: float) -> dict[str, dict[str, Any]]:
+    import nats
+
+    beats: dict[str, dict[str, Any]] = {}
+
+    async def quiet(e: Exception) -> None:
+        pass
+
+    try:
+        nc = await nats.connect(**options, connect_timeout=CONNECT_TIMEOUT_S, max_reconnect_attempts=0, allow_reconnect=False, error_cb=quiet)
+    except Exception:  # no NATS server reachable: nothing is heard
+        return beats
+
+    async def on_beat(msg: Any) -> None:
+        try:
+            beat = msgspec.msgpack.decode(msg.data)
+        except msgspec.DecodeError:
+            return
+        if isinstance(beat, dict) and isinstance(beat.get("name"), str):
+            beats[beat["name"]] = beat
+
+    try:
+        await nc.subscribe(subject, cb=on_beat)
+        await asyncio.sleep(listen_s)
+    finally:
+        await nc.close()
+    return beats
+
+
+def networked_status(data: Path, *, listen_s: float = HEARTBEAT_LISTEN_S) -> dict[str, Any]:
+    """The `status --json` document: `nodes` and `in_sync`."""
+    layout = NetworkLayout(data)
+    homes = networked_homes(layout)
+    configs = [load_node_config(h) for h in homes]
+    channel = configs[0].channel
+    console_org = next((c.org for c in configs if c.kind == "console"), configs[0].org)
+    options = client_options(layout, console_org)
+    beats = asyncio.run(_listen_heartbeats(options, ChannelSubjects(channel).heartbeat_all, listen_s)) if options else {}
+    nodes: list[dict[str, Any]] = []
+    for home, config in zip(homes, configs):
+        pid = read_pid(home)
+        alive = pid_alive(pid)
+        height: int | None = None
+        commit_hash: str | None = None
+        if config.kind == "nats":
+            alive = alive and nats_healthy(config)
+            server = msgspec.json.decode((home / (config.server_config_file or "")).read_bytes())
+            address = f"nats://{server['host']}:{server['port']}"
+        elif config.kind == "console":
+            address = f"http://{config.console_host}:{config.console_port}"
+        else:
+            address = f"{config.health_host}:{config.health_port}"
+            beat = beats.get(config.name)
+            if beat is not None:
+                height = int(beat.get("height", 0))
+                raw = beat.get("commit_hash", b"")
+                commit_hash = raw.hex() if isinstance(raw, bytes) else str(raw)
+                alive = alive or pid is None  # a node on another machine: its heartbeat says it lives
+        nodes.append({"name": config.name, "kind": config.kind, "pid": pid if alive else None, "address": address, "alive": alive, "height": height, "commit_hash": commit_hash})
+    peers = [n for n in nodes if n["kind"] == "peer"]
+    in_sync = bool(peers) and all(p["alive"] for p in peers) and len({(p["height"], p["commit_hash"]) for p in peers}) == 1 and peers[0]["height"] is not None
+    return {"channel": channel, "networked": True, "nodes": nodes, "in_sync": in_sync}

@@ -1,0 +1,89 @@
+"""`gridledger up --networked` supervises every node as its own OS process: a node that is
+killed is restarted (logged, with backoff), `status --json` lists every node, and SIGTERM
+stops them all in order."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+from nodekit import CLI, cli_json, init_networked, node_dirs, wait_for
+
+from ledger.node.layout import NetworkLayout
+from ledger.node.noderun import RUNNABLE_KINDS, read_pid
+from ledger.node.supervisor import pid_alive
+
+UP_STOP_S = 90.0
+
+
+def supervisor_log(path: Path) -> list[dict[str, object]]:
+    events = []
+    for line in path.read_text().splitlines():
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return events
+
+
+def test_up_networked_restarts_a_killed_node_and_stops_all_in_order(tmp_path: Path) -> None:
+    data = init_networked(tmp_path)
+    layout = NetworkLayout(data)
+    log_path = tmp_path / "up.log"
+    with open(log_path, "wb") as log:
+        up = subprocess.Popen([*CLI, "up", "--data", str(data), "--networked", "--port", "0"], stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "GRIDLEDGER_LOG_LEVEL": "INFO"})
+    try:
+        nats_homes = [layout.node_dir(f"nats{i}.OrdererOrg") for i in range(3)]
+
+        def all_alive() -> bool:
+            code, out = cli_json("status", "--data", str(data), "--json")
+            return code == 0 and all(n["alive"] for n in out["nodes"] if n["kind"] in RUNNABLE_KINDS)
+
+        wait_for(all_alive, what="every node alive")
+        code, out = cli_json("status", "--data", str(data), "--json")
+        names = {n["name"]: n for n in out["nodes"]}
+        assert set(names) >= {"nats0.OrdererOrg", "orderer2.OrdererOrg", "peer1.Org2", "console.Org1"}
+        assert {n["kind"] for n in out["nodes"]} == {"nats", "orderer", "peer", "console"}
+        for node in out["nodes"]:
+            assert set(node) == {"name", "kind", "pid", "address", "alive", "height", "commit_hash"}
+        assert names["nats1.OrdererOrg"]["address"].startswith("nats://127.0.0.1:")
+
+        # SIGKILL one NATS server: the supervisor notices, logs, restarts it with a new pid
+        victim = nats_homes[1]
+        old_pid = read_pid(victim)
+        assert old_pid and pid_alive(old_pid)
+        os.kill(old_pid, signal.SIGKILL)
+        wait_for(lambda: (read_pid(victim) or old_pid) != old_pid and pid_alive(read_pid(victim)), what="restarted nats1")
+        wait_for(all_alive, what="every node alive again")
+        events = supervisor_log(log_path)
+        exited = [e for e in events if e.get("event") == "node_exited" and e.get("node") == "nats1.OrdererOrg"]
+        restarted = [e for e in events if e.get("event") == "node_restarted" and e.get("node") == "nats1.OrdererOrg"]
+        assert exited and exited[0]["exit_code"] == -signal.SIGKILL and float(str(exited[0]["restart_in_s"])) > 0
+        assert restarted and restarted[0]["restarts"] == 1
+
+        pids = {home: read_pid(home) for home in nats_homes}
+        up.send_signal(signal.SIGTERM)
+        assert up.wait(UP_STOP_S) == 0
+        for home, pid in pids.items():
+            assert not pid_alive(pid), f"{home.name} still runs after the supervisor stopped"
+        stopped = [e["node"] for e in supervisor_log(log_path) if e.get("event") == "node_stopped"]
+        kinds_in_stop_order = [n.split(".")[0].rstrip("0123456789") for n in stopped]
+        assert kinds_in_stop_order == sorted(kinds_in_stop_order, key=["console", "peer", "orderer", "nats"].index)
+        assert len(stopped) == sum(1 for n in names.values() if n["kind"] in RUNNABLE_KINDS)
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+        kill_leftovers(data)
+
+
+def kill_leftovers(data: Path) -> None:
+    """Nodes a failed test's supervisor left behind (they run in their own sessions)."""
+    for home in node_dirs(data):
+        pid = read_pid(home)
+        if pid_alive(pid):
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
