@@ -27,6 +27,8 @@ from webapp.chain import decode_invocation, decode_signoffs
 from webapp.db import ReviewRequest, session
 from webapp.settings import Settings
 
+UNLIMITED_SIGNUPS = 1_000_000  # every test account signs up from one address
+
 SETTLE_WAIT_S = 90.0
 GONE_WAIT_S = 30.0
 
@@ -56,7 +58,7 @@ def own_network(own_dir: Path) -> Iterator[Network]:
 
 @pytest.fixture(scope="module")
 def own_client(own_dir: Path, own_network: Network) -> Iterator[TestClient[Any]]:
-    with TestClient(app=create_app(own_dir, network=own_network, settings=Settings(fast_kdf=True))) as client:
+    with TestClient(app=create_app(own_dir, network=own_network, settings=Settings(fast_kdf=True, signups_per_hour=UNLIMITED_SIGNUPS))) as client:
         yield client
 
 
@@ -89,7 +91,7 @@ def kill(peer: Any) -> None:
 
 def test_commit_timeout_stays_submitted_and_is_settled_by_tx_id(own_dir, own_network, own_api):
     user_id, headers = own_api.register()
-    impatient = Settings(fast_kdf=True, submit_timeout_s=0.0, reconcile_interval_s=3600)
+    impatient = Settings(fast_kdf=True, signups_per_hour=UNLIMITED_SIGNUPS, submit_timeout_s=0.0, reconcile_interval_s=3600)
     with TestClient(app=create_app(own_dir, network=own_network, settings=impatient)) as client:
         api = Api(client)  # sessions belong to one app: log in again
         request_id = topup(api, user_id, api.login(user_id), 13)
@@ -151,7 +153,7 @@ def test_crash_mid_bulk_approval_is_reconciled_on_start(own_dir, own_network, ow
         assert row is not None
         signoffs = decode_signoffs(row.signoffs_json) + [services.chain.signoff("approval", admin.identity, row.tx_id)]
         assert services.chain.submit(admin.identity, decode_invocation(row.invocation_hex), signoffs, 60.0).committed
-    restarted = Settings(fast_kdf=True, reconcile_absent_after_s=1.0, reconcile_interval_s=0.2)
+    restarted = Settings(fast_kdf=True, signups_per_hour=UNLIMITED_SIGNUPS, reconcile_absent_after_s=1.0, reconcile_interval_s=0.2)
     with TestClient(app=create_app(own_dir, network=own_network, settings=restarted)) as client:
         assert wait_for(lambda: [status_of(client, i) for i in ids] == ["committed", "committed", "pending", "pending"])
         api = Api(client)
