@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from webapp.chain import Chain
-from webapp.datasets import DatasetInfo, DatasetStore, analyze, asset_content_hash, build_metadata
+from webapp.datasets import DatasetInfo, DatasetStore, analyze, asset_content_hash, build_metadata, download_extension
 from webapp.db import DatasetRecord, ReviewRequest, session
 from webapp.errors import AppError, Forbidden, NotFound
 from webapp.market_index import PAGE_SIZE, MarketIndex, SearchPage
@@ -82,7 +82,7 @@ class Catalog:
         if content_hash and self.datasets.has(content_hash):
             view.stored = True
             try:
-                info = analyze(f"x.{view.metadata.get('format', 'csv')}", self.datasets.get(content_hash), 1 << 62)
+                info = analyze(f"x.{download_extension(view.metadata)}", self.datasets.get(content_hash), 1 << 62)
             except AppError:
                 return view
             view.preview = info.preview
@@ -145,5 +145,4 @@ class Catalog:
         if content_hash is None:
             raise NotFound("NO_DATASET", "This asset names no dataset file.")
         data = self.datasets.get(content_hash)  # re-hashes and compares with the ledger's hash
-        meta = parse_meta(asset)
-        return f"{asset_id}.{meta.get('format', 'bin')}", data
+        return f"{asset_id}.{download_extension(parse_meta(asset))}", data
