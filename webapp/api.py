@@ -19,6 +19,7 @@ from litestar.params import Body, Parameter
 
 from webapp.deps import client_of, requires_admin, requires_login
 from webapp.errors import BadInput, NotFound
+from webapp.market_index import PAGE_MAX, PAGE_SIZE, PAGE_SIZE_MAX, SORTS
 from webapp.services import Services
 from webapp.sessions import UserSession
 from webapp.views import audit_view, request_view
@@ -186,6 +187,24 @@ def assets_get(services: Services, asset_id: Annotated[str, Parameter(query="ass
     return found
 
 
+@get("/assets/search", sync_to_thread=True, guards=[requires_login], responses=refusals(400, 401, 503))
+def assets_search(
+    services: Services,
+    q: str = "",
+    sort: str = "newest",
+    page: Annotated[int, Parameter(ge=1, le=PAGE_MAX)] = 1,
+    page_size: Annotated[int, Parameter(query="pageSize", ge=1, le=PAGE_SIZE_MAX)] = PAGE_SIZE,
+    fmt: Annotated[str, Parameter(query="format")] = "",
+    on_sale_only: Annotated[bool, Parameter(query="onSaleOnly")] = True,
+) -> dict[str, Any]:
+    """Assets with every word of `q` (name, description, columns, issuer; any order, any case),
+    sorted newest, price_asc, price_desc or most_bought, `pageSize` per page."""
+    if sort not in SORTS:
+        raise BadInput("BAD_SORT", f"sort is one of {', '.join(SORTS)}.")
+    found = services.catalog.search(q, fmt, None, on_sale_only=on_sale_only, sort=sort, page=page, page_size=page_size)
+    return {"assets": found.assets, "total": found.total, "page": found.page, "pages": found.pages, "sort": found.sort}
+
+
 @post("/assets/enroll", sync_to_thread=True, guards=[requires_login], status_code=202, responses=refusals(400, 401, 403, 404, 409, 413, 503))
 def assets_enroll(data: EnrollBody, user: UserSession, services: Services) -> Response[AcceptedBody]:
     """Publish: metadata names the SHA-256 of a file uploaded before with POST /datasets."""
@@ -241,7 +260,7 @@ def datasets_upload(
 ) -> dict[str, Any]:
     """Store a dataset file (encrypted, by SHA-256) and answer its data dictionary for the metadata."""
     info = services.catalog.upload(user, data.file.filename or "", data.file.file.read())
-    return {"sha256": info.sha256, "size": info.size, "format": info.format, "columns": info.columns}
+    return {"sha256": info.sha256, "size": info.size, "format": info.format, "columns": info.columns, "rows": info.rows}
 
 
 @get("/requests/{request_id:str}", guards=[requires_login], sync_to_thread=True, responses=refusals(400, 401, 403, 404))
@@ -288,7 +307,7 @@ def api_router() -> Router:
     return Router(
         path="/",
         route_handlers=[
-            index, login, logout, users_register, users_get, users_profile, users_topup, users_delete, assets_get, assets_enroll,
+            index, login, logout, users_register, users_get, users_profile, users_topup, users_delete, assets_get, assets_search, assets_enroll,
             assets_exchange, assets_cancel, assets_report, assets_exchange_history, assets_download, datasets_upload,
             requests_get, requests_accept, reviews_list, reviews_approve, reviews_reject, reviews_approve_bulk, reviews_audit,
         ],

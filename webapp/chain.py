@@ -200,6 +200,19 @@ class Chain:
             raise NotFound("BLOCK_NOT_FOUND", f"There is no block {number}; the chain has {peer.height} blocks.")
         return describe_block(decode(peer.block(number), Block))
 
+    def block_changes(self, number: int) -> list[tuple[str, int, list[tuple[str, bytes, bool]]]]:
+        """What each VALID transaction of block `number` wrote (full keys), for the console's indexes."""
+        from ledger.tools.explorer import valid_writes
+
+        return valid_writes(decode(self._reader().block(number), Block))
+
+    @property
+    def namespace_prefix(self) -> str:
+        """How the contract's keys are stored: `<chaincode>/` + key (what history and blocks show)."""
+        from ledger.core.statekeys import namespaced
+
+        return namespaced(self.network.chaincode_name, "")
+
     def transaction(self, tx_id: str) -> dict[str, Any]:
         from ledger.tools.explorer import describe_transaction
 

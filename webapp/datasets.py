@@ -22,11 +22,16 @@ import nacl.utils
 
 from ledger.core.identity import write_private_file
 from ledger.node.layout import NetworkLayout
+from webapp.dictionary import describe_column
 from webapp.errors import AppError, BadInput, NotFound, TooLarge, UnsupportedType
 from webapp.settings import DATASET_BYTES_MAX
 
 DATASET_ID_RE = re.compile(r"^[0-9a-f]{64}$")
 FORMATS = {".csv": "csv", ".json": "json"}
+# metadata `format` is one of these words: it names the download's file extension, so free
+# text there could smuggle quotes or CR/LF into a Content-Disposition header
+FORMAT_WORDS = frozenset(FORMATS.values())
+JSON_DEPTH_MAX = 32  # a record is a flat object; deeper files are refused before any use
 PREVIEW_ROWS_MAX = 10
 COLUMNS_MAX = 200
 TYPE_SAMPLE_ROWS = 200
@@ -45,41 +50,58 @@ class DatasetInfo:
     sha256: str
     size: int
     format: str
-    columns: list[dict[str, str]]  # the data dictionary: name and inferred type
+    columns: list[dict[str, str]]  # the data dictionary: name, inferred type, unit where evident
     preview: list[list[str]]  # header row first
+    rows: int = 0  # data rows (CSV lines after the header, JSON records)
 
 
-def _infer_type(values: list[str]) -> str:
-    present = [v for v in values if v.strip() != ""]
-    if not present:
-        return "empty"
-    for kind, parse in (("integer", int), ("number", float)):
-        try:
-            for value in present:
-                parse(value)
-            return kind
-        except ValueError:
-            continue
-    return "text"
+def _csv_rows(text: str) -> list[list[str]]:
+    """Every row; a cell over the csv module's field limit is a 400, not a server error."""
+    try:
+        return list(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:
+        if "field limit" in str(exc):
+            raise BadInput(
+                "CSV_FIELD_TOO_LARGE", f"A CSV cell is longer than {csv.field_size_limit()} characters; split it or publish JSON."
+            ) from None
+        raise BadInput("BAD_DATASET", f"The CSV file does not parse: {exc}.") from None
 
 
-def _analyze_csv(text: str) -> tuple[list[dict[str, str]], list[list[str]]]:
-    rows = list(csv.reader(io.StringIO(text)))
+def _analyze_csv(text: str) -> tuple[list[dict[str, str]], list[list[str]], int]:
+    rows = _csv_rows(text)
     if not rows or not any(cell.strip() for cell in rows[0]):
         raise BadInput("EMPTY_DATASET", "The CSV file has no header row.")
+    if not any(any(cell.strip() for cell in row) for row in rows[1:]):
+        raise BadInput("NO_DATA_ROWS", "The CSV file has a header but no data rows: there is nothing to sell.")
     header = [cell.strip() for cell in rows[0]][:COLUMNS_MAX]
     body = rows[1 : 1 + TYPE_SAMPLE_ROWS]
-    columns = [
-        {"name": name, "type": _infer_type([row[i] for row in body if i < len(row)])} for i, name in enumerate(header)
-    ]
-    return columns, [header] + [row[: len(header)] for row in rows[1 : 1 + PREVIEW_ROWS_MAX]]
+    columns = [describe_column(name, [row[i] for row in body if i < len(row)]) for i, name in enumerate(header)]
+    return columns, [header] + [row[: len(header)] for row in rows[1 : 1 + PREVIEW_ROWS_MAX]], sum(1 for row in rows[1:] if any(c.strip() for c in row))
 
 
-def _analyze_json(text: str) -> tuple[list[dict[str, str]], list[list[str]]]:
+def _json_depth(value: Any) -> int:
+    """Nesting depth, walked without recursion (a deep file must not exhaust the stack here)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, dict)):
+            deepest = max(deepest, depth)
+            if depth > JSON_DEPTH_MAX:
+                return depth
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _analyze_json(text: str) -> tuple[list[dict[str, str]], list[list[str]], int]:
+    too_deep = BadInput("JSON_TOO_DEEP", f"The JSON file nests deeper than {JSON_DEPTH_MAX} levels; a dataset is a list of flat records.")
     try:
         data = json.loads(text)
+    except RecursionError:  # the parser gave up long before the end of a 100,000-deep file
+        raise too_deep from None
     except ValueError as exc:
         raise BadInput("BAD_DATASET", f"The JSON file does not parse: {exc}.") from None
+    if _json_depth(data) > JSON_DEPTH_MAX:
+        raise too_deep
     if isinstance(data, dict):
         data = next((v for v in data.values() if isinstance(v, list)), [data])
     records = [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
@@ -90,9 +112,9 @@ def _analyze_json(text: str) -> tuple[list[dict[str, str]], list[list[str]]]:
         names.extend(k for k in record if k not in names)
     names = names[:COLUMNS_MAX]
     sample = records[:TYPE_SAMPLE_ROWS]
-    columns = [{"name": n, "type": _infer_type([str(r.get(n, "")) for r in sample])} for n in names]
+    columns = [describe_column(n, [str(r.get(n, "")) for r in sample]) for n in names]
     preview = [names] + [[str(r.get(n, "")) for n in names] for r in records[:PREVIEW_ROWS_MAX]]
-    return columns, preview
+    return columns, preview, len(records)
 
 
 def analyze(filename: str, data: bytes, bytes_max: int = DATASET_BYTES_MAX) -> DatasetInfo:
@@ -108,12 +130,14 @@ def analyze(filename: str, data: bytes, bytes_max: int = DATASET_BYTES_MAX) -> D
         )
     if not data:
         raise BadInput("EMPTY_DATASET", "The file is empty.")
+    if b"\x00" in data:
+        raise BadInput("NUL_BYTES", "The file contains NUL bytes: it is not a text dataset.")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise BadInput("BAD_DATASET", "The file is not UTF-8 text.") from None
-    columns, preview = _analyze_csv(text) if fmt == "csv" else _analyze_json(text)
-    return DatasetInfo(hashlib.sha256(data).hexdigest(), len(data), fmt, columns, preview)
+    columns, preview, rows = _analyze_csv(text) if fmt == "csv" else _analyze_json(text)
+    return DatasetInfo(hashlib.sha256(data).hexdigest(), len(data), fmt, columns, preview, rows)
 
 
 def build_metadata(info: DatasetInfo, description: str, licence: str, filename: str) -> str:
@@ -128,6 +152,7 @@ def build_metadata(info: DatasetInfo, description: str, licence: str, filename: 
         "size": info.size,
         "format": info.format,
         "columns": info.columns,
+        "rows": info.rows,
         "description": description,
         "licence": licence,
         "filename": Path(filename).name[:128],
@@ -146,7 +171,16 @@ def parse_metadata(metadata: str) -> dict[str, Any]:
     for name in ("licence", "format"):
         if not isinstance(meta.get(name), str) or not meta.get(name):
             raise BadInput("BAD_METADATA", f"metadata needs a '{name}' field.")
+    if meta["format"] not in FORMAT_WORDS:
+        raise BadInput("BAD_FORMAT", f"metadata 'format' is one of {', '.join(sorted(FORMAT_WORDS))}.")
     return meta
+
+
+def download_extension(meta: dict[str, Any]) -> str:
+    """The file extension a download is named with: an allowed format word, else 'bin' (assets
+    published before the allow-list may carry anything there)."""
+    fmt = meta.get("format")
+    return fmt if isinstance(fmt, str) and fmt in FORMAT_WORDS else "bin"
 
 
 def asset_content_hash(asset: dict[str, Any]) -> str | None:

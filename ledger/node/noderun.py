@@ -16,7 +16,7 @@ from ledger.node.layout import NodeLayout
 from ledger.node.nodeconf import NodeConfig, load_node_config
 from ledger.transport.nats_cluster import server_binary
 
-RUNNABLE_KINDS = ("nats", "orderer")  # kinds `run_node` can run in this build
+RUNNABLE_KINDS = ("nats", "orderer", "peer")  # kinds `run_node` can run in this build
 
 
 def write_pid(home: Path) -> None:
@@ -44,7 +44,18 @@ def run_node(home: Path, *, console_host: str | None = None, console_port: int |
         from ledger.node.orderer_node import run_orderer
 
         write_pid(home)
-        return run_orderer(home, config)
+        try:
+            return run_orderer(home, config)
+        finally:
+            NodeLayout(home).pid_file.unlink(missing_ok=True)
+    if config.kind == "peer":
+        from ledger.node.peer_node import run_peer
+
+        write_pid(home)
+        try:
+            return run_peer(home, config)
+        finally:
+            NodeLayout(home).pid_file.unlink(missing_ok=True)
     raise ConfigError(f"{config.name}: kind {config.kind!r} cannot run from this build yet")
 
 

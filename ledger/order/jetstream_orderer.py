@@ -44,11 +44,11 @@ from ledger.core.messages import Block, BroadcastResult, block_hash
 from ledger.order.admission import admitted_tx_id
 from ledger.order.consenter import Consenter, StreamItem
 from ledger.transport import nats_link as link
+from ledger.transport.nats_rpc import HEARTBEAT_S
 from ledger.transport.subjects import ORDERER_QUEUE_GROUP, ChannelSubjects
 
 log = structlog.get_logger("orderer")
 
-HEARTBEAT_S = 1.0
 ENVELOPE_PUBLISH_TIMEOUT_S = 2.0  # one try; the gateway retries the broadcast with the same tx id
 ENVELOPE_PUBLISH_TRIES = 3  # "duplicate message id is in process" and short blips, inside one broadcast
 BLOCK_PUBLISH_TIMEOUT_S = 5.0

@@ -1,0 +1,247 @@
+"""A peer node on NATS: the same `Peer` (endorse, validate, commit), reached over the network.
+
+- Blocks (steps 3 and 4): the peer reads the channel's blocks stream with a durable pull
+  consumer of its own, positioned at its height every time it (re)starts, so a restarted
+  peer catches up by replaying what it missed. Blocks are committed one at a time on a
+  commit thread (the event loop keeps answering meanwhile) and acknowledged once committed.
+  A gap (a block after a missing one) is filled by reading the missing blocks by sequence.
+- Requests: `endorse`, `query` and `status` on its own subjects (`ChannelSubjects.peer`),
+  answered in the wire format of `ledger.transport.nats_rpc`.
+- Events: after each block, its commit event on `events(node)`; every HEARTBEAT_S, a
+  heartbeat with height and commit hash (what `gridledger status` and gateways read).
+
+Block N is message N + 1 of the blocks stream (`ChannelSubjects.blocks`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import msgspec
+import nats
+import nats.errors
+import nats.js.errors
+import structlog
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from ledger.core.encoding import decode, encode
+from ledger.core.errors import LedgerError
+from ledger.core.messages import Block, CommitEvent
+from ledger.peer.peer import Peer
+from ledger.transport.nats_rpc import HEARTBEAT_S, error_reply, heartbeat, ok_reply, parse_query
+from ledger.transport.subjects import ChannelSubjects
+
+log = structlog.get_logger("nats_peer")
+
+FETCH_MAX = 64  # blocks asked of the consumer at once
+FETCH_WAIT_S = 1.0  # a fetch that finds nothing returns after this (then asks again)
+INBOX_MAX = 128  # blocks fetched but not yet committed (backpressure on the consumer)
+ACK_WAIT_S = 120.0  # a block not acknowledged this long is delivered again
+GET_TIMEOUT_S = 10.0  # reading one block by sequence (catch-up)
+CONSUMER_RETRY_S = 0.5  # after the consumer failed (a server died, the stream is not made yet)
+SLOW_QUERIES = frozenset({"verify", "state_digest", "history"})  # run beside the event loop
+
+
+def durable_name(node: str) -> str:
+    """The peer's durable consumer on the blocks stream ("peer0.Org1" -> "peer0_Org1")."""
+    return node.replace(".", "_")
+
+
+class NatsPeerNode:
+    """Serves one `Peer` on NATS until `stop` is set; `run` returns when stopped, or raises
+    when the commit path fails (the node is fail-stop: its process exits)."""
+
+    def __init__(self, peer: Peer, genesis: Block, connect: dict[str, Any]) -> None:
+        self.peer = peer
+        self.genesis = genesis
+        self.connect = connect
+        self.subjects = ChannelSubjects(peer.channel.name)
+        self.stop = asyncio.Event()
+        self._nc: Client | None = None
+        self._js: JetStreamContext | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._commit_pool = ThreadPoolExecutor(1, thread_name_prefix="commit")
+        self._inbox: asyncio.Queue[Msg] = asyncio.Queue(INBOX_MAX)
+        self._next_number = 0  # the block the consumer should deliver next
+        self._queries: dict[str, Callable[..., Any]] = {
+            "evaluate": peer.evaluate,
+            "block": peer.block,
+            "tx_location": peer.tx_location,
+            "history": lambda key: [encode(e) for e in peer.history(key)],
+            "state_digest": peer.state_digest,
+            "verify": lambda: msgspec.msgpack.encode(peer.verify_chain()),
+        }
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        nc = self._nc = await nats.connect(**self.connect, error_cb=self._nats_error, disconnected_cb=self._disconnected, reconnected_cb=self._reconnected)
+        self._js = nc.jetstream()
+        try:
+            self.peer.add_commit_listener(self._on_commit)
+            # Recovery and the replay of missed blocks run off the loop, which serves their reads.
+            await self._loop.run_in_executor(self._commit_pool, lambda: self.peer.start(self.genesis, self._blocks_from, commit_thread=False))
+            self._next_number = self.peer.height
+            log.info("peer_started", peer=self.peer.name, height=self.peer.height)
+            for call, handler in (("endorse", self._endorse), ("query", self._query), ("status", self._status)):
+                await nc.subscribe(self.subjects.peer(self.peer.name, call), cb=self._guarded(handler))
+            tasks = [asyncio.create_task(t) for t in (self._follow(), self._commit_loop(), self._heartbeats())]
+            stopped = asyncio.create_task(self.stop.wait())
+            done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            for task in [stopped, *tasks]:
+                task.cancel()
+            for task in done:
+                if task is not stopped and not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+        finally:
+            await self._close(nc)
+
+    async def _nats_error(self, error: Exception) -> None:
+        log.warning("nats_error", peer=self.peer.name, error=repr(error))
+
+    async def _disconnected(self) -> None:
+        log.warning("nats_disconnected", peer=self.peer.name)
+
+    async def _reconnected(self) -> None:
+        log.info("nats_reconnected", peer=self.peer.name, server=str(self._nc.connected_url.netloc if self._nc and self._nc.connected_url else ""))
+
+    async def _close(self, nc: Client) -> None:
+        try:
+            await nc.drain()
+        except Exception as exc:  # a connection already gone has nothing to drain
+            log.warning("nats_drain_failed", peer=self.peer.name, error=repr(exc))
+        self._commit_pool.shutdown(wait=True)
+        self.peer.stop()
+
+    # --- blocks in (steps 3 and 4) ------------------------------------------------------
+
+    async def _follow(self) -> None:
+        """Fetch blocks from the durable consumer into the inbox; remake it after a failure."""
+        assert self._js is not None
+        while True:
+            try:
+                subscription = await self._consumer(self._js)
+                while True:
+                    try:
+                        messages = await subscription.fetch(FETCH_MAX, timeout=FETCH_WAIT_S)
+                    except nats.errors.TimeoutError:
+                        continue
+                    for message in messages:
+                        await self._inbox.put(message)
+                        self._next_number = message.metadata.sequence.stream  # block seq-1 taken, next is seq
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # server failover, stream not there yet, consumer lost
+                log.info("blocks_consumer_retry", peer=self.peer.name, error=repr(exc), next_block=self._next_number)
+                await asyncio.sleep(CONSUMER_RETRY_S)
+
+    async def _consumer(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:
+        """The peer's durable consumer, made anew from the next block it needs."""
+        stream, name = self.subjects.blocks_stream, durable_name(self.peer.name)
+        try:
+            await js.delete_consumer(stream, name)
+        except nats.js.errors.NotFoundError:
+            pass
+        config = ConsumerConfig(
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=self._next_number + 1,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=ACK_WAIT_S,
+        )
+        return await js.pull_subscribe(self.subjects.blocks, durable=name, stream=stream, config=config)
+
+    async def _commit_loop(self) -> None:
+        """Commit the fetched blocks in order on the commit thread, acknowledging each."""
+        assert self._loop is not None
+        while True:
+            message = await self._inbox.get()
+            block = decode(message.data, Block)
+            await self._loop.run_in_executor(self._commit_pool, self.peer.receive, block)
+            try:
+                await message.ack()
+            except Exception as exc:  # the consumer is remade from our height anyway
+                log.debug("block_ack_failed", peer=self.peer.name, number=block.header.number, error=repr(exc))
+
+    def _blocks_from(self, number: int) -> Iterator[bytes]:
+        """Blocks from `number` on, read by sequence (called on the commit thread)."""
+        assert self._loop is not None
+        sequence = number + 1
+        while True:
+            data = asyncio.run_coroutine_threadsafe(self._block_at(sequence), self._loop).result(GET_TIMEOUT_S)
+            if data is None:
+                return
+            yield data
+            sequence += 1
+
+    async def _block_at(self, sequence: int) -> bytes | None:
+        assert self._js is not None
+        try:
+            message = await self._js.get_msg(self.subjects.blocks_stream, sequence)
+        except nats.js.errors.NotFoundError:
+            return None  # past the end, or the stream is not made yet
+        except Exception as exc:  # catching up resumes with the next delivered block
+            log.warning("block_read_failed", peer=self.peer.name, sequence=sequence, error=repr(exc))
+            return None
+        return message.data
+
+    # --- events out ---------------------------------------------------------------------
+
+    def _on_commit(self, event: CommitEvent) -> None:
+        """Called on the commit thread after each block: publish its commit event."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._publish, self.subjects.events(self.peer.name), encode(event))
+
+    def _publish(self, subject: str, data: bytes) -> None:
+        if self._nc is not None and not self._nc.is_closed:
+            asyncio.ensure_future(self._nc.publish(subject, data))
+
+    async def _heartbeats(self) -> None:
+        subject = self.subjects.heartbeat(self.peer.name)
+        while True:
+            height, commit = self.peer.status
+            self._publish(subject, heartbeat(self.peer.name, "peer", height, commit))
+            await asyncio.sleep(HEARTBEAT_S)
+
+    # --- requests -----------------------------------------------------------------------
+
+    def _guarded(self, handler: Callable[[Msg], Awaitable[bytes]]) -> Callable[[Msg], Awaitable[None]]:
+        """Every request gets a reply: a LedgerError with its code, anything else as PEER_ERROR."""
+
+        async def serve(message: Msg) -> None:
+            try:
+                reply = await handler(message)
+            except LedgerError as exc:
+                reply = error_reply(exc.code, exc.message)
+            except Exception as exc:
+                log.error("peer_request_failed", peer=self.peer.name, subject=message.subject, error=repr(exc))
+                reply = error_reply("PEER_ERROR", f"{self.peer.name} could not answer: {exc!r}")
+            if message.reply:
+                await message.respond(reply)
+
+        return serve
+
+    async def _endorse(self, message: Msg) -> bytes:
+        return ok_reply(self.peer.endorse(message.data).result())
+
+    async def _query(self, message: Msg) -> bytes:
+        try:
+            method, args = parse_query(message.data)
+        except (msgspec.DecodeError, ValueError, TypeError):
+            return error_reply("BAD_REQUEST", "the query cannot be decoded")
+        call = self._queries[method]
+        if method in SLOW_QUERIES:
+            return ok_reply(await asyncio.to_thread(call, *args))
+        return ok_reply(call(*args))
+
+    async def _status(self, message: Msg) -> bytes:
+        height, commit = self.peer.status
+        return ok_reply({"name": self.peer.name, "org": self.peer.org, "height": height, "commit_hash": commit})
+

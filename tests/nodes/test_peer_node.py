@@ -1,0 +1,184 @@
+"""Peer nodes on NATS (`gridledger node run` of kind peer) on a real nats-server cluster.
+
+The blocks come from the ledger's own code: a copy of the networked data directory is run
+as the embedded network (same keys, same orderer identity), real transactions are
+committed there, and its orderer's signed blocks are published into the blocks stream of
+the NATS cluster with the orderer's own credentials. The networked peers must commit them
+and reach the embedded peers' commit hash; a killed peer catches up on restart; endorse,
+query and status answer over NATS with each peer's own credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import nats
+import pytest
+from nats.js.api import StorageType, StreamConfig
+from nodekit import NodeProcesses, init_networked, node_homes
+
+from ledger.core.encoding import decode, encode
+from ledger.core.messages import Block, ProposalResponse, ResponsePayload, compute_tx_id
+from ledger.gateway import creator_party, make_signoff
+from ledger.node.layout import NetworkLayout
+from ledger.node.natsconf import connect_options
+from ledger.node.network import Network
+from ledger.node.nodeconf import load_node_config
+from ledger.transport.nats_rpc import parse_reply, query_request
+from ledger.transport.subjects import ChannelSubjects
+
+S = ChannelSubjects("gridchannel")
+PEERS = ["peer0.Org1", "peer1.Org1", "peer0.Org2", "peer1.Org2"]
+STREAM_READY_S = 30.0
+CONVERGE_S = 60.0
+REQUEST_S = 5.0
+BLOCKS_FIRST = 4  # blocks of the reference network published before a peer is killed
+
+
+def options(home: Path) -> dict[str, Any]:
+    n = load_node_config(home).nats
+    assert n is not None
+
+    async def quiet(e: Exception) -> None:
+        pass
+
+    return {**connect_options(home, n.urls, n.nkey_seed_file, n.tls_ca_file, n.tls_cert_file, n.tls_key_file), "error_cb": quiet}
+
+
+def reference_blocks(data: Path, scratch: Path) -> tuple[list[bytes], dict[str, str], Any]:
+    """Blocks made by the embedded network of a copy of `data` (its orderer's signed blocks),
+    the commit hash its peers reached, and a signed query proposal for the NATS peers."""
+    copy = scratch / "reference"
+    shutil.copytree(data, copy)
+    with Network.open(copy) as net:
+        submit_many(net)
+        blocks = list(net.orderer.blocks_from(0))
+        hashes = {s.name: s.commit_hash for s in net.status()}
+        reader = net.gateway(net.client_identity("Org1", "reader"))
+        query = reader.propose(reader.new_invocation("queryUser", ["A"]), ())
+        return blocks, hashes, query
+
+
+def submit_many(net: Network, topups: int = 8) -> None:
+    """Real transactions, one block each: a registration and top-ups, approved by the regulator."""
+    alice = net.enroll("Org1", "alice")
+    gateway = net.gateway(alice)
+    calls = [("userRegister", ["Alice", "A"])] + [("userTopup", ["A", str(n + 1)]) for n in range(topups)]
+    for function, args in calls:
+        invocation = gateway.new_invocation(function, args)
+        tx_id = compute_tx_id(invocation)
+        gateway.submit(invocation, [creator_party(alice), make_signoff("approval", net.service_identity(net.approver_org), tx_id)])
+        net.wait_for_height(net.orderer.height)
+
+
+async def publish_blocks(orderer: Path, blocks: list[bytes], *, create: bool) -> None:
+    """Publish blocks as an orderer node does: block N is stream message N + 1, Msg-Id N."""
+    nc = await nats.connect(**options(orderer))
+    try:
+        js = nc.jetstream()
+        if create:
+            await js.add_stream(StreamConfig(name=S.blocks_stream, subjects=[S.blocks], num_replicas=3, storage=StorageType.FILE))
+        loop = asyncio.get_running_loop()
+        for data in blocks:
+            number = decode_number(data)
+            deadline = loop.time() + STREAM_READY_S
+            while True:  # a fresh R3 stream answers 503 until its leader is elected
+                try:
+                    ack = await js.publish(S.blocks, data, headers={"Nats-Msg-Id": str(number)}, timeout=2.0)
+                    break
+                except (nats.errors.NoRespondersError, nats.js.errors.NoStreamResponseError, nats.errors.TimeoutError):
+                    if loop.time() > deadline:
+                        raise
+                    await asyncio.sleep(0.1)
+            assert ack.seq == number + 1
+    finally:
+        await nc.close()
+
+
+def decode_number(data: bytes) -> int:
+    return decode(data, Block).header.number
+
+
+async def request(client: Path, subject: str, data: bytes, timeout_s: float = REQUEST_S) -> Any:
+    nc = await nats.connect(**options(client))
+    try:
+        return parse_reply((await nc.request(subject, data, timeout=timeout_s)).data)
+    finally:
+        await nc.close()
+
+
+def statuses(client: Path) -> dict[str, tuple[int, str]]:
+    async def ask() -> dict[str, tuple[int, str]]:
+        nc = await nats.connect(**options(client))
+        out = {}
+        try:
+            for name in PEERS:
+                try:
+                    reply = parse_reply((await nc.request(S.peer(name, "status"), b"", timeout=1.0)).data)
+                except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
+                    continue
+                out[name] = (reply["height"], reply["commit_hash"].hex())
+        finally:
+            await nc.close()
+        return out
+
+    return asyncio.run(ask())
+
+
+def wait_converged(client: Path, height: int, hashes: dict[str, str]) -> dict[str, tuple[int, str]]:
+    """Every peer at `height` with the reference commit hash (polled with a deadline)."""
+    want = {name: (height, hashes[name]) for name in PEERS}
+    deadline = time.monotonic() + CONVERGE_S
+    seen: dict[str, tuple[int, str]] = {}
+    while time.monotonic() < deadline:
+        seen = statuses(client)
+        if seen == want:
+            return seen
+        time.sleep(0.1)
+    raise AssertionError(f"peers did not converge on {want}: {seen}")
+
+
+@pytest.mark.timeout(300)
+def test_peers_commit_the_block_stream_agree_and_a_killed_peer_catches_up(tmp_path: Path, nodes: NodeProcesses) -> None:
+    data = init_networked(tmp_path)
+    layout = NetworkLayout(data)
+    blocks, hashes, query = reference_blocks(data, tmp_path)
+    assert len(blocks) > BLOCKS_FIRST + 2 and len(set(hashes.values())) == 1
+    orderer, console = layout.node_dir("orderer0.OrdererOrg"), layout.node_dir("console.Org1")
+    nodes.start_nats(data)
+    asyncio.run(publish_blocks(orderer, blocks[: BLOCKS_FIRST + 1], create=True))  # genesis + 4
+    peer_homes = {load_node_config(h).name: h for h in node_homes(data, "peer")}
+    assert sorted(peer_homes) == sorted(PEERS)
+    for home in peer_homes.values():
+        nodes.start(home)
+    # Midway the peers agree with each other (not yet with the final reference).
+    deadline = time.monotonic() + CONVERGE_S
+    while time.monotonic() < deadline:
+        seen = statuses(console)
+        if len(seen) == 4 and all(h == BLOCKS_FIRST + 1 for h, _ in seen.values()):
+            break
+        time.sleep(0.1)
+    assert len(seen) == 4 and len(set(seen.values())) == 1, seen
+
+    # A peer killed mid-stream misses blocks, then catches up by replaying on restart.
+    victim = peer_homes["peer1.Org2"]
+    os.kill(nodes.procs[victim].pid, signal.SIGKILL)
+    nodes.procs[victim].wait()
+    asyncio.run(publish_blocks(orderer, blocks[BLOCKS_FIRST + 1 :], create=False))
+    assert "peer1.Org2" not in statuses(console)  # it is really down while blocks arrive
+    nodes.start(victim)
+    final = wait_converged(console, len(blocks), hashes)
+    assert len(set(final.values())) == 1  # one height, one commit hash: the reference's
+
+    # Endorsement and a query over NATS, asked of one peer with the console's credentials.
+    payload = decode(asyncio.run(request(console, S.peer("peer0.Org2", "query"), query_request("evaluate", encode(query)))), ResponsePayload)
+    assert payload.status == 200 and b"Token" in payload.result
+    response = decode(asyncio.run(request(console, S.peer("peer1.Org2", "endorse"), encode(query))), ProposalResponse)
+    assert response.endorsement.endorser and response.payload
+    assert asyncio.run(request(console, S.peer("peer1.Org2", "query"), query_request("tx_location", "nope"))) is None
