@@ -30,13 +30,14 @@ def queue(request: Request[Any, Any, Any], services: Services, status: str = "pe
 
 
 @get("/admin/reviews/{request_id:str}", include_in_schema=False, guards=[requires_admin], sync_to_thread=True)
-def review_page(request: Request[Any, Any, Any], request_id: str, services: Services) -> Template:
+def review_page(request: Request[Any, Any, Any], request_id: str, user: UserSession, services: Services) -> Template:
     req = services.workflow.get(request_id)
     fresh = services.workflow.warnings(req) if req.status == "pending" else None
     view = request_view(req)
     if fresh is not None:
         view["warnings"] = fresh
-    return page(request, "review.html", req=view, audit=services.reviews.audit_log(req.id))
+    simulated = services.reviews.dry_run(user, req.id) if req.status == "pending" else None
+    return page(request, "review.html", req=view, audit=services.reviews.audit_log(req.id), dry_run=simulated)
 
 
 @post("/admin/reviews/{request_id:str}/approve", include_in_schema=False, guards=[requires_admin], sync_to_thread=True)

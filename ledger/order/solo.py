@@ -11,7 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import structlog
@@ -24,7 +24,7 @@ from ledger.core.identity import SigningIdentity, now_ms
 from ledger.core.messages import Block, BroadcastResult, block_hash
 from ledger.order.admission import check_envelope
 from ledger.order.blockcutter import BlockCutter
-from ledger.storage.blockstore import BlockStore
+from ledger.order.repair import BlockCopies, open_orderer_store
 
 log = structlog.get_logger("orderer")
 
@@ -36,10 +36,11 @@ Deliver = Callable[[int, bytes], None]  # a subscriber gets each new block's num
 class SoloOrderer:
     """Solo ordering service: one node, one thread cutting blocks."""
 
-    def __init__(self, identity: SigningIdentity, channel: Channel, directory: Path, genesis: Block) -> None:
+    def __init__(self, identity: SigningIdentity, channel: Channel, directory: Path, genesis: Block, *, copies: Sequence[BlockCopies] = ()) -> None:
+        """`copies`: the peers' stored blocks, to repair damaged block files from (see `ledger.order.repair`)."""
         self.identity = identity
         self.channel = channel
-        self.store = BlockStore(directory / "blocks")
+        self.store = open_orderer_store(directory / "blocks", genesis, channel, copies)
         if self.store.height == 0:
             self.store.append(0, encode(genesis))
         self.genesis = genesis
