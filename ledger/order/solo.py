@@ -52,6 +52,7 @@ class SoloOrderer:
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="orderer", daemon=True)
         self._running = False
+        self._failure: str | None = None  # why the ordering loop died (the service is then dead)
 
     @property
     def height(self) -> int:
@@ -71,7 +72,12 @@ class SoloOrderer:
     @property
     def alive(self) -> bool:
         """The ordering loop runs (health checks report it)."""
-        return self._running and self._thread.is_alive()
+        return self._running and self._failure is None and self._thread.is_alive()
+
+    @property
+    def failure(self) -> str | None:
+        """Why the ordering loop died, or None while it runs."""
+        return self._failure
 
     def subscribe(self, deliver: Deliver) -> None:
         with self._lock:
@@ -87,6 +93,8 @@ class SoloOrderer:
         checked = check_envelope(self.channel, envelope)
         if not checked.accepted:
             return checked
+        if self._failure is not None:
+            return BroadcastResult(False, OrdererCode.SERVICE_UNAVAILABLE, f"the orderer stopped: {self._failure}")
         if not self._running:
             return BroadcastResult(False, OrdererCode.SERVICE_UNAVAILABLE, "the orderer is not running")
         try:
@@ -98,9 +106,18 @@ class SoloOrderer:
     def enqueue_unchecked(self, envelope: bytes) -> None:
         """Order an envelope without the broadcast checks: what a faulty or malicious orderer
         would do. Only fault-injection tests call it; the peers' validators are the guard."""
-        self._queue.put(envelope)
+        self._queue.put(envelope, timeout=BROADCAST_ENQUEUE_WAIT_S)
 
     def _run(self) -> None:
+        """The ordering loop. It never dies silently: a failure is logged and marks the
+        service dead, so broadcasts are refused (SERVICE_UNAVAILABLE) instead of queued."""
+        try:
+            self._order()
+        except BaseException as exc:
+            self._failure = repr(exc)
+            log.error("orderer_loop_died", height=self.store.height, error=repr(exc), exc_info=exc)
+
+    def _order(self) -> None:
         timeout_s = self.channel.config.batch.batch_timeout_ms / 1000
         deadline: float | None = None
         while True:
@@ -135,4 +152,7 @@ class SoloOrderer:
         with self._lock:
             subscribers = list(self._subscribers)
         for deliver in subscribers:
-            deliver(number, block_bytes)
+            try:  # subscribers never block (bounded queues); one that fails must not stop ordering
+                deliver(number, block_bytes)
+            except Exception as exc:
+                log.error("deliver_failed", number=number, subscriber=repr(deliver), error=repr(exc))
