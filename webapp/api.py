@@ -19,6 +19,7 @@ from litestar.params import Body, Parameter
 
 from webapp.deps import client_of, requires_admin, requires_login
 from webapp.errors import BadInput, NotFound
+from webapp.market_index import PAGE_MAX, PAGE_SIZE, PAGE_SIZE_MAX, SORTS
 from webapp.services import Services
 from webapp.sessions import UserSession
 from webapp.views import audit_view, request_view
@@ -186,6 +187,24 @@ def assets_get(services: Services, asset_id: Annotated[str, Parameter(query="ass
     return found
 
 
+@get("/assets/search", sync_to_thread=True, guards=[requires_login], responses=refusals(400, 401, 503))
+def assets_search(
+    services: Services,
+    q: str = "",
+    sort: str = "newest",
+    page: Annotated[int, Parameter(ge=1, le=PAGE_MAX)] = 1,
+    page_size: Annotated[int, Parameter(query="pageSize", ge=1, le=PAGE_SIZE_MAX)] = PAGE_SIZE,
+    fmt: Annotated[str, Parameter(query="format")] = "",
+    on_sale_only: Annotated[bool, Parameter(query="onSaleOnly")] = True,
+) -> dict[str, Any]:
+    """Assets with every word of `q` (name, description, columns, issuer; any order, any case),
+    sorted newest, price_asc, price_desc or most_bought, `pageSize` per page."""
+    if sort not in SORTS:
+        raise BadInput("BAD_SORT", f"sort is one of {', '.join(SORTS)}.")
+    found = services.catalog.search(q, fmt, None, on_sale_only=on_sale_only, sort=sort, page=page, page_size=page_size)
+    return {"assets": found.assets, "total": found.total, "page": found.page, "pages": found.pages, "sort": found.sort}
+
+
 @post("/assets/enroll", sync_to_thread=True, guards=[requires_login], status_code=202, responses=refusals(400, 401, 403, 404, 409, 413, 503))
 def assets_enroll(data: EnrollBody, user: UserSession, services: Services) -> Response[AcceptedBody]:
     """Publish: metadata names the SHA-256 of a file uploaded before with POST /datasets."""
@@ -241,7 +260,7 @@ def datasets_upload(
 ) -> dict[str, Any]:
     """Store a dataset file (encrypted, by SHA-256) and answer its data dictionary for the metadata."""
     info = services.catalog.upload(user, data.file.filename or "", data.file.file.read())
-    return {"sha256": info.sha256, "size": info.size, "format": info.format, "columns": info.columns}
+    return {"sha256": info.sha256, "size": info.size, "format": info.format, "columns": info.columns, "rows": info.rows}
 
 
 @get("/requests/{request_id:str}", guards=[requires_login], sync_to_thread=True, responses=refusals(400, 401, 403, 404))
@@ -268,6 +287,22 @@ def reviews_approve(request_id: str, user: UserSession, services: Services) -> d
     return request_view(services.reviews.approve(user, request_id))
 
 
+@get("/reviews/{request_id:str}/dry-run", guards=[requires_admin], sync_to_thread=True, responses=refusals(400, 401, 403, 404, 409))
+def reviews_dry_run(request_id: str, user: UserSession, services: Services) -> dict[str, Any]:
+    """Simulate the request on the peers without ordering: outcome would_commit (with the keys
+    and decoded values it would write), would_fail (with the ledger's code) or unavailable."""
+    return services.reviews.dry_run(user, request_id).as_dict()
+
+
+@get("/reviews/{request_id:str}/dataset", guards=[requires_admin], sync_to_thread=True, responses=refusals(400, 401, 403, 404, 500))
+def reviews_dataset(request_id: str, services: Services) -> Response[bytes]:
+    """The dataset file a publication request names, for its reviewer (checked against its hash)."""
+    from webapp.publish_review import dataset_file
+
+    name, data = dataset_file(services.datasets, services.workflow.get(request_id))
+    return Response(data, media_type="application/octet-stream", headers={"content-disposition": f'attachment; filename="{name}"'})
+
+
 @post("/reviews/{request_id:str}/reject", guards=[requires_admin], sync_to_thread=True, status_code=200, responses=refusals(400, 401, 403, 404, 409))
 def reviews_reject(request_id: str, data: RejectBody, user: UserSession, services: Services) -> dict[str, Any]:
     return request_view(services.reviews.reject(user, request_id, data.reason))
@@ -288,9 +323,9 @@ def api_router() -> Router:
     return Router(
         path="/",
         route_handlers=[
-            index, login, logout, users_register, users_get, users_profile, users_topup, users_delete, assets_get, assets_enroll,
+            index, login, logout, users_register, users_get, users_profile, users_topup, users_delete, assets_get, assets_search, assets_enroll,
             assets_exchange, assets_cancel, assets_report, assets_exchange_history, assets_download, datasets_upload,
-            requests_get, requests_accept, reviews_list, reviews_approve, reviews_reject, reviews_approve_bulk, reviews_audit,
+            requests_get, requests_accept, reviews_list, reviews_dry_run, reviews_dataset, reviews_approve, reviews_reject, reviews_approve_bulk, reviews_audit,
         ],
         opt={"api": True, "exclude_from_csrf": True},
         tags=["api"],

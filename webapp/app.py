@@ -26,6 +26,7 @@ from webapp import pages_accounts, pages_assets, pages_explorer, pages_reviews
 from webapp.api import api_router
 from webapp.deps import provide_services, provide_user
 from webapp.errors import handle_exception
+from webapp.formats import human_size, tokens
 from webapp.observability import healthz, metrics, request_log_middleware
 from webapp.openapi_page import OfflineSchemaPage
 from webapp.outcomes import ReconcileLoop
@@ -54,6 +55,8 @@ def _jinja_setup(engine: JinjaTemplateEngine) -> None:
     env.autoescape = True  # never trust a name or a description
     env.filters["when"] = lambda s: datetime.fromtimestamp(s, UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if s else ""
     env.filters["when_ms"] = lambda ms: datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if ms else ""
+    env.filters["size"] = human_size
+    env.filters["tokens"] = tokens
     env.filters["status_words"] = status_words
     env.filters["kind_words"] = kind_words
     env.filters["short"] = lambda h, n=12: (h[:n] + "…") if isinstance(h, str) and len(h) > n else h

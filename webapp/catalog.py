@@ -11,7 +11,8 @@ from sqlalchemy.engine import Engine
 from webapp.chain import Chain
 from webapp.datasets import DatasetInfo, DatasetStore, analyze, asset_content_hash, build_metadata, download_extension
 from webapp.db import DatasetRecord, ReviewRequest, session
-from webapp.errors import Forbidden, NotFound
+from webapp.errors import AppError, Forbidden, NotFound
+from webapp.market_index import PAGE_SIZE, MarketIndex, SearchPage
 from webapp.sessions import UserSession
 from webapp.settings import Settings
 from webapp.workflow import Workflow, check_id
@@ -39,6 +40,9 @@ class AssetView:
     history: list[dict[str, Any]] = field(default_factory=list)
     preview: list[list[str]] = field(default_factory=list)
     stored: bool = False
+    rows: int | None = None  # data rows: from the metadata, else counted in the stored file
+    issuer_name: str = ""
+    issuer_org: str = ""
 
 
 def parse_meta(asset: dict[str, Any]) -> dict[str, Any]:
@@ -50,26 +54,19 @@ def parse_meta(asset: dict[str, Any]) -> dict[str, Any]:
 
 
 class Catalog:
-    def __init__(self, engine: Engine, chain: Chain, datasets: DatasetStore, settings: Settings) -> None:
+    def __init__(self, engine: Engine, chain: Chain, datasets: DatasetStore, settings: Settings, index: MarketIndex) -> None:
+        self.index = index
         self.engine = engine
         self.chain = chain
         self.datasets = datasets
         self.settings = settings
 
-    def search(self, text: str = "", fmt: str = "", price_max: int | None = None, on_sale_only: bool = True) -> list[dict[str, Any]]:
-        text = (text or "").strip().lower()[:SEARCH_LENGTH_MAX]
-        found = []
-        for asset in self.chain.list_assets(on_sale_only=on_sale_only):
-            meta = parse_meta(asset)
-            haystack = " ".join(str(x) for x in (asset.get("Name"), asset.get("Id"), asset.get("IssuerId"), meta.get("description"))).lower()
-            if text and text not in haystack:
-                continue
-            if fmt and meta.get("format") != fmt:
-                continue
-            if price_max is not None and int(asset.get("Value") or 0) > price_max:
-                continue
-            found.append({**asset, "meta": meta})
-        return found
+    def search(
+        self, text: str = "", fmt: str = "", price_max: int | None = None, on_sale_only: bool = True, sort: str = "newest", page: int = 1,
+        page_size: int = PAGE_SIZE,
+    ) -> SearchPage:
+        """The marketplace query, answered from the index fed by committed blocks."""
+        return self.index.search(text[:SEARCH_LENGTH_MAX], fmt=fmt, price_max=price_max, on_sale_only=on_sale_only, sort=sort, page=page, page_size=page_size)
 
     def view(self, asset_id: str) -> AssetView:
         asset_id = check_id(asset_id, "asset id")
@@ -78,12 +75,20 @@ class Catalog:
             raise NotFound("ASSET_NOT_FOUND", f"There is no asset {asset_id!r} on the ledger.")
         content_hash = asset_content_hash(asset)
         view = AssetView(asset, parse_meta(asset), content_hash, self.chain.asset_history(asset_id, "all"))
+        rows = view.metadata.get("rows")
+        view.rows = rows if isinstance(rows, int) else None
+        self.index.catch_up()
+        view.issuer_name, view.issuer_org = self.index.issuer(str(asset.get("IssuerId"))) or (str(asset.get("IssuerId")), "")
         if content_hash and self.datasets.has(content_hash):
             view.stored = True
             try:
-                view.preview = analyze(f"x.{download_extension(view.metadata)}", self.datasets.get(content_hash), 1 << 62).preview
-            except Exception:
-                view.preview = []
+                info = analyze(f"x.{download_extension(view.metadata)}", self.datasets.get(content_hash), 1 << 62)
+            except AppError:
+                return view
+            view.preview = info.preview
+            view.rows = info.rows if view.rows is None else view.rows
+            if not any(isinstance(c, dict) and "unit" in c for c in view.metadata.get("columns") or []):
+                view.metadata = {**view.metadata, "columns": info.columns}  # published before units were inferred
         return view
 
     def profile(self, user_id: str) -> Profile:

@@ -22,6 +22,7 @@ import nacl.utils
 
 from ledger.core.identity import write_private_file
 from ledger.node.layout import NetworkLayout
+from webapp.dictionary import describe_column
 from webapp.errors import AppError, BadInput, NotFound, TooLarge, UnsupportedType
 from webapp.settings import DATASET_BYTES_MAX
 
@@ -49,22 +50,9 @@ class DatasetInfo:
     sha256: str
     size: int
     format: str
-    columns: list[dict[str, str]]  # the data dictionary: name and inferred type
+    columns: list[dict[str, str]]  # the data dictionary: name, inferred type, unit where evident
     preview: list[list[str]]  # header row first
-
-
-def _infer_type(values: list[str]) -> str:
-    present = [v for v in values if v.strip() != ""]
-    if not present:
-        return "empty"
-    for kind, parse in (("integer", int), ("number", float)):
-        try:
-            for value in present:
-                parse(value)
-            return kind
-        except ValueError:
-            continue
-    return "text"
+    rows: int = 0  # data rows (CSV lines after the header, JSON records)
 
 
 def _csv_rows(text: str) -> list[list[str]]:
@@ -79,7 +67,7 @@ def _csv_rows(text: str) -> list[list[str]]:
         raise BadInput("BAD_DATASET", f"The CSV file does not parse: {exc}.") from None
 
 
-def _analyze_csv(text: str) -> tuple[list[dict[str, str]], list[list[str]]]:
+def _analyze_csv(text: str) -> tuple[list[dict[str, str]], list[list[str]], int]:
     rows = _csv_rows(text)
     if not rows or not any(cell.strip() for cell in rows[0]):
         raise BadInput("EMPTY_DATASET", "The CSV file has no header row.")
@@ -87,10 +75,8 @@ def _analyze_csv(text: str) -> tuple[list[dict[str, str]], list[list[str]]]:
         raise BadInput("NO_DATA_ROWS", "The CSV file has a header but no data rows: there is nothing to sell.")
     header = [cell.strip() for cell in rows[0]][:COLUMNS_MAX]
     body = rows[1 : 1 + TYPE_SAMPLE_ROWS]
-    columns = [
-        {"name": name, "type": _infer_type([row[i] for row in body if i < len(row)])} for i, name in enumerate(header)
-    ]
-    return columns, [header] + [row[: len(header)] for row in rows[1 : 1 + PREVIEW_ROWS_MAX]]
+    columns = [describe_column(name, [row[i] for row in body if i < len(row)]) for i, name in enumerate(header)]
+    return columns, [header] + [row[: len(header)] for row in rows[1 : 1 + PREVIEW_ROWS_MAX]], sum(1 for row in rows[1:] if any(c.strip() for c in row))
 
 
 def _json_depth(value: Any) -> int:
@@ -106,7 +92,7 @@ def _json_depth(value: Any) -> int:
     return deepest
 
 
-def _analyze_json(text: str) -> tuple[list[dict[str, str]], list[list[str]]]:
+def _analyze_json(text: str) -> tuple[list[dict[str, str]], list[list[str]], int]:
     too_deep = BadInput("JSON_TOO_DEEP", f"The JSON file nests deeper than {JSON_DEPTH_MAX} levels; a dataset is a list of flat records.")
     try:
         data = json.loads(text)
@@ -126,9 +112,9 @@ def _analyze_json(text: str) -> tuple[list[dict[str, str]], list[list[str]]]:
         names.extend(k for k in record if k not in names)
     names = names[:COLUMNS_MAX]
     sample = records[:TYPE_SAMPLE_ROWS]
-    columns = [{"name": n, "type": _infer_type([str(r.get(n, "")) for r in sample])} for n in names]
+    columns = [describe_column(n, [str(r.get(n, "")) for r in sample]) for n in names]
     preview = [names] + [[str(r.get(n, "")) for n in names] for r in records[:PREVIEW_ROWS_MAX]]
-    return columns, preview
+    return columns, preview, len(records)
 
 
 def analyze(filename: str, data: bytes, bytes_max: int = DATASET_BYTES_MAX) -> DatasetInfo:
@@ -150,8 +136,8 @@ def analyze(filename: str, data: bytes, bytes_max: int = DATASET_BYTES_MAX) -> D
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise BadInput("BAD_DATASET", "The file is not UTF-8 text.") from None
-    columns, preview = _analyze_csv(text) if fmt == "csv" else _analyze_json(text)
-    return DatasetInfo(hashlib.sha256(data).hexdigest(), len(data), fmt, columns, preview)
+    columns, preview, rows = _analyze_csv(text) if fmt == "csv" else _analyze_json(text)
+    return DatasetInfo(hashlib.sha256(data).hexdigest(), len(data), fmt, columns, preview, rows)
 
 
 def build_metadata(info: DatasetInfo, description: str, licence: str, filename: str) -> str:
@@ -166,6 +152,7 @@ def build_metadata(info: DatasetInfo, description: str, licence: str, filename: 
         "size": info.size,
         "format": info.format,
         "columns": info.columns,
+        "rows": info.rows,
         "description": description,
         "licence": licence,
         "filename": Path(filename).name[:128],

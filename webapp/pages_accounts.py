@@ -93,7 +93,10 @@ def dashboard(request: Request[Any, Any, Any], user: UserSession, services: Serv
     account = None if user.is_admin else services.chain.query_user(user.username)
     requests = services.workflow.for_user(user.username)
     offers = [r for r in requests if r.counterparty == user.username and r.status == "awaiting_acceptance"]
-    return page(request, "dashboard.html", account=account, requests=[request_view(r) for r in requests], offers=[request_view(r) for r in offers])
+    sales = services.market.sales_of(user.username) if account else []
+    return page(
+        request, "dashboard.html", account=account, requests=[request_view(r) for r in requests], offers=[request_view(r) for r in offers], sales=sales
+    )
 
 
 @post("/account/topup", include_in_schema=False, guards=[requires_login], sync_to_thread=True)

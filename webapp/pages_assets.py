@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
 
 from webapp.deps import requires_login
 from webapp.errors import BadInput
+from webapp.market_index import SORTS
 from webapp.pages import field, go, page
 from webapp.services import Services
 from webapp.sessions import UserSession
@@ -22,10 +24,18 @@ Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_
 
 
 @get("/market", include_in_schema=False, guards=[requires_login], sync_to_thread=True)
-def market(request: Request[Any, Any, Any], services: Services, q: str = "", format: str = "", price_max: str = "", show: str = "on_sale") -> Template:
+def market(
+    request: Request[Any, Any, Any], services: Services, q: str = "", format: str = "", price_max: str = "", show: str = "on_sale", sort: str = "newest", page_number: Annotated[str, Parameter(query="page")] = "1"
+) -> Template:
     limit = check_amount(price_max, "maximum price", minimum=0) if price_max.strip() else None
-    assets = services.catalog.search(q, format, limit, on_sale_only=show != "all")
-    return page(request, "market.html", assets=assets, q=q, format=format, price_max=price_max, show=show)
+    number = int(page_number) if page_number.strip().isdigit() else 1
+    found = services.catalog.search(q, format, limit, on_sale_only=show != "all", sort=sort, page=number)
+    filters: dict[str, Any] = {"q": q, "format": format, "price_max": price_max, "show": show, "sort": found.sort}
+
+    def link(to: int) -> str:
+        return "/market?" + urlencode({**{k: v for k, v in filters.items() if v}, "page": to})
+
+    return page(request, "market.html", found=found, assets=found.assets, sorts=SORTS, link=link, **filters)
 
 
 @get("/market/{asset_id:str}", include_in_schema=False, guards=[requires_login], sync_to_thread=True)

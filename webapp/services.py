@@ -13,6 +13,7 @@ from webapp.catalog import Catalog
 from webapp.chain import Chain
 from webapp.datasets import DatasetStore
 from webapp.db import open_engine
+from webapp.market_index import MarketIndex
 from webapp.metrics import Metrics
 from webapp.outcomes import Outcomes
 from webapp.reviews import ReviewService
@@ -33,6 +34,7 @@ class Services:
     reviews: ReviewService
     datasets: DatasetStore
     catalog: Catalog
+    market: MarketIndex
     metrics: Metrics
     outcomes: Outcomes
 
@@ -42,7 +44,8 @@ class Services:
         chain = Chain(network)
         sessions = SessionRegistry(settings.session_ttl_s)
         metrics = Metrics()
-        workflow = Workflow(engine, chain, settings)
+        market = MarketIndex(engine, chain)
+        workflow = Workflow(engine, chain, settings, market)
         datasets = DatasetStore(data_dir)
         outcomes = Outcomes(engine, chain, settings, workflow, metrics)
         services = cls(
@@ -55,7 +58,8 @@ class Services:
             workflow=workflow,
             reviews=ReviewService(engine, chain, settings, workflow, metrics, outcomes),
             datasets=datasets,
-            catalog=Catalog(engine, chain, datasets, settings),
+            catalog=Catalog(engine, chain, datasets, settings, market),
+            market=market,
             metrics=metrics,
             outcomes=outcomes,
         )

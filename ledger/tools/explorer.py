@@ -97,3 +97,25 @@ def inclusion_proof(block: Block, tx_num: int) -> dict[str, Any]:
         "data_hash": block.header.data_hash.hex(),
         "path": [{"sibling": sibling.hex(), "left": left} for sibling, left in path],
     }
+
+
+def valid_writes(block: Block) -> list[tuple[str, int, list[tuple[str, bytes, bool]]]]:
+    """(tx_id, timestamp_ms, [(full key, value, is_delete)]) of each VALID transaction of a block,
+    in block order: what the block changed in the world state, for indexes fed from blocks."""
+    found: list[tuple[str, int, list[tuple[str, bytes, bool]]]] = []
+    flags = block.metadata.validation_flags
+    for tx_num, envelope_bytes in enumerate(block.data):
+        if tx_num >= len(flags) or flags[tx_num] != ValidationCode.VALID:
+            continue
+        try:
+            payload = decode(decode(envelope_bytes, Envelope).payload, Payload)
+            if payload.type != PayloadType.ENDORSER_TRANSACTION:
+                continue
+            transaction = decode(payload.data, EndorsedTransaction)
+            proposal = decode(transaction.proposal, Proposal)
+            response = decode(transaction.response_payload, ResponsePayload)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            continue
+        writes = [(w.key, w.value, w.is_delete) for w in response.rwset.writes]
+        found.append((proposal.tx_id, proposal.timestamp_ms, writes))
+    return found
