@@ -5,17 +5,21 @@ from __future__ import annotations
 import hashlib
 import inspect
 import os
+import random
+import shutil
 import threading
 from pathlib import Path
 
 import pytest
 
 from ledger.storage.blockstore import (
+    DAMAGED_PREFIX,
     INDEX_ENTRY,
     INDEX_NAME,
     RECORD_HEADER,
     BlockStore,
     BlockStoreCorruption,
+    cut_damaged,
     data_file_name,
 )
 
@@ -100,8 +104,6 @@ def test_second_writer_on_same_directory_is_refused(tmp_path: Path) -> None:
     [
         pytest.param(lambda: RECORD_HEADER.pack(40, 0, 10)[:9], id="half-a-header"),
         pytest.param(lambda: RECORD_HEADER.pack(40, 0, 10) + block(10)[:13], id="half-a-payload"),
-        pytest.param(lambda: RECORD_HEADER.pack(40, 12345, 10) + block(10), id="crc-mismatch-in-final-record"),
-        pytest.param(lambda: b"\xde\xad\xbe\xef\x01" + b"\xff" * 95, id="garbage-after-last-record"),
         pytest.param(lambda: b"\x00" * 4096, id="zero-filled-tail"),
     ],
 )
@@ -119,6 +121,151 @@ def test_torn_tail_is_cut_on_reopen_and_appending_continues(tmp_path: Path, tail
     with BlockStore(tmp_path) as store:
         assert not store.torn_tail
         assert list(store.iter_blocks()) == [(n, block(n)) for n in range(11)]
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        pytest.param(lambda: RECORD_HEADER.pack(40, 12345, 10) + block(10), id="crc-mismatch-in-a-complete-final-record"),
+        pytest.param(lambda: b"\xde\xad\xbe\xef\x01" + b"\xff" * 95, id="garbage-after-last-record"),
+        pytest.param(lambda: RECORD_HEADER.pack(40, 0, 11) + block(11)[:13], id="half-a-record-of-the-wrong-block"),
+        pytest.param(lambda: RECORD_HEADER.pack(0, 0xFFFF0000, 10)[:6], id="partial-header-with-length-zero"),
+    ],
+)
+def test_damaged_final_bytes_that_are_no_crash_prefix_are_refused_and_kept(tmp_path: Path, tail) -> None:
+    fill(tmp_path, 10, file_bytes_max=10_000)
+    with open(tmp_path / data_file_name(0), "ab") as f:
+        f.write(tail())
+    before = snapshot_files(tmp_path)
+    with pytest.raises(BlockStoreCorruption) as error:
+        BlockStore(tmp_path, file_bytes_max=10_000)
+    assert error.value.number == 10 and error.value.code == "STORAGE_CORRUPT"
+    after = snapshot_files(tmp_path)
+    assert {k: v for k, v in after.items() if k != INDEX_NAME} == {k: v for k, v in before.items() if k != INDEX_NAME}
+
+
+def record_spans(directory: Path, count: int) -> list[tuple[Path, int, int]]:
+    """(data file, record offset, record size) of blocks 0..count-1."""
+    spans = []
+    for n in range(count):
+        path, offset = record_offset(directory, n)
+        with open(path, "rb") as data:
+            data.seek(offset)
+            spans.append((path, offset, RECORD_HEADER.size + RECORD_HEADER.unpack(data.read(RECORD_HEADER.size))[0]))
+    return spans
+
+
+def reopen_outcome(directory: Path, count: int, expected_number: int) -> str:
+    """Open after damage: 'refused' (naming `expected_number`), 'truncated' or 'intact'; asserts
+    that no intact block was dropped whatever happened."""
+    try:
+        store = BlockStore(directory, file_bytes_max=200)
+    except BlockStoreCorruption as exc:
+        assert exc.number == expected_number, (exc.number, expected_number, exc.reason)
+        return "refused"
+    with store:
+        if store.torn_tail:
+            assert store.height == expected_number == count - 1  # only the damaged last record went
+            return "truncated"
+        assert store.height == count
+        return "intact"
+
+
+@pytest.mark.parametrize("file_bytes_max", [10_000, 200], ids=["one-file", "rolled-over"])
+def test_flipping_any_bit_of_any_length_field_is_refused_naming_the_block(tmp_path: Path, file_bytes_max: int) -> None:
+    """The defect: one flipped length bit made recovery cut seven intact blocks as a 'torn tail'."""
+    count = 8
+    fill(tmp_path / "pristine", count, file_bytes_max=file_bytes_max)
+    spans = record_spans(tmp_path / "pristine", count)
+    outcomes: dict[str, int] = {"refused": 0, "truncated": 0, "intact": 0}
+    tried = 0
+    for number, (path, offset, _) in enumerate(spans):
+        for bit in range(32):
+            work = tmp_path / f"b{number}-{bit}"
+            shutil.copytree(tmp_path / "pristine", work)
+            (work / INDEX_NAME).unlink()  # no index: recovery must scan every record
+            target = work / path.name
+            raw = bytearray(target.read_bytes())
+            raw[offset + bit // 8] ^= 0x80 >> (bit % 8)
+            target.write_bytes(bytes(raw))
+            outcomes[reopen_outcome(work, count, number)] += 1
+            tried += 1
+            shutil.rmtree(work)
+    assert tried == count * 32
+    assert outcomes == {"refused": tried, "truncated": 0, "intact": 0}, outcomes
+
+
+def test_random_byte_flips_are_refused_naming_the_damaged_block(tmp_path: Path) -> None:
+    count = 12
+    fill(tmp_path / "pristine", count, file_bytes_max=200)
+    spans = record_spans(tmp_path / "pristine", count)
+    rng = random.Random(7)
+    outcomes: dict[str, int] = {"refused": 0, "truncated": 0, "intact": 0}
+    flips = 150
+    for attempt in range(flips):
+        number = rng.randrange(count)
+        path, offset, size = spans[number]
+        work = tmp_path / f"flip{attempt}"
+        shutil.copytree(tmp_path / "pristine", work)
+        (work / INDEX_NAME).unlink()
+        target = work / path.name
+        raw = bytearray(target.read_bytes())
+        raw[offset + rng.randrange(size)] ^= rng.randrange(1, 256)
+        target.write_bytes(bytes(raw))
+        outcomes[reopen_outcome(work, count, number)] += 1
+        shutil.rmtree(work)
+    assert outcomes == {"refused": flips, "truncated": 0, "intact": 0}, outcomes
+
+
+def test_a_crash_at_any_byte_of_the_last_append_is_cut_and_nothing_else(tmp_path: Path) -> None:
+    count = 6
+    fill(tmp_path / "pristine", count, file_bytes_max=200)
+    path, offset, size = record_spans(tmp_path / "pristine", count)[-1]
+    outcomes: dict[str, int] = {"refused": 0, "truncated": 0, "intact": 0}
+    for cut in range(1, size):
+        work = tmp_path / f"cut{cut}"
+        shutil.copytree(tmp_path / "pristine", work)
+        (work / INDEX_NAME).unlink()
+        target = work / path.name
+        target.write_bytes(target.read_bytes()[: offset + cut])
+        outcomes[reopen_outcome(work, count, count - 1)] += 1
+        shutil.rmtree(work)
+    assert outcomes == {"refused": 0, "truncated": size - 1, "intact": 0}, outcomes
+
+
+def test_flipped_index_entries_are_named_on_read_never_an_os_error(tmp_path: Path) -> None:
+    """An index entry pointing past the files or at an absurd offset is corruption of that block."""
+    fill(tmp_path, 10, file_bytes_max=200)
+    index = tmp_path / INDEX_NAME
+    raw = bytearray(index.read_bytes())
+    raw[4 * INDEX_ENTRY.size] ^= 0x40  # block 4's file number
+    raw[6 * INDEX_ENTRY.size + 4] ^= 0x80  # block 6's offset: beyond 2**63
+    index.write_bytes(bytes(raw))
+    with BlockStore(tmp_path, file_bytes_max=200) as store:
+        for number in (4, 6):
+            with pytest.raises(BlockStoreCorruption) as error:
+                store.get(number)
+            assert error.value.number == number
+        assert store.get(5) == block(5)
+
+
+def test_cut_damaged_keeps_the_cut_bytes_and_the_block_can_be_appended_again(tmp_path: Path) -> None:
+    fill(tmp_path, 9, file_bytes_max=200)
+    path, offset = record_offset(tmp_path, 7)
+    raw = bytearray(path.read_bytes())
+    raw[offset + RECORD_HEADER.size + 1] ^= 0x10
+    path.write_bytes(bytes(raw))
+    (tmp_path / INDEX_NAME).unlink()
+    with pytest.raises(BlockStoreCorruption) as error:
+        BlockStore(tmp_path, file_bytes_max=200)
+    kept = cut_damaged(tmp_path, error.value)
+    assert kept and all(p.name.startswith(DAMAGED_PREFIX) for p in kept)
+    with BlockStore(tmp_path, file_bytes_max=200) as store:
+        assert store.height == 7 and not store.torn_tail
+        store.append(7, block(7))
+        store.append(8, block(8))
+    with BlockStore(tmp_path) as store:
+        assert list(store.iter_blocks()) == [(n, block(n)) for n in range(9)]
 
 
 def test_crc_flip_in_a_middle_block_raises_corruption_naming_the_block(tmp_path: Path) -> None:

@@ -34,6 +34,18 @@ class Outcome:
     settled: bool = True  # False: ordered, but its commit was not seen yet (COMMIT_TIMEOUT)
 
 
+@dataclass(frozen=True, slots=True)
+class Simulation:
+    """A dry run's raw answer: ok with the keys read and (key, value, deleted) written, or the
+    refusal's code and message."""
+
+    ok: bool
+    code: str
+    message: str
+    reads: tuple[str, ...]
+    writes: tuple[tuple[str, bytes, bool], ...]
+
+
 COMMIT_TIMEOUT = "COMMIT_TIMEOUT"
 DUPLICATE_TXID = "DUPLICATE_TXID"
 
@@ -154,6 +166,18 @@ class Chain:
             return Outcome(False, tx_id, None, str(getattr(exc, "code", "LEDGER_ERROR")), str(getattr(exc, "message", exc)))
         code = getattr(result.code, "name", str(result.code))
         return Outcome(code == "VALID", result.tx_id, result.block, code, "")
+
+    def simulate(self, submitter: SigningIdentity, invocation: Invocation, signoffs: Sequence[Signoff]) -> Simulation:
+        """Endorse without ordering (the gateway's dry run): what the transaction would write,
+        or the refusal it would get. Nothing reaches the orderer, so nothing can commit."""
+        from ledger.gateway import GatewayError
+
+        try:
+            payload = self.gateway(submitter).simulate(invocation, list(signoffs))
+        except GatewayError as exc:
+            return Simulation(False, str(getattr(exc, "code", "LEDGER_ERROR")), str(getattr(exc, "message", exc)), (), ())
+        writes = tuple((w.key, w.value, w.is_delete) for w in payload.rwset.writes)
+        return Simulation(True, "", "", tuple(r.key for r in payload.rwset.reads), writes)
 
     def commit_status(self, tx_id: str) -> Outcome | None:
         """The transaction's outcome from any live peer's index, or None if none has it."""

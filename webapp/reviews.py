@@ -19,6 +19,7 @@ from ledger.core.identity import SigningIdentity
 from webapp.bulk import conflict_groups
 from webapp.chain import Chain, Outcome, decode_invocation, decode_signoffs
 from webapp.db import AuditEntry, ReviewRequest, now_s, session
+from webapp.dryrun import DryRun, dry_run
 from webapp.errors import AppError, BadInput, Conflict, Forbidden
 from webapp.metrics import Metrics
 from webapp.outcomes import Outcomes
@@ -80,6 +81,15 @@ class ReviewService:
         with session(self.engine) as db:
             rows = db.exec(select(ReviewRequest.status, func.count()).group_by(ReviewRequest.status))
             return {status: count for status, count in rows}
+
+    def dry_run(self, admin: UserSession, request_id: str) -> DryRun:
+        """What approving an undecided request would write, or the refusal it would get."""
+        if not admin.is_admin:
+            raise Forbidden("NOT_ADMIN", "Only administrators review requests.")
+        req = self.workflow.get(request_id)
+        if req.status not in OPEN_STATUSES:
+            raise Conflict("NOT_OPEN", f"This request is {req.status}; a dry run shows what an undecided request would do.")
+        return dry_run(self.chain, req, admin.identity)
 
     # --- deciding ---------------------------------------------------------------------------
     def _check_may_decide(self, admin: UserSession, req: ReviewRequest) -> None:

@@ -124,6 +124,7 @@ class NodeCode(StrEnum):
     UNKNOWN_USER = "UNKNOWN_USER"
     NODE_FAILED = "NODE_FAILED"
     STORAGE_CORRUPT = "STORAGE_CORRUPT"
+    ORDERER_DAMAGED = "ORDERER_DAMAGED"
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
 
@@ -177,6 +178,7 @@ _SENTENCES: dict[str, str] = {
     "UNKNOWN_USER": "there is no such user or organization",
     "NODE_FAILED": "a node stopped because its work loop failed",
     "STORAGE_CORRUPT": "a node's stored data is damaged",
+    "ORDERER_DAMAGED": "the orderer's block files are damaged and no peer holds a verified copy to repair them",
     "INTERNAL_ERROR": "an unexpected error; the log has the details",
 }
 

@@ -37,8 +37,8 @@ class MembershipError(LedgerError):
 class StorageCorruption(LedgerError):
     """Stored data (block files, index, state) is damaged: a person must look."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__("STORAGE_CORRUPT", message)
+    def __init__(self, message: str, code: str = "STORAGE_CORRUPT") -> None:
+        super().__init__(code, message)
 
 
 class NodeFailed(LedgerError):

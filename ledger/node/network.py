@@ -13,6 +13,7 @@ import fcntl
 import os
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from ledger.node.logs import configure_logging
 from ledger.node.spec import NetworkSpec, load_spec
 from ledger.order.solo import SoloOrderer
 from ledger.peer.peer import Peer
+from ledger.storage.blockstore import BlockStore
 from ledger.transport.pipe_peer import PipePeer
 from ledger.transport.protocols import PeerService
 
@@ -55,6 +57,18 @@ def _lock_data_dir(layout: NetworkLayout) -> int:
     os.ftruncate(fd, 0)
     os.write(fd, str(os.getpid()).encode())
     return fd
+
+
+def _stored_blocks(blocks_dir: Path) -> Callable[[int], Iterator[bytes]]:
+    """A peer's block files read in place (before the peers start): what the orderer repairs
+    damaged blocks from."""
+
+    def blocks_from(number: int) -> Iterator[bytes]:
+        with BlockStore(blocks_dir, read_only=True) as store:
+            for _, data in store.iter_blocks(number):
+                yield data
+
+    return blocks_from
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +121,8 @@ class Network:
         spec = load_spec(layout.network_file)
         config = genesis_config(genesis)
         orderer_node = config.orderers[0].node_id  # the embedded ordering service is solo
-        orderer = SoloOrderer(load_node_identity(layout, orderer_node), Channel(config), layout.node_dir(orderer_node), genesis)
+        copies = [_stored_blocks(layout.blocks_dir(node.node_id)) for node in config.peers]
+        orderer = SoloOrderer(load_node_identity(layout, orderer_node), Channel(config), layout.node_dir(orderer_node), genesis, copies=copies)
         peers: list[PeerService] = []
         pipe_peers: list[PipePeer] = []
         try:

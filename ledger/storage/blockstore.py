@@ -13,14 +13,20 @@ On disk, in one directory:
   fsynced per block, checked against the data on open and rebuilt or caught up from the
   data files when it is wrong or behind.
 
-Recovery on open (writable): a torn final record (a crash mid-append) is cut off and
-logged; a bad record anywhere else raises `BlockStoreCorruption`. Read-only opens change
-nothing on disk: a torn tail just ends the chain and sets `torn_tail`.
+Recovery on open (writable): only a torn final record is cut off (and logged): what a
+crash mid-append leaves, i.e. a proper prefix of the next block's record at the very end of
+the last data file (optionally followed by zeros), or zeros alone. Every other bad record
+is corruption and raises `BlockStoreCorruption` naming the block, with nothing changed on
+disk: a complete record that fails its CRC, a length or block number out of place, or a
+length that runs past the end while intact records follow (a flipped length bit must
+never drop the blocks behind it). Read-only opens change nothing on disk: a torn tail just
+ends the chain and sets `torn_tail`.
 """
 
 from __future__ import annotations
 
 import fcntl
+import mmap
 import os
 import re
 import struct
@@ -33,21 +39,26 @@ from pathlib import Path
 
 import structlog
 
+from ledger.core.errors import StorageCorruption
+
 log = structlog.get_logger(__name__)
 
 BLOCK_BYTES_MAX = 256 * 2**20  # one record's payload
 FILE_BYTES_MAX_DEFAULT = 64 * 2**20  # roll over to a new data file past this size
 FILE_NUMBER_MAX = 999_999  # six digits in the file name
+RECORD_OFFSET_MAX = 2**40  # no data file grows this large: an index entry beyond it is damage
 FILES_OPEN_MAX = 16  # data files kept open for readers (LRU)
 READ_BUFFER_BYTES = 1 * 2**20  # buffered sequential reads (iteration, recovery scans)
 RECORD_HEADER = struct.Struct(">IIQ")  # payload length, CRC32(payload), block number
 INDEX_ENTRY = struct.Struct(">IQ")  # data file number, record offset in that file
 INDEX_NAME = "blocks.index"
+DAMAGED_PREFIX = "damaged-"  # a repair moves the records it cuts into damaged-<block>-<file>.bin
 _DATA_NAME = re.compile(r"^blocks_(\d{6})\.bin$")
 
 
-class BlockStoreCorruption(Exception):
-    """The block files are damaged somewhere other than a torn final record: a person must look."""
+class BlockStoreCorruption(StorageCorruption):
+    """The block files are damaged somewhere other than a torn final record: a person must look
+    (or the node repairs the named block from a verified copy, see `cut_damaged`)."""
 
     def __init__(self, number: int | None, path: Path, offset: int, reason: str) -> None:
         where = f"block {number}" if number is not None else "block store"
@@ -65,6 +76,97 @@ class _Bad(Exception):
         super().__init__(reason)
         self.reason = reason
         self.truncated = truncated  # the record runs past the end of its file
+
+
+def is_torn_tail(path: Path, offset: int, number: int) -> bool:
+    """The bytes of `path` from `offset` to its end are what a crash while appending block
+    `number` leaves: zeros only, or a proper prefix of that block's record (sound length and
+    number, too short to hold the payload, not the whole payload under a damaged length, no
+    intact record of the next block inside it). Anything else is damage, not a crash."""
+    with open(path, "rb") as data:
+        size = os.fstat(data.fileno()).st_size
+        if offset >= size:
+            return True
+        with mmap.mmap(data.fileno(), 0, access=mmap.ACCESS_READ) as view:
+            return _tail_is_torn(view, offset, size, number, view[offset : offset + RECORD_HEADER.size])
+
+
+def _tail_is_torn(view: mmap.mmap, offset: int, size: int, number: int, header: bytes) -> bool:
+    if _zeros_only(view, offset, size):
+        return True
+    number_bytes = number.to_bytes(8, "big")
+    if len(header) >= 4:
+        length = int.from_bytes(header[:4], "big")
+        if not 0 < length <= BLOCK_BYTES_MAX:
+            return False
+    if len(header) > 8 and header[8:] != number_bytes[: len(header) - 8]:
+        return False
+    if len(header) < RECORD_HEADER.size:
+        return True  # a partial header, and nothing after it
+    length, crc, _ = RECORD_HEADER.unpack(header)
+    payload_start = offset + RECORD_HEADER.size
+    if payload_start + length <= size:
+        return False  # the whole record is there: it is damaged, not torn
+    if zlib.crc32(view[payload_start:size]) == crc:
+        return False  # the whole payload is there under a damaged length field
+    return not _intact_record_after(view, payload_start, size, number + 1)
+
+
+def _zeros_only(view: mmap.mmap, start: int, end: int) -> bool:
+    step = READ_BUFFER_BYTES
+    for at in range(start, end, step):
+        chunk = view[at : min(end, at + step)]
+        if chunk.count(0) != len(chunk):
+            return False
+    return True
+
+
+def _intact_record_after(view: mmap.mmap, start: int, size: int, number: int) -> bool:
+    """Some CRC-correct record of block `number` starts inside view[start:size]."""
+    pattern = number.to_bytes(8, "big")
+    at = view.find(pattern, start + 8)
+    while at != -1:
+        header_at = at - 8
+        length, crc, _ = RECORD_HEADER.unpack(view[header_at : header_at + RECORD_HEADER.size])
+        end = header_at + RECORD_HEADER.size + length
+        if 0 < length <= BLOCK_BYTES_MAX and end <= size and zlib.crc32(view[header_at + RECORD_HEADER.size : end]) == crc:
+            return True
+        at = view.find(pattern, at + 1)
+    return False
+
+
+def cut_damaged(directory: Path, damage: BlockStoreCorruption) -> list[Path]:
+    """Repair step: cut the block files at the damaged record `damage` names (it and every
+    record after it), keeping the cut bytes in `damaged-*` files beside them, and drop the
+    index (the next open rebuilds it). The store then ends at block `damage.number`, which
+    the caller appends again from a verified copy. Returns the files holding the cut bytes."""
+    name = _DATA_NAME.match(damage.path.name)
+    assert damage.number is not None and name is not None, "only a damaged data record can be cut"
+    directory = Path(directory)
+    file_no = int(name.group(1))
+    kept: list[Path] = []
+    later = sorted(p for p in directory.iterdir() if (m := _DATA_NAME.match(p.name)) and int(m.group(1)) >= file_no)
+    for path in later:
+        start = damage.offset if path == damage.path else 0
+        keep = directory / f"{DAMAGED_PREFIX}{damage.number:08d}-{path.name}"
+        with open(path, "rb") as data:
+            data.seek(start)
+            keep.write_bytes(data.read())
+        kept.append(keep)
+        if path == damage.path:
+            with open(path, "r+b") as data:
+                data.truncate(start)
+                os.fsync(data.fileno())
+        else:
+            path.unlink()
+    (directory / INDEX_NAME).unlink(missing_ok=True)
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    log.warning("blockstore.damage_cut", directory=str(directory), block=damage.number, reason=damage.reason, kept=[str(k) for k in kept])
+    return kept
 
 
 def data_file_name(file_no: int) -> str:
@@ -94,9 +196,13 @@ class BlockStore:
     """Append-only block files plus an on-disk index. One writer thread, any number of readers."""
 
     def __init__(
-        self, directory: Path, *, read_only: bool = False, file_bytes_max: int = FILE_BYTES_MAX_DEFAULT
+        self, directory: Path, *, read_only: bool = False, file_bytes_max: int = FILE_BYTES_MAX_DEFAULT, height_max: int | None = None
     ) -> None:
+        """`height_max` (read-only opens only) ends the chain before that block: a repair reads
+        the intact blocks before a damaged one without touching the damage."""
         assert 0 < file_bytes_max, "file_bytes_max must be positive"
+        assert height_max is None or (read_only and height_max >= 0), "height_max is for read-only opens"
+        self._height_max = height_max
         self.directory = Path(directory)
         self.read_only = read_only
         self.file_bytes_max = file_bytes_max
@@ -321,6 +427,8 @@ class BlockStore:
         if len(entry) < INDEX_ENTRY.size:
             raise BlockStoreCorruption(number, self.directory / INDEX_NAME, number * INDEX_ENTRY.size, "index entry missing")
         file_no, offset = INDEX_ENTRY.unpack(entry)
+        if file_no >= max(self._file_count, 1) or offset > RECORD_OFFSET_MAX:
+            raise BlockStoreCorruption(number, self.directory / INDEX_NAME, number * INDEX_ENTRY.size, f"index entry points outside the data files (file {file_no}, offset {offset})")
         return file_no, offset
 
     def _index_put(self, number: int, file_no: int, offset: int) -> None:
@@ -332,7 +440,10 @@ class BlockStore:
 
     def _index_entry_sound(self, number: int) -> bool:
         """Entry `number` points at a whole, CRC-correct record of block `number`."""
-        file_no, offset = self._index_get(number)
+        try:
+            file_no, offset = self._index_get(number)
+        except BlockStoreCorruption:
+            return False
         if file_no >= self._file_count or (number == 0 and (file_no, offset) != (0, 0)):
             return False
         with open(self._path(file_no), "rb") as data:
@@ -352,6 +463,9 @@ class BlockStore:
         last entry, and cut a torn tail. Sets the height; returns the writer position."""
         index_bytes = os.fstat(self._index_fd).st_size
         entries = index_bytes // INDEX_ENTRY.size
+        if self._height_max is not None and entries > self._height_max:
+            entries = self._height_max
+            index_bytes = -1  # keep a private copy of the first entries only
         sound = entries
         if entries and not (self._index_entry_sound(0) and self._index_entry_sound(entries - 1)):
             log.warning("blockstore.index_invalid", directory=str(self.directory), entries=entries)
@@ -374,7 +488,7 @@ class BlockStore:
         while True:
             number, offset = self._scan_file(file_no, offset, number)
             self._height = number
-            if file_no == self._file_count - 1:
+            if file_no == self._file_count - 1 or number == self._height_max:
                 if number > sound:
                     log.info("blockstore.index_caught_up", directory=str(self.directory), blocks=number - sound)
                 return file_no, offset
@@ -390,7 +504,7 @@ class BlockStore:
         size = path.stat().st_size
         with open(path, "rb", buffering=READ_BUFFER_BYTES) as data:
             data.seek(offset)
-            while offset < size:
+            while offset < size and number != self._height_max:
                 header = data.read(RECORD_HEADER.size)
                 try:
                     length = _check_record(header, None, number)
@@ -398,27 +512,13 @@ class BlockStore:
                         raise _Bad("record runs past the end of the file", truncated=True)
                     _check_record(header, data.read(length), number)
                 except _Bad as bad:
-                    if file_no == self._file_count - 1 and self._is_torn_tail(path, offset, size, header):
+                    if file_no == self._file_count - 1 and is_torn_tail(path, offset, number):
                         self._cut_torn_tail(path, offset, size, bad.reason)
                         return number, offset
                     raise BlockStoreCorruption(number, path, offset, bad.reason) from None
                 self._index_put(number, file_no, offset)
                 number, offset = number + 1, offset + RECORD_HEADER.size + length
         return number, offset
-
-    @staticmethod
-    def _is_torn_tail(path: Path, offset: int, size: int, header: bytes) -> bool:
-        if len(header) < RECORD_HEADER.size:
-            return True
-        length = RECORD_HEADER.unpack(header)[0]
-        if offset + RECORD_HEADER.size + length >= size:
-            return True  # the final record of the file, or it runs past the end
-        with open(path, "rb") as data:  # a crash can leave zero-filled blocks after the tail
-            data.seek(offset)
-            while chunk := data.read(READ_BUFFER_BYTES):
-                if chunk.count(0) != len(chunk):
-                    return False
-        return True
 
     def _cut_torn_tail(self, path: Path, offset: int, size: int, reason: str) -> None:
         self.torn_tail = True

@@ -1,0 +1,97 @@
+"""Dry run on the review desk: the request is simulated on the peers before approval; the
+page and GET /reviews/{id}/dry-run show what it would write or the refusal it would get,
+and nothing is ordered."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.webapp.conftest import ADMIN_PASSWORD
+from tests.webapp.test_pages_security import new_http, page_login
+
+
+def queued(response: Any) -> str:
+    assert response.status_code == 202, response.text
+    return str(response.json()["requestId"])
+
+
+def dry_run(client: Any, api: Any, request_id: str) -> dict[str, Any]:
+    response = client.get(f"/reviews/{request_id}/dry-run", headers=api.admin())
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def height(client: Any) -> int:
+    return int(client.get("/index").json()["height"])
+
+
+def test_a_topup_shows_the_account_it_would_write_and_nothing_is_ordered(api, client):
+    user_id, headers = api.register()
+    request_id = queued(client.post("/users/topup", json={"userId": user_id, "Token": 37}, headers=headers))
+    before = height(client)
+    result = dry_run(client, api, request_id)
+    assert result["outcome"] == "would_commit" and result["code"] == "", result
+    written = {w["key"]: w["value"] for w in result["writes"]}
+    account = next(value for key, value in written.items() if key.endswith(f"user/{user_id}"))
+    assert json.loads(account)["Token"] == 37  # decoded, not bytes
+    assert any(key.endswith(f"user/{user_id}") for key in result["reads"])
+    # nothing ordered: same height, balance untouched, still pending; a second dry run agrees
+    assert height(client) == before
+    assert client.get("/users/get", params={"userId": user_id}, headers=headers).json()["Token"] == 0
+    assert client.get(f"/requests/{request_id}", headers=headers).json()["status"] == "pending"
+    assert dry_run(client, api, request_id)["outcome"] == "would_commit"
+    assert api.approve(request_id)["status"] == "committed"
+    assert client.get("/users/get", params={"userId": user_id}, headers=headers).json()["Token"] == 37
+
+
+def test_refusals_are_named_before_approval(api, client):
+    publisher, pub_h = api.register()
+    asset_id = api.publish(publisher, pub_h, value=50)
+    tried = {}
+    # ASSET_EXISTS: a second publication under a taken id
+    info = api.upload(pub_h, f"time,load_kw\n2024-01-02T00:00,{api.unique('')}\n".encode())
+    metadata = json.dumps({**info, "description": "again", "licence": "research use"})
+    body = {"assetName": "Again", "assetId": asset_id, "metadata": metadata, "ownerId": publisher, "value": 5}
+    tried["ASSET_EXISTS"] = queued(client.post("/assets/enroll", json=body, headers=pub_h))
+    # INSUFFICIENT_BALANCE: a buyer with 0 tokens asks for a 50-token copy
+    buyer, buyer_h = api.register()
+    body = {"assetId": asset_id, "originOwnerId": publisher, "currentOwnerId": buyer}
+    tried["INSUFFICIENT_BALANCE"] = queued(client.post("/assets/exchange", json=body, headers=buyer_h))
+    # USER_NOT_FOUND: a top-up of an account whose opening is not approved yet
+    newcomer, _ = api.register(approve=False)
+    newcomer_h = api.login(newcomer)
+    tried["USER_NOT_FOUND"] = queued(client.post("/users/topup", json={"userId": newcomer, "Token": 5}, headers=newcomer_h))
+    held = {}
+    for code, request_id in tried.items():
+        result = dry_run(client, api, request_id)
+        held[code] = result["outcome"] == "would_fail" and result["code"] == code and bool(result["message"]) and not result["writes"]
+    assert held == {code: True for code in tried}, held
+    # and the approval fails with exactly the code the dry run named
+    assert api.approve(tried["INSUFFICIENT_BALANCE"])["code"] == "INSUFFICIENT_BALANCE"
+
+
+def test_dry_run_is_for_administrators_and_undecided_requests(api, client):
+    user_id, headers = api.register()
+    request_id = queued(client.post("/users/topup", json={"userId": user_id, "Token": 3}, headers=headers))
+    refused = client.get(f"/reviews/{request_id}/dry-run", headers=headers)
+    assert refused.status_code == 403 and refused.json()["code"] == "NOT_ADMIN"
+    assert client.get("/reviews/nosuchrequest/dry-run", headers=api.admin()).status_code == 404
+    api.approve(request_id)
+    decided = client.get(f"/reviews/{request_id}/dry-run", headers=api.admin())
+    assert decided.status_code == 409 and decided.json()["code"] == "NOT_OPEN"
+
+
+def test_the_review_page_shows_the_dry_run(api, client):
+    user_id, headers = api.register()
+    ok_id = queued(client.post("/users/topup", json={"userId": user_id, "Token": 41}, headers=headers))
+    newcomer, _ = api.register(approve=False)
+    bad_id = queued(client.post("/users/topup", json={"userId": newcomer, "Token": 5}, headers=api.login(newcomer)))
+    http = new_http(client)
+    page_login(http, "admin", ADMIN_PASSWORD)
+    ok_page = http.get(f"/admin/reviews/{ok_id}").text
+    assert 'id="dry-run"' in ok_page and "Would commit" in ok_page
+    assert f"user/{user_id}" in ok_page
+    assert "&#34;Token&#34;: 41" in ok_page  # the decoded value, escaped
+    bad_page = http.get(f"/admin/reviews/{bad_id}").text
+    assert "The ledger would refuse it" in bad_page and "USER_NOT_FOUND" in bad_page
