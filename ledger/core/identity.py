@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -22,7 +23,10 @@ import nacl.signing
 from ledger.core.encoding import Record, decode, encode
 from ledger.core.errors import MembershipError
 
-ROLES = ("client", "peer", "orderer", "admin")
+ROLES = ("client", "peer", "orderer", "admin")  # the roles the ledger itself gives meaning to
+# A role is data: a CA may issue any role a chaincode gives meaning to (e.g. a metering
+# contract's "meter"); the ledger only interprets the ROLES above.
+ROLE_PATTERN = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 NAME_LENGTH_MAX = 64
 CERT_VALIDITY_DEFAULT_MS = 10 * 365 * 24 * 3600 * 1000
 CERT_DOMAIN = b"gridledger/cert/v1\x00"
@@ -171,7 +175,7 @@ class CertificateAuthority:
         not_before_ms: int | None = None,
         validity_ms: int = CERT_VALIDITY_DEFAULT_MS,
     ) -> SigningIdentity:
-        assert role in ROLES, f"unknown role {role!r}"
+        assert ROLE_PATTERN.fullmatch(role), f"a role is 1 to 32 of a-z 0-9 _ - starting with a letter, not {role!r}"
         assert 0 < len(name) <= NAME_LENGTH_MAX and "/" not in name, "bad identity name"
         key = nacl.signing.SigningKey.generate()
         start = now_ms() if not_before_ms is None else not_before_ms

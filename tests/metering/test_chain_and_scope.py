@@ -1,0 +1,113 @@
+"""The chain check after tampering with stored batches, and the three regulator levels."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from meterkit import World, reading
+
+from chaincode.metering.keys import batch_key, head_key
+from chaincode.shim import canonical_json
+
+
+def _chained_world() -> World:
+    world = World()
+    meter = world.register("M1")
+    for day in (1, 2, 3):
+        world.submit(meter, [reading(f"2026-11-0{day}T00:00:00Z"), reading(f"2026-11-0{day}T00:15:00Z")])
+    return world
+
+
+def _edit(world: World, key: str, change: Any) -> None:
+    stored = json.loads(world.ledger.state[key])
+    change(stored)
+    world.ledger.state[key] = canonical_json(stored)
+
+
+TAMPERS = [
+    # (case, key, change, problems expected (seq, words in the problem))
+    ("a reading's energy raised", batch_key("M1", 2), lambda s: s["batch"]["readings"][0].update(wh=1), [(2, "signature"), (3, "prev")]),
+    ("a reading removed", batch_key("M1", 1), lambda s: s["batch"]["readings"].pop(), [(1, "signature"), (2, "prev")]),
+    ("the signature replaced", batch_key("M1", 3), lambda s: s["batch"].update(sig="00" * 64), [(3, "signature"), ("head", "head")]),
+    ("re-linked to nothing", batch_key("M1", 2), lambda s: s["batch"].update(prev=""), [(2, "signature"), (2, "prev"), (3, "prev")]),
+    ("sequence renumbered", batch_key("M1", 3), lambda s: s["batch"].update(seq=7), [(7, "sequence"), (7, "signature"), ("head", "head")]),
+    ("head moved back", head_key("M1"), lambda s: s.update(seq=2), [("head", "head")]),
+]
+
+
+def test_chain_check_finds_every_tampering() -> None:
+    tried = held = 0
+    for case, key, change, expected in TAMPERS:
+        world = _chained_world()
+        assert world.ok("Org1/collector", "verifyMeterChain", "M1")["ok"] is True
+        _edit(world, key, change)
+        report = world.ok("Org1/collector", "verifyMeterChain", "M1")
+        found = [("head" if p["key"].startswith("h/") else p["seq"], p["problem"]) for p in report["problems"]]
+        tried += 1
+        if not report["ok"] and [s for s, _ in found] == [s for s, _ in expected] and all(w in p for (_, w), (_, p) in zip(expected, found)):
+            held += 1
+        else:
+            print(f"{case}: {found}")
+    assert (tried, held) == (len(TAMPERS), len(TAMPERS))
+
+
+# --- regulators at three levels ------------------------------------------------------------
+
+METERS = {  # meter id: (region, kV)
+    "JS-NJ-LV": ("CN-32-01", "0.4"),
+    "JS-NJ-MV": ("CN-32-01", "10"),
+    "JS-NJ-HV": ("CN-32-01", "35"),
+    "JS-SZ-LV": ("CN-32-05", "0.4"),
+    "BJ-LV": ("CN-11-01", "0.4"),
+}
+READERS = [
+    # (reader, meters it sees)
+    ("national", {"JS-NJ-LV", "JS-NJ-MV", "JS-NJ-HV", "JS-SZ-LV", "BJ-LV"}),
+    ("province CN-32", {"JS-NJ-LV", "JS-NJ-MV", "JS-NJ-HV", "JS-SZ-LV"}),
+    ("city CN-32-01", {"JS-NJ-LV", "JS-NJ-MV"}),
+    ("city CN-3", set()),  # a prefix of a code is not a region above it
+    ("regulator without a level", set()),
+    ("Org2 (another company)", set()),
+    ("Org1 (the owner)", set(METERS)),
+]
+
+
+@pytest.fixture(scope="module")
+def scoped_world() -> World:
+    world = World()
+    for meter_id, (region, kv) in METERS.items():
+        meter = world.register(meter_id, region=region, voltage_kv=kv)
+        world.submit(meter, [reading("2026-11-03T10:00:00Z", peak_w=99_000)])  # one alert each
+    return world
+
+
+def _reader(world: World, label: str) -> Any:
+    if label.startswith(("national", "province", "city")):
+        level, _, region = label.partition(" ")
+        return world.regulator(level, region or None)
+    return {"regulator without a level": world.regulator(None), "Org2 (another company)": world.ids["Org2/collector"], "Org1 (the owner)": world.ids["Org1/collector"]}[label]
+
+
+@pytest.mark.parametrize(("label", "visible"), READERS, ids=[r[0] for r in READERS])
+def test_regulator_levels_scope_every_read(scoped_world: World, label: str, visible: set[str]) -> None:
+    world, reader = scoped_world, _reader(scoped_world, label)
+    assert {m["meterId"] for m in world.ok(reader, "listMeters")} == visible
+    assert {a["meterId"] for a in world.ok(reader, "listAlerts", "")} == visible
+    for meter_id in METERS:
+        expected_ok = meter_id in visible
+        reads = [
+            ("queryMeter", (meter_id,)),
+            ("queryReadings", (meter_id, "2026-11-03T00:00:00Z", "2026-11-04T00:00:00Z")),
+            ("verifyMeterChain", (meter_id,)),
+            ("listAlerts", (meter_id,)),
+            ("listBills", (meter_id,)),
+        ]
+        for function, args in reads:
+            success, result = world.call(reader, function, *args)
+            assert success == expected_ok, (label, function, meter_id, result)
+            if not success:
+                assert result == "NOT_IN_SCOPE"
+        success, result = world.call(reader, "queryBill", meter_id, "2026-11")
+        assert result == ("UNKNOWN_BILL" if expected_ok else "NOT_IN_SCOPE")
