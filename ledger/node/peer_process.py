@@ -15,8 +15,11 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import structlog
+
 from ledger.core.channel import Channel
 from ledger.core.channel_config import genesis_config
+from ledger.core.errors import NodeFailed
 from ledger.node.init import load_genesis, load_node_identity
 from ledger.node.layout import NetworkLayout
 from ledger.node.logs import configure_logging
@@ -24,6 +27,10 @@ from ledger.peer.peer import BlockSource, Peer
 from ledger.storage.blockstore import BlockStore
 from ledger.transport.frames import FrameReader, FrameWriter
 from ledger.transport.pipe_server import PipeServer
+
+log = structlog.get_logger("peer_process")
+
+EXIT_NODE_FAILED = 3  # the peer's commit loop failed: the process ends, loudly, with this code
 
 
 def orderer_blocks(blocks_dir: Path) -> BlockSource:
@@ -57,6 +64,9 @@ def main(argv: list[str]) -> int:
     server = PipeServer(peer, FrameReader(0), FrameWriter(protocol_out))
     try:
         server.serve()
+    except NodeFailed as exc:  # logged where it failed; the parent sees the link close
+        log.error("peer_process_exit", peer=node_id, code=exc.code, message=exc.message, exit_code=EXIT_NODE_FAILED)
+        return EXIT_NODE_FAILED
     finally:
         peer.stop()
     return 0

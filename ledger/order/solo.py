@@ -14,16 +14,15 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-import msgspec
 import structlog
 
 from ledger.core.blocks import seal_block
 from ledger.core.channel import Channel
 from ledger.core.codes import OrdererCode
 from ledger.core.encoding import decode, encode
-from ledger.core.errors import MembershipError
 from ledger.core.identity import SigningIdentity, now_ms
-from ledger.core.messages import Block, BroadcastResult, Envelope, Payload, PayloadType, block_hash
+from ledger.core.messages import Block, BroadcastResult, block_hash
+from ledger.order.admission import check_envelope
 from ledger.order.blockcutter import BlockCutter
 from ledger.order.repair import BlockCopies, open_orderer_store
 
@@ -32,25 +31,6 @@ log = structlog.get_logger("orderer")
 BROADCAST_QUEUE_MAX = 20_000
 BROADCAST_ENQUEUE_WAIT_S = 5.0
 Deliver = Callable[[int, bytes], None]  # a subscriber gets each new block's number and encoding
-
-
-def check_envelope(channel: Channel, envelope: bytes) -> BroadcastResult:
-    """The ordering service's admission check of one envelope (size, channel, creator)."""
-    if len(envelope) > channel.config.batch.absolute_max_bytes:
-        return BroadcastResult(False, OrdererCode.TOO_LARGE, "the envelope is larger than the channel's absolute maximum")
-    try:
-        outer = decode(envelope, Envelope)
-        payload = decode(outer.payload, Payload)
-        creator = channel.msp.validate(payload.creator)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return BroadcastResult(False, OrdererCode.BAD_PAYLOAD, "the envelope cannot be decoded")
-    except MembershipError as exc:
-        return BroadcastResult(False, OrdererCode.UNKNOWN_IDENTITY, exc.message)
-    if payload.channel != channel.name or payload.type != PayloadType.ENDORSER_TRANSACTION:
-        return BroadcastResult(False, OrdererCode.BAD_CHANNEL, "the envelope is not an endorser transaction for this channel")
-    if not creator.verify(outer.payload, outer.signature):
-        return BroadcastResult(False, OrdererCode.BAD_CREATOR_SIGNATURE, "the envelope is not signed by its creator")
-    return BroadcastResult(True)
 
 
 class SoloOrderer:
@@ -72,6 +52,7 @@ class SoloOrderer:
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="orderer", daemon=True)
         self._running = False
+        self._failure: str | None = None  # why the ordering loop died (the service is then dead)
 
     @property
     def height(self) -> int:
@@ -91,7 +72,12 @@ class SoloOrderer:
     @property
     def alive(self) -> bool:
         """The ordering loop runs (health checks report it)."""
-        return self._running and self._thread.is_alive()
+        return self._running and self._failure is None and self._thread.is_alive()
+
+    @property
+    def failure(self) -> str | None:
+        """Why the ordering loop died, or None while it runs."""
+        return self._failure
 
     def subscribe(self, deliver: Deliver) -> None:
         with self._lock:
@@ -107,6 +93,8 @@ class SoloOrderer:
         checked = check_envelope(self.channel, envelope)
         if not checked.accepted:
             return checked
+        if self._failure is not None:
+            return BroadcastResult(False, OrdererCode.SERVICE_UNAVAILABLE, f"the orderer stopped: {self._failure}")
         if not self._running:
             return BroadcastResult(False, OrdererCode.SERVICE_UNAVAILABLE, "the orderer is not running")
         try:
@@ -118,9 +106,18 @@ class SoloOrderer:
     def enqueue_unchecked(self, envelope: bytes) -> None:
         """Order an envelope without the broadcast checks: what a faulty or malicious orderer
         would do. Only fault-injection tests call it; the peers' validators are the guard."""
-        self._queue.put(envelope)
+        self._queue.put(envelope, timeout=BROADCAST_ENQUEUE_WAIT_S)
 
     def _run(self) -> None:
+        """The ordering loop. It never dies silently: a failure is logged and marks the
+        service dead, so broadcasts are refused (SERVICE_UNAVAILABLE) instead of queued."""
+        try:
+            self._order()
+        except BaseException as exc:
+            self._failure = repr(exc)
+            log.error("orderer_loop_died", height=self.store.height, error=repr(exc), exc_info=exc)
+
+    def _order(self) -> None:
         timeout_s = self.channel.config.batch.batch_timeout_ms / 1000
         deadline: float | None = None
         while True:
@@ -155,4 +152,7 @@ class SoloOrderer:
         with self._lock:
             subscribers = list(self._subscribers)
         for deliver in subscribers:
-            deliver(number, block_bytes)
+            try:  # subscribers never block (bounded queues); one that fails must not stop ordering
+                deliver(number, block_bytes)
+            except Exception as exc:
+                log.error("deliver_failed", number=number, subscriber=repr(deliver), error=repr(exc))

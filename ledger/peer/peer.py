@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
 
+import msgspec
 import structlog
 
 from ledger.commit.chain_check import ChainReport, verify_chain
@@ -33,7 +34,7 @@ from ledger.validate.validator import Validator
 
 log = structlog.get_logger("peer")
 
-DELIVER_QUEUE_MAX = 10_000
+DELIVER_QUEUE_MAX = 10_000  # blocks waiting for the commit thread; past it a delivery is dropped
 STOP_WAIT_S = 30.0
 BlockSource = Callable[[int], Iterator[bytes]]  # encoded blocks from a height on
 
@@ -64,6 +65,8 @@ class Peer:
         self._lock = threading.Lock()
         self.commit_lock = threading.RLock()  # held while a block is committed
         self._applied_height = 0
+        self._failure: str | None = None  # why the commit loop died (the node is then dead)
+        self._lagging = threading.Event()  # a delivery was dropped: catch up from the orderer
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -87,14 +90,26 @@ class Peer:
 
     def stop(self) -> None:
         if self._thread.is_alive():
-            self._queue.put(None)
+            try:
+                self._queue.put(None, timeout=STOP_WAIT_S)
+            except queue.Full:
+                log.error("peer_stop_timeout", peer=self.name, queued=DELIVER_QUEUE_MAX)
             self._thread.join(timeout=STOP_WAIT_S)
         self.store.close()
         self.state.close()
 
     def deliver(self, number: int, block_bytes: bytes) -> None:
-        """Called by the ordering service for every new block."""
-        self._queue.put((number, block_bytes))
+        """Called by the ordering service for every new block; never blocks it. When the
+        commit thread is this far behind (or dead) the block is dropped and the peer catches
+        up from its own height once its queue drains (the ordering service keeps every block)."""
+        if self._failure is not None:
+            return
+        try:
+            self._queue.put_nowait((number, block_bytes))
+        except queue.Full:
+            if not self._lagging.is_set():
+                self._lagging.set()
+                log.warning("deliver_dropped", peer=self.name, number=number, queued=DELIVER_QUEUE_MAX, action="catch up from the orderer later")
 
     def add_commit_listener(self, listener: CommitListener) -> None:
         with self._lock:
@@ -118,8 +133,13 @@ class Peer:
 
     @property
     def alive(self) -> bool:
-        """A peer in this process lives as long as the network."""
-        return True
+        """False once the commit loop died: gateways skip the peer, health reports it down."""
+        return self._failure is None
+
+    @property
+    def failure(self) -> str | None:
+        """Why the commit loop died, or None while it runs."""
+        return self._failure
 
     @property
     def height(self) -> int:
@@ -163,11 +183,38 @@ class Peer:
     # --- committing (steps 3 and 4) -----------------------------------------------------
 
     def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            self.receive(decode(item[1], Block))
+        """The commit loop. It never dies silently: any failure is logged, marks the peer
+        dead (alive False) and ends the loop, so nothing commits on a state in doubt."""
+        try:
+            while True:
+                item = self._queue.get()
+                if item is None:
+                    return
+                self.receive_bytes(item[1])
+                if self._lagging.is_set() and self._queue.empty():
+                    self.catch_up()
+        except BaseException as exc:
+            self.fail(exc)
+
+    def fail(self, exc: BaseException) -> None:
+        """Mark the node dead after its loop failed (logged with the traceback)."""
+        self._failure = repr(exc)
+        log.error("peer_loop_died", peer=self.name, height=self._applied_height, error=repr(exc), exc_info=exc)
+
+    def receive_bytes(self, block_bytes: bytes) -> None:
+        """`receive` for an encoded delivery; one that does not decode is rejected (logged)."""
+        try:
+            block = decode(block_bytes, Block)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            log.error("block_rejected", peer=self.name, reason=f"delivery does not decode: {exc}")
+            return
+        self.receive(block)
+
+    def catch_up(self) -> None:
+        """Fetch and commit every block the ordering service has past our height (after
+        dropped deliveries)."""
+        self._lagging.clear()
+        self._catch_up()
 
     def receive(self, block: Block) -> None:
         """Validate and commit a delivered block (skipped if already had, after a catch-up

@@ -142,7 +142,9 @@ def query(
 
 def is_networked(data: Path) -> bool:
     """A data directory laid out by `init --networked` (its nodes run on NATS)."""
-    return any(NetworkLayout(data).orgs_dir.glob("*/nodes/*/node.json"))
+    from ledger.node.netnetwork import is_networked as networked_layout
+
+    return networked_layout(NetworkLayout(data))
 
 
 @app.command()

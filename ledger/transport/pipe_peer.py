@@ -35,6 +35,8 @@ START_TIMEOUT_S = 120.0  # a peer replays its blocks into its state before it is
 CALL_TIMEOUT_S = 60.0
 VERIFY_TIMEOUT_S = 3600.0
 STOP_TIMEOUT_S = 30.0
+OUTBOX_BLOCKS_MAX = 2_000  # deliveries waiting for a slow peer's pipe; past it they are dropped
+OUTBOX_PUT_WAIT_S = 1.0  # how long `stop` waits to queue its frames behind a full outbox
 
 
 class PeerUnavailable(EndorserRefusal):
@@ -57,9 +59,11 @@ class PipePeer:
         self._pending: dict[int, Future[Any]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._outbox: queue.SimpleQueue[list[Any] | None] = queue.SimpleQueue()
+        self._outbox: queue.Queue[list[Any] | None] = queue.Queue(OUTBOX_BLOCKS_MAX)
+        self._lagging = threading.Event()  # deliveries were dropped: the peer must catch up
         self._ready: Future[None] = Future()
         self._process: subprocess.Popen[bytes] | None = None
+        self._exit_code: int | None = None
         self._gone: str | None = None
         self._receiver: threading.Thread | None = None
         self._writer: FrameWriter | None = None
@@ -92,8 +96,8 @@ class PipePeer:
         process = self._process
         if process is None:
             return
-        self._outbox.put(["stop"])
-        self._outbox.put(None)
+        self._post(["stop"])
+        self._post(None)
         try:
             process.wait(STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
@@ -105,7 +109,16 @@ class PipePeer:
         for pipe in (process.stdin, process.stdout):
             if pipe is not None:
                 pipe.close()
+        self._exit_code = process.returncode
         self._process = None
+
+    @property
+    def exit_code(self) -> int | None:
+        """The peer process's exit status once it ended (None while it runs): a peer whose
+        commit loop failed exits non-zero."""
+        if self._process is not None:
+            return self._process.poll()
+        return self._exit_code
 
     @property
     def alive(self) -> bool:
@@ -126,9 +139,17 @@ class PipePeer:
     # --- what a Peer offers -------------------------------------------------------------
 
     def deliver(self, number: int, block_bytes: bytes) -> None:
-        """Forward a new block (never blocks: the sender thread writes it)."""
-        if self._gone is None:
-            self._outbox.put(["deliver", block_bytes])
+        """Forward a new block (never blocks: the sender thread writes it). Behind a peer
+        that does not read (hung, or far too slow) the outbox fills: the block is dropped and
+        the peer is told to catch up from the orderer once its outbox drains."""
+        if self._gone is not None:
+            return
+        try:
+            self._outbox.put_nowait(["deliver", block_bytes])
+        except queue.Full:
+            if not self._lagging.is_set():
+                self._lagging.set()
+                log.warning("deliver_dropped", peer=self.name, number=number, queued=OUTBOX_BLOCKS_MAX, action="peer catches up later")
 
     def add_commit_listener(self, listener: CommitListener) -> None:
         with self._lock:
@@ -209,6 +230,13 @@ class PipePeer:
     def _gone_reason(self) -> str | None:
         return self._gone
 
+    def _post(self, message: list[Any] | None) -> None:
+        """Queue a control frame; behind a full outbox (a hung peer) give up after a limit."""
+        try:
+            self._outbox.put(message, timeout=OUTBOX_PUT_WAIT_S)
+        except queue.Full:
+            log.warning("outbox_full", peer=self.name, frame=None if message is None else message[0])
+
     def _send_loop(self, writer: FrameWriter) -> None:
         while True:
             message = self._outbox.get()
@@ -216,6 +244,9 @@ class PipePeer:
                 return
             try:
                 writer.send(message)
+                if self._lagging.is_set() and self._outbox.empty():
+                    self._lagging.clear()
+                    writer.send(["catch_up"])
             except LinkClosed:
                 return  # the receive loop reports the peer gone
 
@@ -251,7 +282,19 @@ class PipePeer:
         for future in pending:
             if not future.done():
                 future.set_exception(PeerUnavailable(self.name, self._gone))
-        self._outbox.put(None)
+        try:
+            self._outbox.put_nowait(None)
+        except queue.Full:
+            self._drain_outbox()
+
+    def _drain_outbox(self) -> None:
+        """Empty a full outbox of a gone peer and end its sender thread."""
+        while True:
+            try:
+                self._outbox.get_nowait()
+            except queue.Empty:
+                break
+        self._outbox.put_nowait(None)
 
     def _on_commit(self, event: CommitEvent) -> None:
         with self._lock:

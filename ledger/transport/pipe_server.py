@@ -1,7 +1,7 @@
 """The child side of the pipe transport: serve one `Peer` over a pair of file descriptors.
 
-Frames (see `frames`) in: `deliver` (a block's bytes), `call` (id, method, args), `stop`;
-out: `ready`, `reply`, `commit`. One thread reads the pipe and does the work in arrival
+Frames (see `frames`) in: `deliver` (a block's bytes), `catch_up` (deliveries were dropped:
+fetch from the orderer), `call` (id, method, args), `stop`; out: `ready`, `reply`, `commit`. One thread reads the pipe and does the work in arrival
 order (a block is committed between two endorsements), so the process never hands its
 interpreter lock back and forth; only slow calls (verify, state digest, history) run on
 threads of their own.
@@ -16,9 +16,9 @@ from typing import Any
 import msgspec
 import structlog
 
-from ledger.core.encoding import decode, encode
-from ledger.core.errors import LedgerError
-from ledger.core.messages import Block, CommitEvent
+from ledger.core.encoding import encode
+from ledger.core.errors import LedgerError, NodeFailed
+from ledger.core.messages import CommitEvent
 from ledger.peer.peer import Peer
 from ledger.transport.frames import FrameReader, FrameWriter, LinkClosed
 
@@ -66,6 +66,18 @@ class PipeServer:
         except LinkClosed:
             pass
 
+    def _commit(self, block_bytes: bytes | None) -> None:
+        """Commit a delivery (or catch up); a failure here is the node's death, never silent:
+        logged, the peer marked dead, and NodeFailed ends `serve` (the process exits non-zero)."""
+        try:
+            if block_bytes is None:
+                self.peer.catch_up()
+            else:
+                self.peer.receive_bytes(block_bytes)
+        except Exception as exc:
+            self.peer.fail(exc)
+            raise NodeFailed(self.peer.name, f"its commit loop failed: {exc!r}") from exc
+
     def serve(self) -> None:
         self.peer.add_commit_listener(self._on_commit)
         height, commit = self.peer.status
@@ -76,7 +88,9 @@ class PipeServer:
                 kind = message[0]
                 if kind == "deliver":
                     # committed here, between calls: one thread, so no interpreter-lock handoffs
-                    self.peer.receive(decode(message[1], Block))
+                    self._commit(message[1])
+                elif kind == "catch_up":
+                    self._commit(None)
                 elif kind == "call":
                     if message[2] in SLOW_CALLS:
                         self._calls.submit(self._call, message[1], message[2], message[3])
