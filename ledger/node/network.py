@@ -71,6 +71,12 @@ def _stored_blocks(blocks_dir: Path) -> Callable[[int], Iterator[bytes]]:
     return blocks_from
 
 
+def ensure_idle(data_dir: Path) -> None:
+    """Raise NetworkBusy when another process runs the network in `data_dir`: checked before a
+    console server starts, so a second `up` stops with the code instead of inside the server."""
+    os.close(_lock_data_dir(NetworkLayout(Path(data_dir))))
+
+
 @dataclass(frozen=True, slots=True)
 class PeerStatus:
     name: str
