@@ -160,7 +160,14 @@ def load_genesis(layout: NetworkLayout) -> Block:
     path = layout.genesis_file
     if not path.exists():
         raise ConfigError(f"{layout.root} holds no network: run `gridledger init --data {layout.root}` first", code="NO_NETWORK")
+    return read_genesis(path)
+
+
+def read_genesis(path: Path) -> Block:
+    """A genesis block file (the network's, or a node directory's copy), decoded strictly."""
     try:
         return decode(path.read_bytes(), Block)
+    except FileNotFoundError:
+        raise ConfigError(f"{path} is missing: the genesis block is copied into every node directory at init", code="NO_NETWORK") from None
     except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise ConfigError(f"{path} is damaged: {exc}") from None

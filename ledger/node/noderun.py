@@ -16,7 +16,7 @@ from ledger.node.layout import NodeLayout
 from ledger.node.nodeconf import NodeConfig, load_node_config
 from ledger.transport.nats_cluster import server_binary
 
-RUNNABLE_KINDS = ("nats", "peer")  # kinds `run_node` can run in this build
+RUNNABLE_KINDS = ("nats", "orderer", "peer")  # kinds `run_node` can run in this build
 
 
 def write_pid(home: Path) -> None:
@@ -40,6 +40,14 @@ def run_node(home: Path, *, console_host: str | None = None, console_port: int |
     config = load_node_config(home)
     if config.kind == "nats":
         exec_nats_server(home, config)
+    if config.kind == "orderer":
+        from ledger.node.orderer_node import run_orderer
+
+        write_pid(home)
+        try:
+            return run_orderer(home, config)
+        finally:
+            NodeLayout(home).pid_file.unlink(missing_ok=True)
     if config.kind == "peer":
         from ledger.node.peer_node import run_peer
 

@@ -14,16 +14,15 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-import msgspec
 import structlog
 
 from ledger.core.blocks import seal_block
 from ledger.core.channel import Channel
 from ledger.core.codes import OrdererCode
 from ledger.core.encoding import decode, encode
-from ledger.core.errors import MembershipError
 from ledger.core.identity import SigningIdentity, now_ms
-from ledger.core.messages import Block, BroadcastResult, Envelope, Payload, PayloadType, block_hash
+from ledger.core.messages import Block, BroadcastResult, block_hash
+from ledger.order.admission import check_envelope
 from ledger.order.blockcutter import BlockCutter
 from ledger.order.repair import BlockCopies, open_orderer_store
 
@@ -32,25 +31,6 @@ log = structlog.get_logger("orderer")
 BROADCAST_QUEUE_MAX = 20_000
 BROADCAST_ENQUEUE_WAIT_S = 5.0
 Deliver = Callable[[int, bytes], None]  # a subscriber gets each new block's number and encoding
-
-
-def check_envelope(channel: Channel, envelope: bytes) -> BroadcastResult:
-    """The ordering service's admission check of one envelope (size, channel, creator)."""
-    if len(envelope) > channel.config.batch.absolute_max_bytes:
-        return BroadcastResult(False, OrdererCode.TOO_LARGE, "the envelope is larger than the channel's absolute maximum")
-    try:
-        outer = decode(envelope, Envelope)
-        payload = decode(outer.payload, Payload)
-        creator = channel.msp.validate(payload.creator)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return BroadcastResult(False, OrdererCode.BAD_PAYLOAD, "the envelope cannot be decoded")
-    except MembershipError as exc:
-        return BroadcastResult(False, OrdererCode.UNKNOWN_IDENTITY, exc.message)
-    if payload.channel != channel.name or payload.type != PayloadType.ENDORSER_TRANSACTION:
-        return BroadcastResult(False, OrdererCode.BAD_CHANNEL, "the envelope is not an endorser transaction for this channel")
-    if not creator.verify(outer.payload, outer.signature):
-        return BroadcastResult(False, OrdererCode.BAD_CREATOR_SIGNATURE, "the envelope is not signed by its creator")
-    return BroadcastResult(True)
 
 
 class SoloOrderer:
