@@ -23,7 +23,7 @@ from ledger.core.channel_config import ChannelConfig, genesis_config
 from ledger.core.errors import LedgerError
 from ledger.core.identity import SigningIdentity
 from ledger.core.messages import Block
-from ledger.gateway import CommitWaiter, Gateway
+from ledger.gateway import CommitWaiter, Gateway, Suspects
 from ledger.node.init import load_admin, load_ca, load_genesis, load_node_identity
 from ledger.node.layout import NetworkLayout
 from ledger.node.logs import configure_logging
@@ -111,6 +111,7 @@ class Network:
         self.peers = peers
         self.peer_processes = peer_processes
         self._waiters: dict[str, CommitWaiter] = {}
+        self.suspects = Suspects()  # peers that did not answer an endorsement, for every gateway
         self._lock_fd: int | None = None
         self._lock = threading.Lock()
         self._closed = False
@@ -253,6 +254,7 @@ class Network:
             waiter=waiter,
             failover=failover,
             locators=self.peers,
+            suspects=self.suspects,
         )
 
     def _waiter(self, peer: PeerService) -> CommitWaiter:
