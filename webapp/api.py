@@ -294,6 +294,15 @@ def reviews_dry_run(request_id: str, user: UserSession, services: Services) -> d
     return services.reviews.dry_run(user, request_id).as_dict()
 
 
+@get("/reviews/{request_id:str}/dataset", guards=[requires_admin], sync_to_thread=True, responses=refusals(400, 401, 403, 404, 500))
+def reviews_dataset(request_id: str, services: Services) -> Response[bytes]:
+    """The dataset file a publication request names, for its reviewer (checked against its hash)."""
+    from webapp.publish_review import dataset_file
+
+    name, data = dataset_file(services.datasets, services.workflow.get(request_id))
+    return Response(data, media_type="application/octet-stream", headers={"content-disposition": f'attachment; filename="{name}"'})
+
+
 @post("/reviews/{request_id:str}/reject", guards=[requires_admin], sync_to_thread=True, status_code=200, responses=refusals(400, 401, 403, 404, 409))
 def reviews_reject(request_id: str, data: RejectBody, user: UserSession, services: Services) -> dict[str, Any]:
     return request_view(services.reviews.reject(user, request_id, data.reason))
@@ -316,7 +325,7 @@ def api_router() -> Router:
         route_handlers=[
             index, login, logout, users_register, users_get, users_profile, users_topup, users_delete, assets_get, assets_search, assets_enroll,
             assets_exchange, assets_cancel, assets_report, assets_exchange_history, assets_download, datasets_upload,
-            requests_get, requests_accept, reviews_list, reviews_dry_run, reviews_approve, reviews_reject, reviews_approve_bulk, reviews_audit,
+            requests_get, requests_accept, reviews_list, reviews_dry_run, reviews_dataset, reviews_approve, reviews_reject, reviews_approve_bulk, reviews_audit,
         ],
         opt={"api": True, "exclude_from_csrf": True},
         tags=["api"],

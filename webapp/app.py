@@ -22,7 +22,7 @@ from litestar.template.config import TemplateConfig
 
 from ledger.core.identity import write_private_file
 from ledger.node.layout import NetworkLayout
-from webapp import pages_accounts, pages_assets, pages_explorer, pages_reviews
+from webapp import pages_accounts, pages_assets, pages_bench, pages_explorer, pages_reviews
 from webapp.api import api_router
 from webapp.deps import provide_services, provide_user
 from webapp.errors import handle_exception
@@ -33,6 +33,7 @@ from webapp.outcomes import ReconcileLoop
 from webapp.security_headers import add_security_headers
 from webapp.services import Services
 from webapp.settings import REQUEST_BODY_BYTES_MAX, Settings
+from webapp.verify_job import VERIFY_SHUTDOWN_WAIT_S
 from webapp.words import kind_words, status_words
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,11 +87,12 @@ def create_app(data_dir: Path, *, network: Any | None = None, settings: Settings
             yield
         finally:
             reconcile.stop()
+            app.state.services.verifier.wait(VERIFY_SHUTDOWN_WAIT_S)  # a verify mid-run must not read a closing network
             if "network" in owned:
                 owned.pop("network").close()
             app.state.services.engine.dispose()
 
-    html_routes = [*pages_accounts.ROUTES, *pages_assets.ROUTES, *pages_reviews.ROUTES, *pages_explorer.ROUTES]
+    html_routes = [*pages_accounts.ROUTES, *pages_assets.ROUTES, *pages_reviews.ROUTES, *pages_explorer.ROUTES, *pages_bench.ROUTES]
     with warnings.catch_warnings():
         # Litestar 2.25 announces its 3.0 spellings for every handler; we pin <3 (LIBRARIES.md).
         warnings.simplefilter("ignore", DeprecationWarning)

@@ -7,10 +7,11 @@ from typing import Annotated, Any
 from litestar import Request, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Response, Template
 
 from webapp.deps import requires_admin
 from webapp.pages import field, fields, go, page
+from webapp.publish_review import dataset_file, publish_review
 from webapp.services import Services
 from webapp.sessions import UserSession
 from webapp.views import audit_view, request_view
@@ -37,7 +38,17 @@ def review_page(request: Request[Any, Any, Any], request_id: str, user: UserSess
     if fresh is not None:
         view["warnings"] = fresh
     simulated = services.reviews.dry_run(user, req.id) if req.status == "pending" else None
-    return page(request, "review.html", req=view, audit=services.reviews.audit_log(req.id), dry_run=simulated)
+    publication = publish_review(services.engine, services.datasets, req) if req.function == "assetsEnroll" else None
+    return page(
+        request, "review.html", req=view, audit=services.reviews.audit_log(req.id), dry_run=simulated, publication=publication,
+    )
+
+
+@get("/admin/reviews/{request_id:str}/dataset", include_in_schema=False, guards=[requires_admin], sync_to_thread=True)
+def review_dataset(request_id: str, services: Services) -> Response[bytes]:
+    """The file of a publication request, for its reviewer."""
+    name, data = dataset_file(services.datasets, services.workflow.get(request_id))
+    return Response(data, media_type="application/octet-stream", headers={"content-disposition": f'attachment; filename="{name}"'})
 
 
 @post("/admin/reviews/{request_id:str}/approve", include_in_schema=False, guards=[requires_admin], sync_to_thread=True)
@@ -75,4 +86,4 @@ def admins_add(data: Form, services: Services) -> Redirect:
     return go("/admin/admins")
 
 
-ROUTES = [queue, bulk_approve, review_page, approve, reject, audit, admins_page, admins_add]
+ROUTES = [queue, bulk_approve, review_page, review_dataset, approve, reject, audit, admins_page, admins_add]

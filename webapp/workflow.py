@@ -25,6 +25,7 @@ from webapp.datasets import parse_metadata
 from webapp.db import AuditEntry, ConsoleUser, ReviewRequest, session
 from webapp.errors import BadInput, Conflict, Forbidden, NotFound
 from webapp.market_index import MarketIndex
+from webapp.publish_review import enroll_args, refused_before
 from webapp.retries import countersign_spares, make_spares
 from webapp.sessions import UserSession
 from webapp.settings import NAME_LENGTH_MAX, TOKEN_AMOUNT_MAX, Settings
@@ -72,11 +73,11 @@ def require_self(user: UserSession, user_id: str) -> None:
 
 
 class Workflow:
-    def __init__(self, engine: Engine, chain: Chain, settings: Settings, index: MarketIndex | None = None) -> None:
+    def __init__(self, engine: Engine, chain: Chain, settings: Settings, index: MarketIndex) -> None:
         self.engine = engine
         self.chain = chain
         self.settings = settings
-        self.index = index or MarketIndex(engine, chain)  # the duplicate-content check reads it
+        self.index = index  # the duplicate-content check reads it
         self.on_created: list[Any] = []  # callbacks(request): auto-approval hooks in
 
     # --- reading ----------------------------------------------------------------------------
@@ -260,6 +261,7 @@ class Workflow:
             found.append(f"Large amount: {req.amount} tokens (above the {limit} threshold).")
         if req.kind == "enroll":
             found.extend(self._duplicate_content_warnings(req))
+            found.extend(earlier.sentence() for earlier in refused_before(self.engine, enroll_args(req)[2].get("sha256") or "", req.id))
         if req.kind in ("purchase", "transfer"):
             buyer = self.chain.query_user(json.loads(req.args_json)[2])
             if buyer is not None and int(buyer.get("Token") or 0) < req.amount:
