@@ -22,6 +22,7 @@ DATA/
       nats-server.json, jetstream/  networked, kind nats: the server's config and store
       node.pid                      networked: pid of the running node
   console/                          the web console's own: database, secrets, datasets, wallets
+  bench/                            the latest `gridledger bench --report` of this network (report.json, report.html, SVGs)
 ```
 `gridledger org create --out DIR` makes one organization's directory (`OrgLayout`) on its
 own, laid out like `orgs/<Org>/` above.
@@ -230,6 +231,11 @@ class NetworkLayout:
     @property
     def datasets_dir(self) -> Path:
         return self.console_dir / "datasets"
+
+    @property
+    def bench_dir(self) -> Path:
+        """Where `gridledger bench --report` leaves a copy of its latest report (the console's /bench)."""
+        return self.root / "bench"
 
     @property
     def dataset_key_file(self) -> Path:
