@@ -7,7 +7,7 @@ from pathlib import Path
 
 import structlog
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from ledger.core.identity import SigningIdentity
 from ledger.node import wallet as wallets
@@ -175,3 +175,11 @@ class AccountService:
     def list_admins(self) -> list[ConsoleUser]:
         with session(self.engine) as db:
             return list(db.exec(select(ConsoleUser).where(ConsoleUser.is_admin == True)))  # noqa: E712
+
+    def by_identity(self, identity_ids: list[str]) -> dict[str, ConsoleUser]:
+        """Console users bound to these certificate ids (`Org/name`): who acted in a transaction."""
+        if not identity_ids:
+            return {}
+        with session(self.engine) as db:
+            found = db.exec(select(ConsoleUser).where(col(ConsoleUser.identity_id).in_(identity_ids)))
+            return {u.identity_id: u for u in found}

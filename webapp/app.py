@@ -33,6 +33,7 @@ from webapp.outcomes import ReconcileLoop
 from webapp.security_headers import add_security_headers
 from webapp.services import Services
 from webapp.settings import REQUEST_BODY_BYTES_MAX, Settings
+from webapp.verify_job import VERIFY_SHUTDOWN_WAIT_S
 from webapp.words import kind_words, status_words
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,6 +87,7 @@ def create_app(data_dir: Path, *, network: Any | None = None, settings: Settings
             yield
         finally:
             reconcile.stop()
+            app.state.services.verifier.wait(VERIFY_SHUTDOWN_WAIT_S)  # a verify mid-run must not read a closing network
             if "network" in owned:
                 owned.pop("network").close()
             app.state.services.engine.dispose()

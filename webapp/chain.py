@@ -13,6 +13,7 @@ from ledger.core.encoding import decode, encode
 from ledger.core.identity import SigningIdentity
 from ledger.core.messages import Block, Invocation, Signoff, compute_tx_id
 from ledger.node.network import Network
+from ledger.tools.explorer import TxSummary
 from ledger.transport.protocols import PeerService
 from webapp.errors import AppError, LedgerUnavailable, NotFound
 
@@ -224,11 +225,14 @@ class Chain:
             raise NotFound("BLOCK_NOT_FOUND", f"There is no block {number}; the chain has {peer.height} blocks.")
         return describe_block(decode(peer.block(number), Block))
 
-    def block_changes(self, number: int) -> list[tuple[str, int, list[tuple[str, bytes, bool]]]]:
-        """What each VALID transaction of block `number` wrote (full keys), for the console's indexes."""
-        from ledger.tools.explorer import valid_writes
+    def block_summary(self, number: int) -> tuple[int, int, list[TxSummary]]:
+        """(timestamp_ms, encoded size, every transaction with its code and writes) of block
+        `number`, for the console's indexes fed from committed blocks."""
+        from ledger.tools.explorer import block_transactions
 
-        return valid_writes(decode(self._reader().block(number), Block))
+        raw = self._reader().block(number)
+        block = decode(raw, Block)
+        return block.header.timestamp_ms, len(raw), block_transactions(block)
 
     @property
     def namespace_prefix(self) -> str:

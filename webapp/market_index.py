@@ -1,22 +1,16 @@
-"""The marketplace's search index, fed from committed blocks (the console's own tables).
+"""The marketplace's search index, fed from committed blocks (see webapp/block_feed.py).
 
 Searching the ledger itself means reading every asset page by page (`listAssets`) on every
-query and again for every duplicate-content check. Instead the console follows the chain:
-each VALID transaction's writes of `asset/<id>`, `user/<id>` and `assethistory/<id>/...`
-update one row per asset, one row per (word, asset) and one per issuer, and a cursor row
-remembers the next block to read, in the same database transaction. Queries then use
-indexes: words by prefix range, sorts on indexed columns, the content hash by equality.
-
-The index only ever reflects committed, valid blocks, read back through the gateway's
-peers; it is catch-up-on-read (every query first reads the blocks it has not seen), so it
-is never older than the query and needs no thread of its own.
+query and again for every duplicate-content check. Instead each VALID transaction's writes
+of `asset/<id>`, `user/<id>` and `assethistory/<id>/...` update one row per asset, one row
+per (word, asset) and one per issuer. Queries then use indexes: words by prefix range,
+sorts on indexed columns, the content hash by equality.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +18,8 @@ from sqlalchemy import delete, func
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from ledger.tools.explorer import TxSummary
+from webapp.block_feed import BlockFeed
 from webapp.chain import Chain
 from webapp.db import session
 
@@ -32,7 +28,6 @@ WORD_CHARS_MAX = 40  # longer words are indexed and matched by their first chara
 PAGE_SIZE = 20
 PAGE_SIZE_MAX = 100
 PAGE_MAX = 10_000
-CATCH_UP_COMMIT_BLOCKS = 200  # blocks per database transaction while catching up
 SORTS = {
     "newest": "newest first",
     "price_asc": "price, lowest first",
@@ -83,14 +78,6 @@ class MarketIssuer(SQLModel, table=True):
     org: str
 
 
-class MarketCursor(SQLModel, table=True):
-    """The next block the index has not read."""
-
-    __tablename__ = "market_cursor"
-    id: int = Field(default=1, primary_key=True)
-    next_block: int = 0
-
-
 @dataclass(frozen=True, slots=True)
 class SearchPage:
     """One page of results and what the page needs to link to the others."""
@@ -135,32 +122,27 @@ def _columns(meta: dict[str, Any]) -> list[str]:
 class MarketIndex:
     """Catch up from the chain, then answer searches, duplicate checks and sales figures."""
 
-    def __init__(self, engine: Engine, chain: Chain) -> None:
+    name = "market"
+
+    def __init__(self, engine: Engine, chain: Chain, feed: BlockFeed) -> None:
         self.engine = engine
         self.chain = chain
-        self._lock = threading.Lock()
-        SQLModel.metadata.create_all(engine)  # idempotent: adds the index tables to an older console database
+        self.feed = feed
+        self._prefix = chain.namespace_prefix
+        feed.add(self)
+
+    def catch_up(self) -> None:
+        self.feed.catch_up()
 
     # --- feeding --------------------------------------------------------------------------
-    def catch_up(self) -> int:
-        """Read every committed block the index has not seen; the new next block."""
-        with self._lock:
-            height = self.chain.height()
-            with session(self.engine) as db:
-                cursor = db.get(MarketCursor, 1) or MarketCursor(id=1, next_block=0)
-                while cursor.next_block < height:
-                    end = min(height, cursor.next_block + CATCH_UP_COMMIT_BLOCKS)
-                    for number in range(cursor.next_block, end):
-                        for tx_id, _, writes in self.chain.block_changes(number):
-                            for key, value, is_delete in writes:
-                                self._apply(db, key, value, is_delete, tx_id)
-                    cursor.next_block = end
-                    db.add(cursor)
-                    db.commit()
-                return cursor.next_block
+    def apply(self, db: Session, number: int, timestamp_ms: int, size: int, transactions: list[TxSummary]) -> None:
+        for tx in transactions:
+            if tx.code == "VALID":
+                for key, value, is_delete in tx.writes:
+                    self._apply(db, key, value, is_delete, tx.tx_id)
 
     def _apply(self, db: Session, full_key: str, value: bytes, is_delete: bool, tx_id: str) -> None:
-        prefix = self.chain.namespace_prefix
+        prefix = self._prefix
         if not full_key.startswith(prefix) or is_delete:
             return
         key = full_key[len(prefix) :]

@@ -9,16 +9,19 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from webapp.accounts import AccountService
+from webapp.block_feed import BlockFeed
 from webapp.catalog import Catalog
 from webapp.chain import Chain
 from webapp.datasets import DatasetStore
 from webapp.db import open_engine
+from webapp.explorer_index import ExplorerIndex
 from webapp.market_index import MarketIndex
 from webapp.metrics import Metrics
 from webapp.outcomes import Outcomes
 from webapp.reviews import ReviewService
 from webapp.sessions import SessionRegistry
 from webapp.settings import Settings
+from webapp.verify_job import VerifyJob
 from webapp.workflow import Workflow
 
 
@@ -35,6 +38,8 @@ class Services:
     datasets: DatasetStore
     catalog: Catalog
     market: MarketIndex
+    explorer: ExplorerIndex
+    verifier: VerifyJob
     metrics: Metrics
     outcomes: Outcomes
 
@@ -44,7 +49,9 @@ class Services:
         chain = Chain(network)
         sessions = SessionRegistry(settings.session_ttl_s)
         metrics = Metrics()
-        market = MarketIndex(engine, chain)
+        feed = BlockFeed(engine, chain)
+        market = MarketIndex(engine, chain, feed)
+        explorer = ExplorerIndex(engine, feed)
         workflow = Workflow(engine, chain, settings, market)
         datasets = DatasetStore(data_dir)
         outcomes = Outcomes(engine, chain, settings, workflow, metrics)
@@ -60,6 +67,8 @@ class Services:
             datasets=datasets,
             catalog=Catalog(engine, chain, datasets, settings, market),
             market=market,
+            explorer=explorer,
+            verifier=VerifyJob(chain),
             metrics=metrics,
             outcomes=outcomes,
         )

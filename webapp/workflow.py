@@ -73,11 +73,11 @@ def require_self(user: UserSession, user_id: str) -> None:
 
 
 class Workflow:
-    def __init__(self, engine: Engine, chain: Chain, settings: Settings, index: MarketIndex | None = None) -> None:
+    def __init__(self, engine: Engine, chain: Chain, settings: Settings, index: MarketIndex) -> None:
         self.engine = engine
         self.chain = chain
         self.settings = settings
-        self.index = index or MarketIndex(engine, chain)  # the duplicate-content check reads it
+        self.index = index  # the duplicate-content check reads it
         self.on_created: list[Any] = []  # callbacks(request): auto-approval hooks in
 
     # --- reading ----------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from ledger.core.channel_config import ChannelConfig, genesis_config
 from ledger.core.errors import LedgerError
 from ledger.core.identity import SigningIdentity
 from ledger.core.messages import Block
-from ledger.gateway import CommitWaiter, Gateway
+from ledger.gateway import CommitWaiter, Gateway, Suspects
 from ledger.node.init import load_admin, load_ca, load_genesis, load_node_identity
 from ledger.node.layout import NetworkLayout
 from ledger.node.logs import configure_logging
@@ -32,7 +32,7 @@ from ledger.order.solo import SoloOrderer
 from ledger.peer.peer import Peer
 from ledger.storage.blockstore import BlockStore
 from ledger.transport.pipe_peer import PipePeer
-from ledger.transport.protocols import PeerService
+from ledger.transport.protocols import OrderingNode, PeerService
 
 NETWORK_HEIGHT_WAIT_S = 30.0
 NETWORK_HEIGHT_POLL_S = 0.01
@@ -71,6 +71,12 @@ def _stored_blocks(blocks_dir: Path) -> Callable[[int], Iterator[bytes]]:
     return blocks_from
 
 
+def ensure_idle(data_dir: Path) -> None:
+    """Raise NetworkBusy when another process runs the network in `data_dir`: checked before a
+    console server starts, so a second `up` stops with the code instead of inside the server."""
+    os.close(_lock_data_dir(NetworkLayout(Path(data_dir))))
+
+
 @dataclass(frozen=True, slots=True)
 class PeerStatus:
     name: str
@@ -84,8 +90,17 @@ class PeerStatus:
 
 class Network:
     def __init__(
-        self, layout: NetworkLayout, spec: NetworkSpec, genesis: Block, orderer: SoloOrderer, peers: list[PeerService], *, peer_processes: bool
+        self,
+        layout: NetworkLayout,
+        spec: NetworkSpec,
+        genesis: Block,
+        orderer: OrderingNode,
+        peers: list[PeerService],
+        *,
+        peer_processes: bool,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
+        """`on_close` releases what reaches remote nodes (the networked mode's NATS link)."""
         self.layout = layout
         self.data_dir = layout.root
         self.spec = spec
@@ -96,17 +111,28 @@ class Network:
         self.peers = peers
         self.peer_processes = peer_processes
         self._waiters: dict[str, CommitWaiter] = {}
+        self.suspects = Suspects()  # peers that did not answer an endorsement, for every gateway
         self._lock_fd: int | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._on_close = on_close
 
     @classmethod
-    def open(cls, data_dir: Path, *, state_url_template: str | None = None, peer_processes: bool = False) -> "Network":
+    def open(
+        cls, data_dir: Path, *, state_url_template: str | None = None, peer_processes: bool = False, networked: bool | None = None, nats_options: dict[str, Any] | None = None
+    ) -> "Network":
         """Start the network in `data_dir`; with `peer_processes` every peer runs in its own
-        OS process (see `ledger.transport.pipe_peer`), otherwise everything runs in this process."""
+        OS process (see `ledger.transport.pipe_peer`), otherwise everything runs in this process.
+        A networked layout (`init --networked`; `networked` None = detect it) is not started
+        here: its nodes run on their own and this network reaches them over NATS (with
+        `nats_options`, or the console organization's CLI client credentials)."""
         configure_logging()
         layout = NetworkLayout(Path(data_dir))
         genesis = load_genesis(layout)
+        from ledger.node.netnetwork import is_networked, open_networked
+
+        if is_networked(layout) if networked is None else networked:  # nodes run on their own: nothing to lock
+            return open_networked(layout, genesis, nats_options)
         lock_fd = _lock_data_dir(layout)
         try:
             network = cls._assemble(layout, genesis, state_url_template, peer_processes)
@@ -158,6 +184,8 @@ class Network:
         self.orderer.stop()
         for peer in self.peers:
             peer.stop()
+        if self._on_close is not None:
+            self._on_close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -226,6 +254,7 @@ class Network:
             waiter=waiter,
             failover=failover,
             locators=self.peers,
+            suspects=self.suspects,
         )
 
     def _waiter(self, peer: PeerService) -> CommitWaiter:

@@ -34,7 +34,7 @@ from ledger.core.encoding import decode, encode
 from ledger.core.errors import LedgerError
 from ledger.core.messages import Block, CommitEvent
 from ledger.peer.peer import Peer
-from ledger.transport.nats_rpc import HEARTBEAT_S, error_reply, heartbeat, ok_reply, parse_query
+from ledger.transport.nats_rpc import BLOCK_NOT_FOUND, HEARTBEAT_S, error_reply, heartbeat, ok_reply, parse_query
 from ledger.transport.subjects import ChannelSubjects
 
 log = structlog.get_logger("nats_peer")
@@ -237,9 +237,12 @@ class NatsPeerNode:
         except (msgspec.DecodeError, ValueError, TypeError):
             return error_reply("BAD_REQUEST", "the query cannot be decoded")
         call = self._queries[method]
-        if method in SLOW_QUERIES:
-            return ok_reply(await asyncio.to_thread(call, *args))
-        return ok_reply(call(*args))
+        try:
+            if method in SLOW_QUERIES:
+                return ok_reply(await asyncio.to_thread(call, *args))
+            return ok_reply(call(*args))
+        except IndexError:
+            return error_reply(BLOCK_NOT_FOUND, f"{self.peer.name} has no block {args[0] if args else '?'} (height {self.peer.height})")
 
     async def _status(self, message: Msg) -> bytes:
         height, commit = self.peer.status

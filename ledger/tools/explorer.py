@@ -5,6 +5,7 @@ Also proves inclusion: a transaction's Merkle path up to the block header's data
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -30,6 +31,14 @@ def identity_id(cert_bytes: bytes) -> str:
         return f"{body.org}/{body.name}"
     except (msgspec.DecodeError, msgspec.ValidationError):
         return "(undecodable certificate)"
+
+
+def readable(value: bytes) -> str:
+    """A written value as text: UTF-8 as is (the contracts write JSON), otherwise hex."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.hex()
 
 
 def code_name(flags: bytes, tx_num: int) -> str:
@@ -64,7 +73,7 @@ def describe_transaction(block: Block, tx_num: int) -> dict[str, Any]:
         endorsers=[identity_id(e.endorser) for e in transaction.endorsements],
         signoffs=[{"kind": s.kind, "id": identity_id(s.signer)} for s in proposal.signoffs],
         reads=[{"key": r.key, "version": list(r.version) if r.version else None} for r in response.rwset.reads],
-        writes=[{"key": w.key, "delete": w.is_delete, "bytes": len(w.value)} for w in response.rwset.writes],
+        writes=[{"key": w.key, "delete": w.is_delete, "bytes": len(w.value), "value": readable(w.value)} for w in response.rwset.writes],
         events=[e.name for e in response.events],
     )
     return info
@@ -99,23 +108,34 @@ def inclusion_proof(block: Block, tx_num: int) -> dict[str, Any]:
     }
 
 
-def valid_writes(block: Block) -> list[tuple[str, int, list[tuple[str, bytes, bool]]]]:
-    """(tx_id, timestamp_ms, [(full key, value, is_delete)]) of each VALID transaction of a block,
-    in block order: what the block changed in the world state, for indexes fed from blocks."""
-    found: list[tuple[str, int, list[tuple[str, bytes, bool]]]] = []
+@dataclass(frozen=True, slots=True)
+class TxSummary:
+    """One transaction of a block as indexes fed from blocks need it (no signatures)."""
+
+    tx_num: int
+    tx_id: str  # "" for a configuration or undecodable transaction
+    code: str  # validation code name
+    timestamp_ms: int
+    writes: list[tuple[str, bytes, bool]]  # (full key, value, is_delete) as proposed; applied only when VALID
+
+
+def block_transactions(block: Block) -> list[TxSummary]:
+    """Every transaction of a block, in order, with its validation code and proposed writes."""
+    found: list[TxSummary] = []
     flags = block.metadata.validation_flags
     for tx_num, envelope_bytes in enumerate(block.data):
-        if tx_num >= len(flags) or flags[tx_num] != ValidationCode.VALID:
-            continue
+        code = code_name(flags, tx_num)
         try:
             payload = decode(decode(envelope_bytes, Envelope).payload, Payload)
             if payload.type != PayloadType.ENDORSER_TRANSACTION:
+                found.append(TxSummary(tx_num, "", code, block.header.timestamp_ms, []))
                 continue
             transaction = decode(payload.data, EndorsedTransaction)
             proposal = decode(transaction.proposal, Proposal)
             response = decode(transaction.response_payload, ResponsePayload)
         except (msgspec.DecodeError, msgspec.ValidationError):
+            found.append(TxSummary(tx_num, "", code, block.header.timestamp_ms, []))
             continue
         writes = [(w.key, w.value, w.is_delete) for w in response.rwset.writes]
-        found.append((proposal.tx_id, proposal.timestamp_ms, writes))
+        found.append(TxSummary(tx_num, proposal.tx_id, code, proposal.timestamp_ms, writes))
     return found

@@ -17,6 +17,7 @@ from ledger.core.errors import LedgerError
 
 HEARTBEAT_S = 1.0  # how often a node says it lives, with its height and commit hash
 HEARTBEAT_STALE_S = 3.5  # a node unheard this long counts as gone
+BLOCK_NOT_FOUND = "BLOCK_NOT_FOUND"  # a `block` query past the peer's height (IndexError at the caller)
 QUERY_METHODS = ("evaluate", "block", "tx_location", "history", "state_digest", "verify")
 
 _encoder = msgspec.msgpack.Encoder()

@@ -85,6 +85,18 @@ class OrdererService(Protocol):
     def broadcast(self, envelope: bytes) -> BroadcastResult: ...
 
 
+class OrderingNode(OrdererService, Protocol):
+    """The ordering service as a network holds it: in this process (solo) or over NATS."""
+
+    @property
+    def height(self) -> int: ...  # blocks ordered so far
+
+    @property
+    def alive(self) -> bool: ...
+
+    def stop(self) -> None: ...
+
+
 class DeliverService(Protocol):
     """The ordering service as a peer sees it: stored blocks from a height, then new ones."""
 

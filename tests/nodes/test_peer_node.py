@@ -20,14 +20,13 @@ from typing import Any
 
 import nats
 import pytest
-from nats.js.api import StorageType, StreamConfig
 from nodekit import NodeProcesses, init_networked, node_homes
+from peerkit import options, publish_blocks
 
 from ledger.core.encoding import decode, encode
-from ledger.core.messages import Block, ProposalResponse, ResponsePayload, compute_tx_id
+from ledger.core.messages import ProposalResponse, ResponsePayload, compute_tx_id
 from ledger.gateway import creator_party, make_signoff
 from ledger.node.layout import NetworkLayout
-from ledger.node.natsconf import connect_options
 from ledger.node.network import Network
 from ledger.node.nodeconf import load_node_config
 from ledger.transport.nats_rpc import parse_reply, query_request
@@ -35,20 +34,9 @@ from ledger.transport.subjects import ChannelSubjects
 
 S = ChannelSubjects("gridchannel")
 PEERS = ["peer0.Org1", "peer1.Org1", "peer0.Org2", "peer1.Org2"]
-STREAM_READY_S = 30.0
 CONVERGE_S = 60.0
 REQUEST_S = 5.0
 BLOCKS_FIRST = 4  # blocks of the reference network published before a peer is killed
-
-
-def options(home: Path) -> dict[str, Any]:
-    n = load_node_config(home).nats
-    assert n is not None
-
-    async def quiet(e: Exception) -> None:
-        pass
-
-    return {**connect_options(home, n.urls, n.nkey_seed_file, n.tls_ca_file, n.tls_cert_file, n.tls_key_file), "error_cb": quiet}
 
 
 def reference_blocks(data: Path, scratch: Path) -> tuple[list[bytes], dict[str, str], Any]:
@@ -56,7 +44,7 @@ def reference_blocks(data: Path, scratch: Path) -> tuple[list[bytes], dict[str, 
     the commit hash its peers reached, and a signed query proposal for the NATS peers."""
     copy = scratch / "reference"
     shutil.copytree(data, copy)
-    with Network.open(copy) as net:
+    with Network.open(copy, networked=False) as net:
         submit_many(net)
         blocks = list(net.orderer.blocks_from(0))
         hashes = {s.name: s.commit_hash for s in net.status()}
@@ -75,34 +63,6 @@ def submit_many(net: Network, topups: int = 8) -> None:
         tx_id = compute_tx_id(invocation)
         gateway.submit(invocation, [creator_party(alice), make_signoff("approval", net.service_identity(net.approver_org), tx_id)])
         net.wait_for_height(net.orderer.height)
-
-
-async def publish_blocks(orderer: Path, blocks: list[bytes], *, create: bool) -> None:
-    """Publish blocks as an orderer node does: block N is stream message N + 1, Msg-Id N."""
-    nc = await nats.connect(**options(orderer))
-    try:
-        js = nc.jetstream()
-        if create:
-            await js.add_stream(StreamConfig(name=S.blocks_stream, subjects=[S.blocks], num_replicas=3, storage=StorageType.FILE))
-        loop = asyncio.get_running_loop()
-        for data in blocks:
-            number = decode_number(data)
-            deadline = loop.time() + STREAM_READY_S
-            while True:  # a fresh R3 stream answers 503 until its leader is elected
-                try:
-                    ack = await js.publish(S.blocks, data, headers={"Nats-Msg-Id": str(number)}, timeout=2.0)
-                    break
-                except (nats.errors.NoRespondersError, nats.js.errors.NoStreamResponseError, nats.errors.TimeoutError):
-                    if loop.time() > deadline:
-                        raise
-                    await asyncio.sleep(0.1)
-            assert ack.seq == number + 1
-    finally:
-        await nc.close()
-
-
-def decode_number(data: bytes) -> int:
-    return decode(data, Block).header.number
 
 
 async def request(client: Path, subject: str, data: bytes, timeout_s: float = REQUEST_S) -> Any:

@@ -1,0 +1,93 @@
+"""One NATS connection for synchronous callers (gateways, the CLI, the console).
+
+The gateway and the tools are synchronous; nats-py is asyncio. `NatsClient` runs the
+connection on an event loop in a thread of its own: a request returns a
+`concurrent.futures.Future` at once (so a gateway asks every endorser in parallel and
+waits on each with a timeout), and subscription callbacks run on that loop's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+import nats
+import structlog
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
+from ledger.core.errors import LedgerError
+
+log = structlog.get_logger("nats_client")
+
+T = TypeVar("T")
+CONNECT_WAIT_S = 15.0
+CLOSE_WAIT_S = 5.0
+RECONNECT_WAIT_S = 0.25
+
+MessageHandler = Callable[[str, bytes], None]  # (subject, data), run on the client's loop
+
+
+class NatsUnavailable(LedgerError):
+    """No NATS server of the cluster could be reached."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__("NATS_UNAVAILABLE", f"the NATS cluster cannot be reached: {why}")
+
+
+class NatsClient:
+    """A NATS connection on a background event loop; `close` ends both."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="nats-client", daemon=True)
+        self._thread.start()
+        connect = {"max_reconnect_attempts": -1, "reconnect_time_wait": RECONNECT_WAIT_S, **options}
+        try:
+            self.nc: Client = self.run(nats.connect(**connect, error_cb=self._error, allow_reconnect=True), CONNECT_WAIT_S)
+        except Exception as exc:
+            self._stop_loop()
+            raise NatsUnavailable(repr(exc)) from None
+        self._closed = False
+
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout_s: float) -> T:
+        """Run a coroutine on the client's loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout_s)
+
+    def request(self, subject: str, data: bytes, timeout_s: float) -> "Future[bytes]":
+        """Send a request now; the future gives the reply's data (or the nats error)."""
+
+        async def ask() -> bytes:
+            reply = await self.nc.request(subject, data, timeout=timeout_s)
+            return bytes(reply.data)
+
+        return asyncio.run_coroutine_threadsafe(ask(), self._loop)
+
+    def subscribe(self, subject: str, handler: MessageHandler) -> None:
+        async def on_message(msg: Msg) -> None:
+            try:
+                handler(msg.subject, msg.data)
+            except Exception as exc:  # a handler must never stop the connection's reader
+                log.error("nats_handler_failed", subject=msg.subject, error=repr(exc))
+
+        self.run(self.nc.subscribe(subject, cb=on_message), CONNECT_WAIT_S)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.run(self.nc.close(), CLOSE_WAIT_S)
+        except Exception as exc:  # closing a connection that is already gone
+            log.debug("nats_close_failed", error=repr(exc))
+        self._stop_loop()
+
+    def _stop_loop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(CLOSE_WAIT_S)
+
+    async def _error(self, error: Exception) -> None:
+        log.debug("nats_client_error", error=repr(error))
