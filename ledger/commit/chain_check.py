@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -25,7 +25,7 @@ from ledger.core.channel import Channel
 from ledger.core.channel_config import genesis_config
 from ledger.core.codes import VerifyCode, validation_code_name
 from ledger.core.encoding import decode
-from ledger.core.messages import Block, block_hash, commit_hash
+from ledger.core.messages import Block, Version, block_hash, commit_hash
 from ledger.storage.blockstore import BlockStore, BlockStoreCorruption, index_problem
 from ledger.storage.statedb import StateDB
 from ledger.validate.validator import Validator
@@ -55,12 +55,37 @@ class ChainReport(msgspec.Struct):
         self.faults.append(entry)
 
 
+class StateView(Protocol):
+    """One consistent read of a state database (`StateDB.snapshot()`): the savepoint and the
+    keys it describes, read in the same transaction."""
+
+    def savepoint(self) -> tuple[int, bytes] | None: ...
+
+    def iter_state(self) -> Generator[tuple[str, bytes, Version], None, None]: ...
+
+
 def verify_chain(
-    node: str, blocks_dir: Path, genesis: Block, state_url: str | None, *, replay: bool = True, hashes: list[bytes] | None = None, live: bool = False
+    node: str,
+    blocks_dir: Path,
+    genesis: Block,
+    state_url: str | None,
+    *,
+    replay: bool = True,
+    state: StateView | None = None,
+    height: int | None = None,
+    hashes: list[bytes] | None = None,
+    live: bool = False,
 ) -> ChainReport:
-    """Check one node's block files (and, with `state_url`, its state database).
-    `hashes` collects every block's header hash (to compare chains block by block); `live`
-    (the node is running) accepts a record being appended at the end and an index behind."""
+    """Check one node's block files (and, with `state_url`, its state database: state,
+    history, tx index, savepoint).
+
+    A live peer passes `state`, a snapshot it holds open, and `height`, the blocks that
+    snapshot has applied: blocks past it are being committed meanwhile and are not checked
+    (nor is a record half appended after them, nor the index), and no lock of the peer is
+    held; its state and savepoint are compared through the snapshot. `live` says the same of
+    a running orderer's files. `hashes` collects every block's header hash (to compare
+    chains block by block)."""
+    live = live or height is not None
     report = ChainReport(node)
     channel = Channel(genesis_config(genesis))
     if not blocks_dir.exists():
@@ -69,12 +94,14 @@ def verify_chain(
     with tempfile.TemporaryDirectory(prefix="gridledger-verify-") as scratch_dir:
         scratch = StateDB(f"sqlite:///{Path(scratch_dir) / 'replay.sqlite'}") if replay else None
         try:
-            _walk(report, blocks_dir, genesis, channel, scratch, hashes, live)
+            _walk(report, blocks_dir, genesis, channel, scratch, hashes, height, live)
             if not report.problems and not live:
                 found = index_problem(blocks_dir, report.height)
                 if found is not None:
                     report.fault(VerifyCode.INDEX_MISMATCH, f"block index: {found[1]}", block=found[0])
-            if scratch is not None and state_url is not None and not report.problems:
+            if scratch is not None and state is not None and not report.problems:
+                _compare_live_state(report, state, scratch)
+            elif scratch is not None and state_url is not None and not report.problems:
                 _compare_databases(report, state_url, scratch)
         finally:
             if scratch is not None:
@@ -82,7 +109,9 @@ def verify_chain(
     return report
 
 
-def _walk(report: ChainReport, blocks_dir: Path, genesis: Block, channel: Channel, scratch: StateDB | None, hashes: list[bytes] | None, live: bool) -> None:
+def _walk(
+    report: ChainReport, blocks_dir: Path, genesis: Block, channel: Channel, scratch: StateDB | None, hashes: list[bytes] | None, height: int | None, live: bool
+) -> None:
     validator = Validator(channel)
     previous_hash, previous_commit = None, ZERO_HASH
     try:
@@ -92,6 +121,8 @@ def _walk(report: ChainReport, blocks_dir: Path, genesis: Block, channel: Channe
         return
     try:
         for number, data in _blocks(store, report):
+            if height is not None and number >= height:
+                return  # committed after the snapshot: the next check sees it
             block = _decode(report, number, data)
             if block is None or not _check_links(report, number, block, previous_hash, genesis, channel):
                 return
@@ -103,7 +134,7 @@ def _walk(report: ChainReport, blocks_dir: Path, genesis: Block, channel: Channe
             report.height = number + 1
             report.commit_hash = previous_commit.hex()
             report.last_block_hash = previous_hash.hex()
-        if store.torn_tail and not live:
+        if store.torn_tail and (not live or (height is not None and store.height < height)):
             report.fault(VerifyCode.BLOCK_TORN, "torn (incomplete) record at the end of the block files", block=store.height)
     finally:
         store.close()
@@ -165,8 +196,10 @@ def _compare_databases(report: ChainReport, state_url: str, rebuilt: StateDB) ->
         report.fault(VerifyCode.DATABASE_UNREADABLE, f"state database cannot be opened: {type(exc).__name__}: {exc}")
         return
     try:
-        if _savepoint_sound(report, state):
-            _compare_rows(report, VerifyCode.STATE_MISMATCH, "state key", state.iter_state(), rebuilt.iter_state(), 1)
+        with state.snapshot() as snapshot:
+            if not _savepoint_sound(report, snapshot):
+                return
+            _compare_rows(report, VerifyCode.STATE_MISMATCH, "state key", snapshot.iter_state(), rebuilt.iter_state(), 1)
         for table, code in (("history", VerifyCode.HISTORY_MISMATCH), ("txindex", VerifyCode.TXINDEX_MISMATCH)):
             if not report.problems:
                 _compare_rows(report, code, f"{table} row", state.iter_rows(table), rebuilt.iter_rows(table), StateDB.key_width(table))
@@ -176,7 +209,17 @@ def _compare_databases(report: ChainReport, state_url: str, rebuilt: StateDB) ->
         state.close()
 
 
-def _savepoint_sound(report: ChainReport, state: StateDB) -> bool:
+def _compare_live_state(report: ChainReport, state: StateView, rebuilt: StateDB) -> None:
+    """A running peer's snapshot: savepoint and state (history and tx index are compared
+    offline, by `gridledger verify` on a stopped network)."""
+    try:
+        if _savepoint_sound(report, state):
+            _compare_rows(report, VerifyCode.STATE_MISMATCH, "state key", state.iter_state(), rebuilt.iter_state(), 1)
+    except Exception as exc:  # driver errors: a fault of the database, named
+        report.fault(VerifyCode.DATABASE_UNREADABLE, f"state database cannot be read: {type(exc).__name__}: {exc}")
+
+
+def _savepoint_sound(report: ChainReport, state: StateView) -> bool:
     savepoint = state.savepoint()
     if savepoint is None or savepoint[0] + 1 != report.height:
         applied = -1 if savepoint is None else savepoint[0]
