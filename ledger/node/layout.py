@@ -10,6 +10,7 @@ DATA/
     ca.json                         the org CA's private key (never leaves the org)
     admins/<name>.json              administrator identities
     users/<name>.json               CLI users' identities (made on first use)
+    apps/<chaincode>/               private files a chaincode's tools keep for the org (device keys)
     tls-ca.key, tls-ca.pem          the org's X.509 CA for NATS TLS (networked, key private)
     nodes/<node>.<Org>/             one node: what runs on that node's machine
       identity.json                 the node's own key and certificate, nothing else private
@@ -185,6 +186,10 @@ class NetworkLayout:
 
     def user_file(self, org: str, name: str) -> Path:
         return self.org_dir(org) / "users" / f"{name}.json"
+
+    def app_dir(self, org: str, chaincode: str) -> Path:
+        """Private files a chaincode's own tools keep for `org` (e.g. the keys of devices it enrolls)."""
+        return self.org_dir(org) / "apps" / chaincode
 
     # --- nodes ----------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from ledger.gateway import CommitWaiter, Gateway, Suspects
 from ledger.node.init import load_admin, load_ca, load_genesis, load_node_identity
 from ledger.node.layout import NetworkLayout
 from ledger.node.logs import configure_logging
+from ledger.node.orphans import end_orphans, remove_pid_file, write_pid_file
 from ledger.node.spec import NetworkSpec, load_spec
 from ledger.order.solo import SoloOrderer
 from ledger.peer.peer import Peer
@@ -135,6 +136,7 @@ class Network:
             return open_networked(layout, genesis, nats_options)
         lock_fd = _lock_data_dir(layout)
         try:
+            end_orphans(layout)  # children of a killed run would still hold their block stores
             network = cls._assemble(layout, genesis, state_url_template, peer_processes)
         except BaseException:
             os.close(lock_fd)
@@ -157,9 +159,11 @@ class Network:
                 url = layout.state_url(state_url_template or spec.storage.state, name)
                 identity = load_node_identity(layout, name)
                 if peer_processes:
-                    pipe_peer = PipePeer(name, identity, layout.root, url)
+                    pipe_peer = PipePeer(name, identity, layout.root.resolve(), url)  # absolute: orphans are recognised by it
                     orderer.subscribe(pipe_peer.deliver)
                     pipe_peer.start()
+                    if pipe_peer.pid is not None:
+                        write_pid_file(layout, name, pipe_peer.pid)
                     pipe_peers.append(pipe_peer)
                     peers.append(pipe_peer)
                 else:
@@ -172,6 +176,7 @@ class Network:
         except BaseException:
             for started in peers:
                 started.stop()
+                remove_pid_file(layout, started.name)
             orderer.stop()
             raise
         orderer.start()
@@ -184,6 +189,8 @@ class Network:
         self.orderer.stop()
         for peer in self.peers:
             peer.stop()
+            if self.peer_processes:
+                remove_pid_file(self.layout, peer.name)
         if self._on_close is not None:
             self._on_close()
         if self._lock_fd is not None:

@@ -137,6 +137,11 @@ class Peer:
         return self._failure is None
 
     @property
+    def thread_id(self) -> int | None:
+        """The commit thread's native id (for CPU accounting); None without a commit thread."""
+        return self._thread.native_id
+
+    @property
     def failure(self) -> str | None:
         """Why the commit loop died, or None while it runs."""
         return self._failure

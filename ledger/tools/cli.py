@@ -12,6 +12,7 @@ come before the function name.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -27,7 +28,7 @@ from ledger.core.errors import ConfigError, LedgerError
 from ledger.core.identity import SigningIdentity
 from ledger.core.messages import compute_tx_id
 from ledger.gateway import CommitError, GatewayError, creator_party, make_signoff
-from ledger.node.init import init_network
+from ledger.node.init import init_network, load_admin
 from ledger.node.layout import NetworkLayout
 from ledger.node.logs import configure_logging
 from ledger.node.spec import default_config_path, load_spec
@@ -147,8 +148,10 @@ def init(
 
 
 def _identity(net: "Network", who: str) -> SigningIdentity:
-    """The CLI user `ORG/NAME` (or `NAME` of the console's org); UNKNOWN_USER for an org the
-    channel does not have, BAD_ARGUMENT for a name that is not a plain file name."""
+    """`ORG/NAME` (or `NAME` of the console's org): an administrator of ORG when one has that
+    name and no CLI user does (Regulator/admin sets tariffs), else the CLI user, created on
+    first use; UNKNOWN_USER for an org the channel does not have, BAD_ARGUMENT for a name
+    that is not a plain file name."""
     org, _, name = who.rpartition("/")
     org = org or net.console_org
     orgs = sorted(o.name for o in net.config.orgs)
@@ -156,6 +159,8 @@ def _identity(net: "Network", who: str) -> SigningIdentity:
         raise LedgerError("UNKNOWN_USER", f"no organization {org!r} in this network (it has {', '.join(orgs)})")
     if not USER_NAME.match(name):
         raise LedgerError("BAD_ARGUMENT", f"user name {name!r} must be 1-64 letters, digits or ._@- (not starting with one of ._@-)")
+    if not net.layout.user_file(org, name).exists() and net.layout.admin_file(org, name).exists():
+        return load_admin(net.layout, org, name)
     return net.client_identity(org, name)
 
 
@@ -164,20 +169,24 @@ def invoke(
     function: str = typer.Argument(..., help="Chaincode function, e.g. userRegister."),
     args: list[str] = typer.Argument(None, help="Its arguments."),
     data: Path = DataOption,
-    as_user: str = typer.Option(..., "--as", help="Acting user: NAME (console org) or ORG/NAME; created on first use."),
+    as_user: str = typer.Option(..., "--as", help="Acting user: NAME (console org) or ORG/NAME (an administrator of ORG if one has that name); created on first use."),
     cosign: list[str] = typer.Option([], "--cosign", help="Another party who signs too (a transfer's seller)."),
     no_approval: bool = typer.Option(False, "--no-approval", help="Do not attach the regulator administrator's approval."),
+    chaincode: str | None = typer.Option(None, "--chaincode", help="Chaincode to invoke (default: the network's first, powerdata)."),
 ) -> None:
-    """Submit a transaction signed by --as (and --cosign), approved by the regulator admin."""
+    """Submit a transaction signed by --as (and --cosign), approved by the regulator admin when
+    the chaincode's approval policy asks for it."""
     net = open_network(data)
     try:
+        if chaincode is not None and net.config.chaincode(chaincode) is None:
+            fail("UNKNOWN_CHAINCODE", f"chaincode {chaincode!r} is not defined on this channel; it has: {', '.join(cc.name for cc in net.config.chaincodes)}")
         user = _identity(net, as_user)
         gateway = net.gateway(user)
-        invocation = gateway.new_invocation(function, args or [])
+        invocation = gateway.new_invocation(function, args or [], chaincode=chaincode)
         tx_id = compute_tx_id(invocation)
         # --as submits, so its proposal signature covers its party signoff; --cosign signs its own
         signoffs = [creator_party(user)] + [make_signoff("party", _identity(net, c), tx_id) for c in cosign]
-        if not no_approval:
+        if not no_approval and net.channel_view.approval_policy(invocation.chaincode) is not None:
             signoffs.append(make_signoff("approval", net.service_identity(net.approver_org), tx_id))
         try:
             result = gateway.submit(invocation, signoffs)
@@ -195,13 +204,14 @@ def query(
     function: str = typer.Argument(...),
     args: list[str] = typer.Argument(None),
     data: Path = DataOption,
-    as_user: str = typer.Option("cli-reader", "--as", help="Identity that signs the query proposal."),
+    as_user: str = typer.Option("cli-reader", "--as", help="Identity that signs the query proposal (as for invoke)."),
+    chaincode: str | None = typer.Option(None, "--chaincode", help="Chaincode to query (default: the network's first, powerdata)."),
 ) -> None:
     """Evaluate a query on one peer (nothing is ordered)."""
     net = open_network(data)
     try:
         try:
-            result = net.gateway(_identity(net, as_user)).evaluate(function, args or [])
+            result = net.gateway(_identity(net, as_user)).evaluate(function, args or [], chaincode=chaincode)
         except GatewayError as exc:
             fail(exc.code, exc.message)
         emit({"result": json.loads(result) if result else None})
@@ -289,3 +299,19 @@ def parse_rates(text: str) -> list[float]:
             raise typer.BadParameter(f"{rate:g} is outside 0..{RATE_MAX:g} tx/s", param_hint="--rates")
         rates.append(rate)
     return rates
+
+
+def _register_chaincode_commands() -> None:
+    """Add the commands chaincodes ship (`commands:` of a chaincode in the default network file,
+    e.g. metering's `meters` and `settle`), so this CLI names no contract itself."""
+    try:
+        spec = load_spec(default_config_path())
+    except ConfigError:
+        return
+    for chaincode in spec.chaincodes:
+        if chaincode.commands:
+            module_name, _, attr = chaincode.commands.partition(":")
+            getattr(importlib.import_module(module_name), attr)(app)
+
+
+_register_chaincode_commands()
