@@ -3,7 +3,6 @@ default network and the console in one process."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -40,9 +39,10 @@ def up(
     """Start the network (initializing DIR first if it holds none) and serve the console."""
     import uvicorn
 
-    from ledger.core.errors import ConfigError
+    from ledger.core.errors import ConfigError, LedgerError
     from ledger.node.init import init_network
     from ledger.node.layout import NetworkLayout
+    from ledger.node.network import ensure_idle
     from ledger.node.spec import default_config_path, load_spec
     from webapp.app import create_app
 
@@ -51,19 +51,15 @@ def up(
         try:
             result = init_network(config or default_config_path(), data, admin_password=admin_password, networked=networked)
         except (ConfigError, ValueError) as exc:
-            typer.echo(f"init failed: {exc}", err=True)
-            raise typer.Exit(1) from None
+            raise LedgerError("INIT_FAILED", str(exc)) from None
         typer.echo(f"Initialized a new network in {data}.")
         if result.admin_password_generated:
             typer.echo(f"Console administrator: user 'admin', password {result.admin_password}  (shown once: keep it)")
     if networked:
         supervise(data, host, port)
         return
-    try:
-        spec = load_spec(layout.network_file)
-    except ConfigError as exc:
-        typer.echo(f"cannot read the network file: {exc}", err=True)
-        raise typer.Exit(1) from None
+    spec = load_spec(layout.network_file)  # a ConfigError is printed as {code, message} by ledger.tools.cli.main
+    ensure_idle(data)  # NETWORK_BUSY now, not as a traceback inside the server's start-up
     processes = spec.embedded.peer_processes and not one_process
     typer.echo(f"GridLedger console on http://{host}:{port}/  (API description at /schema)")
     # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from loopback; the console
@@ -73,17 +69,12 @@ def up(
 
 def supervise(data: Path, host: str, port: int) -> None:
     """Run the networked layout's nodes, each its own process, until Ctrl-C or SIGTERM."""
-    from ledger.core.errors import LedgerError
     from ledger.node.logs import configure_logging
     from ledger.node.noderun import RUNNABLE_KINDS
     from ledger.node.supervisor import Supervisor, install_stop_signals
 
     configure_logging()
-    try:
-        supervisor = Supervisor(data, [sys.executable, "-m", "webapp.cli"], kinds=RUNNABLE_KINDS, extra_args={"console": ["--host", host, "--port", str(port)]})
-    except LedgerError as exc:
-        typer.echo(json.dumps(exc.as_dict()), err=True)
-        raise typer.Exit(1) from None
+    supervisor = Supervisor(data, [sys.executable, "-m", "webapp.cli"], kinds=RUNNABLE_KINDS, extra_args={"console": ["--host", host, "--port", str(port)]})  # LedgerError: {code, message}
     install_stop_signals(supervisor)
     typer.echo(f"GridLedger networked: {len(supervisor.children)} nodes supervised from {data}; `gridledger status --data {data} --json` lists them. Ctrl-C stops them in order.")
     supervisor.run()

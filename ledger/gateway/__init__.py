@@ -4,6 +4,7 @@ from ledger.gateway.commit_status import Committed, CommitWaiter, PendingTransac
 from ledger.gateway.errors import CommitError, CommitTimeout, EndorsementError, GatewayError, OrderingError
 from ledger.gateway.gateway import Gateway
 from ledger.gateway.signoffs import creator_party, make_signoff
+from ledger.gateway.suspects import Suspects
 
 __all__ = [
     "CommitError",
@@ -16,6 +17,7 @@ __all__ = [
     "OrderingError",
     "PendingTransaction",
     "SubmitResult",
+    "Suspects",
     "creator_party",
     "locate",
     "make_signoff",

@@ -53,12 +53,13 @@ from ledger.gateway.commit_status import (
     locate,
 )
 from ledger.gateway.errors import EndorsementError, GatewayError, OrderingError
+from ledger.gateway.suspects import Suspects
 from ledger.transport.protocols import EndorserService, OrdererService
 
 NONCE_BYTES = 24
 ENDORSE_ATTEMPTS_MAX = 4
 ENDORSE_RETRY_PAUSE_S = 0.005
-ENDORSE_TIMEOUT_S = 30.0  # one endorsement's answer; a hung peer costs at most this
+ENDORSE_TIMEOUT_S = 30.0  # the endorsements' answers; a hung peer costs at most this, then others are asked
 CATCH_UP_WAIT_S = 5.0
 CATCH_UP_POLL_S = 0.001
 
@@ -78,9 +79,12 @@ class Gateway:
         waiter: CommitWaiter,
         failover: Failover | None = None,
         locators: Sequence[TxLocator] = (),
+        suspects: Suspects | None = None,
+        endorse_timeout_s: float = ENDORSE_TIMEOUT_S,
     ) -> None:
         """`failover` gives a waiter on a live peer when `waiter`'s peer dies; `locators` are
-        the peers `commit_status` asks."""
+        the peers `commit_status` asks; `suspects` (shared by a network's gateways) remembers
+        peers that did not answer in `endorse_timeout_s`."""
         self.identity = identity
         self.channel = channel
         self.default_chaincode = default_chaincode
@@ -90,6 +94,8 @@ class Gateway:
         self.waiter = waiter
         self._failover = failover
         self.locators = list(locators)
+        self.suspects = suspects if suspects is not None else Suspects()
+        self.endorse_timeout_s = endorse_timeout_s
         self._round_robin = itertools.count()
 
     def new_invocation(self, function: str, args: Sequence[str], *, chaincode: str | None = None) -> Invocation:
@@ -165,11 +171,11 @@ class Gateway:
         for attempt in range(ENDORSE_ATTEMPTS_MAX):
             chosen = list(peers) if peers is not None else self.endorsing_set(chaincode)
             try:
-                asked = [peer.endorse(signed_bytes) for peer in chosen]  # all at once
-                responses = [self._endorsed(peer, answer) for peer, answer in zip(chosen, asked)]
-            except LedgerError as exc:  # a peer died under us: choose again among the live ones
-                if exc.code != EndorserCode.PEER_UNAVAILABLE or peers is not None or attempt + 1 == ENDORSE_ATTEMPTS_MAX:
-                    raise exc if isinstance(exc, EndorsementError) else EndorsementError(exc.code, exc.message) from None
+                responses = self._ask(chosen, signed_bytes)
+            except _PeerSilent as silent:  # died or hung under us: choose again among the others
+                self.suspects.mark(silent.peer.name)
+                if peers is not None or attempt + 1 == ENDORSE_ATTEMPTS_MAX:
+                    raise silent.error from None
                 continue
             payload_bytes = responses[0].payload
             if all(r.payload == payload_bytes for r in responses[1:]):
@@ -202,6 +208,7 @@ class Gateway:
         turn = next(self._round_robin)
         chosen = []
         for peers in by_org.values():
+            peers = [p for p in peers if p.name not in self.suspects] or peers  # a silent peer only if nobody else
             top = max(p.height for p in peers)
             level = [p for p in peers if p.height == top]
             chosen.append(level[turn % len(level)])
@@ -243,15 +250,48 @@ class Gateway:
         while any(p.height < height for p in peers) and time.monotonic() < deadline:
             time.sleep(CATCH_UP_POLL_S)
 
-    @staticmethod
-    def _endorsed(peer: EndorserService, answer: "Future[bytes]") -> ProposalResponse:
+    def _ask(self, chosen: Sequence[EndorserService], signed_bytes: bytes) -> list[ProposalResponse]:
+        """Ask every chosen peer at once and collect the answers within one deadline
+        (`endorse_timeout_s`). _PeerSilent names a peer that is gone or did not answer."""
+        asked: list[Future[bytes]] = []
+        for peer in chosen:
+            try:
+                asked.append(peer.endorse(signed_bytes))
+            except LedgerError as exc:
+                raise _PeerSilent.of(peer, exc) from None
+        deadline = time.monotonic() + self.endorse_timeout_s
+        return [self._endorsed(peer, answer, deadline) for peer, answer in zip(chosen, asked)]
+
+    def _endorsed(self, peer: EndorserService, answer: "Future[bytes]", deadline: float) -> ProposalResponse:
         try:
-            response = decode(answer.result(timeout=ENDORSE_TIMEOUT_S), ProposalResponse)
+            response = decode(answer.result(timeout=max(0.0, deadline - time.monotonic())), ProposalResponse)
         except FutureTimeout:
-            raise EndorsementError(GatewayCode.ENDORSEMENT_TIMEOUT, f"peer {peer.name} did not endorse within {ENDORSE_TIMEOUT_S} s") from None
+            error = EndorsementError(GatewayCode.ENDORSEMENT_TIMEOUT, f"peer {peer.name} did not endorse within {self.endorse_timeout_s} s")
+            raise _PeerSilent(peer, error) from None
         except LedgerError as exc:
-            raise EndorsementError(exc.code, exc.message) from None
+            raise _PeerSilent.of(peer, exc) from None
+        self.suspects.clear(peer.name)
         payload = decode(response.payload, ResponsePayload)
         if payload.status != STATUS_OK:
             raise EndorsementError(payload.code, payload.message)
         return response
+
+
+class _PeerSilent(Exception):
+    """A chosen endorser gave no endorsement: gone, hung (timeout), or it refused. `error`
+    is what the client is told if no retry helps."""
+
+    RETRYABLE = frozenset({EndorserCode.PEER_UNAVAILABLE, GatewayCode.ENDORSEMENT_TIMEOUT})
+
+    def __init__(self, peer: EndorserService, error: EndorsementError) -> None:
+        super().__init__(error.message)
+        self.peer = peer
+        self.error = error
+
+    @classmethod
+    def of(cls, peer: EndorserService, exc: LedgerError) -> "_PeerSilent | EndorsementError":
+        """A peer's refusal: retryable (it is unavailable) or final (raised as is)."""
+        error = exc if isinstance(exc, EndorsementError) else EndorsementError(exc.code, exc.message)
+        if exc.code in cls.RETRYABLE:
+            return cls(peer, error)
+        return error

@@ -10,6 +10,7 @@ DATA/
     ca.json                         the org CA's private key (never leaves the org)
     admins/<name>.json              administrator identities
     users/<name>.json               CLI users' identities (made on first use)
+    apps/<chaincode>/               private files a chaincode's tools keep for the org (device keys)
     tls-ca.key, tls-ca.pem          the org's X.509 CA for NATS TLS (networked, key private)
     nodes/<node>.<Org>/             one node: what runs on that node's machine
       identity.json                 the node's own key and certificate, nothing else private
@@ -22,6 +23,7 @@ DATA/
       nats-server.json, jetstream/  networked, kind nats: the server's config and store
       node.pid                      networked: pid of the running node
   console/                          the web console's own: database, secrets, datasets, wallets
+  bench/                            the latest `gridledger bench --report` of this network (report.json, report.html, SVGs)
 ```
 `gridledger org create --out DIR` makes one organization's directory (`OrgLayout`) on its
 own, laid out like `orgs/<Org>/` above.
@@ -185,6 +187,10 @@ class NetworkLayout:
     def user_file(self, org: str, name: str) -> Path:
         return self.org_dir(org) / "users" / f"{name}.json"
 
+    def app_dir(self, org: str, chaincode: str) -> Path:
+        """Private files a chaincode's own tools keep for `org` (e.g. the keys of devices it enrolls)."""
+        return self.org_dir(org) / "apps" / chaincode
+
     # --- nodes ----------------------------------------------------------------------------
 
     def node_dir(self, node_id: str) -> Path:
@@ -230,6 +236,11 @@ class NetworkLayout:
     @property
     def datasets_dir(self) -> Path:
         return self.console_dir / "datasets"
+
+    @property
+    def bench_dir(self) -> Path:
+        """Where `gridledger bench --report` leaves a copy of its latest report (the console's /bench)."""
+        return self.root / "bench"
 
     @property
     def dataset_key_file(self) -> Path:

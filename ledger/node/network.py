@@ -23,10 +23,11 @@ from ledger.core.channel_config import ChannelConfig, genesis_config
 from ledger.core.errors import LedgerError
 from ledger.core.identity import SigningIdentity
 from ledger.core.messages import Block
-from ledger.gateway import CommitWaiter, Gateway
+from ledger.gateway import CommitWaiter, Gateway, Suspects
 from ledger.node.init import load_admin, load_ca, load_genesis, load_node_identity
 from ledger.node.layout import NetworkLayout
 from ledger.node.logs import configure_logging
+from ledger.node.orphans import end_orphans, remove_pid_file, write_pid_file
 from ledger.node.spec import NetworkSpec, load_spec
 from ledger.order.solo import SoloOrderer
 from ledger.peer.peer import Peer
@@ -71,6 +72,12 @@ def _stored_blocks(blocks_dir: Path) -> Callable[[int], Iterator[bytes]]:
     return blocks_from
 
 
+def ensure_idle(data_dir: Path) -> None:
+    """Raise NetworkBusy when another process runs the network in `data_dir`: checked before a
+    console server starts, so a second `up` stops with the code instead of inside the server."""
+    os.close(_lock_data_dir(NetworkLayout(Path(data_dir))))
+
+
 @dataclass(frozen=True, slots=True)
 class PeerStatus:
     name: str
@@ -105,6 +112,7 @@ class Network:
         self.peers = peers
         self.peer_processes = peer_processes
         self._waiters: dict[str, CommitWaiter] = {}
+        self.suspects = Suspects()  # peers that did not answer an endorsement, for every gateway
         self._lock_fd: int | None = None
         self._lock = threading.Lock()
         self._closed = False
@@ -128,6 +136,7 @@ class Network:
             return open_networked(layout, genesis, nats_options)
         lock_fd = _lock_data_dir(layout)
         try:
+            end_orphans(layout)  # children of a killed run would still hold their block stores
             network = cls._assemble(layout, genesis, state_url_template, peer_processes)
         except BaseException:
             os.close(lock_fd)
@@ -150,9 +159,11 @@ class Network:
                 url = layout.state_url(state_url_template or spec.storage.state, name)
                 identity = load_node_identity(layout, name)
                 if peer_processes:
-                    pipe_peer = PipePeer(name, identity, layout.root, url)
+                    pipe_peer = PipePeer(name, identity, layout.root.resolve(), url)  # absolute: orphans are recognised by it
                     orderer.subscribe(pipe_peer.deliver)
                     pipe_peer.start()
+                    if pipe_peer.pid is not None:
+                        write_pid_file(layout, name, pipe_peer.pid)
                     pipe_peers.append(pipe_peer)
                     peers.append(pipe_peer)
                 else:
@@ -165,6 +176,7 @@ class Network:
         except BaseException:
             for started in peers:
                 started.stop()
+                remove_pid_file(layout, started.name)
             orderer.stop()
             raise
         orderer.start()
@@ -177,6 +189,8 @@ class Network:
         self.orderer.stop()
         for peer in self.peers:
             peer.stop()
+            if self.peer_processes:
+                remove_pid_file(self.layout, peer.name)
         if self._on_close is not None:
             self._on_close()
         if self._lock_fd is not None:
@@ -247,6 +261,7 @@ class Network:
             waiter=waiter,
             failover=failover,
             locators=self.peers,
+            suspects=self.suspects,
         )
 
     def _waiter(self, peer: PeerService) -> CommitWaiter:

@@ -52,6 +52,7 @@ class ChaincodeSpec(msgspec.Struct, forbid_unknown_fields=True):
     approval_policy: str = ""
     params: dict[str, str] = {}
     workload: str = ""  # entry point of the benchmark workload (`gridledger bench`)
+    commands: str = ""  # entry point `module:register` adding the chaincode's own CLI commands
 
 
 class ConsoleSpec(msgspec.Struct, forbid_unknown_fields=True):

@@ -75,6 +75,11 @@ class SoloOrderer:
         return self._running and self._failure is None and self._thread.is_alive()
 
     @property
+    def thread_id(self) -> int | None:
+        """The ordering loop's native thread id (for CPU accounting), None before start."""
+        return self._thread.native_id
+
+    @property
     def failure(self) -> str | None:
         """Why the ordering loop died, or None while it runs."""
         return self._failure

@@ -137,6 +137,11 @@ class Peer:
         return self._failure is None
 
     @property
+    def thread_id(self) -> int | None:
+        """The commit thread's native id (for CPU accounting); None without a commit thread."""
+        return self._thread.native_id
+
+    @property
     def failure(self) -> str | None:
         """Why the commit loop died, or None while it runs."""
         return self._failure
@@ -175,10 +180,14 @@ class Peer:
         return self.state.state_digest()
 
     def verify_chain(self) -> ChainReport:
-        """The chain check of this peer's files while it runs: commits wait meanwhile."""
+        """The chain check of this peer's files while it runs, on a consistent snapshot: the
+        state as of one committed block (a read transaction) and the blocks up to it. No lock
+        of the peer is held, so endorsements and commits go on meanwhile."""
         assert self.genesis is not None, "verify before start"
-        with self.commit_lock:
-            return verify_chain(self.name, self.directory / "blocks", self.genesis, self.state.url)
+        with self.state.snapshot() as snapshot:
+            savepoint = snapshot.savepoint()
+            height = 0 if savepoint is None else savepoint[0] + 1
+            return verify_chain(self.name, self.directory / "blocks", self.genesis, self.state.url, state=snapshot, height=height)
 
     # --- committing (steps 3 and 4) -----------------------------------------------------
 

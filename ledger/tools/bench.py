@@ -62,6 +62,7 @@ class RoundReport:
     latency_ms: dict[str, float]
     duration_s: float
     latencies: list[float] = field(default_factory=list, repr=False)
+    cpu_ms_per_tx: dict[str, float] = field(default_factory=dict)  # role -> CPU ms per committed VALID tx
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -74,6 +75,7 @@ class RoundReport:
             "throughput_tps": round(self.throughput_tps, 1),
             "latency_ms": {k: round(v, 1) for k, v in self.latency_ms.items()},
             "duration_s": round(self.duration_s, 3),
+            "cpu_ms_per_tx": self.cpu_ms_per_tx,
         }
 
 

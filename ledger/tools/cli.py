@@ -1,32 +1,105 @@
 """The `gridledger` command line: init, invoke, query, status, verify, bench.
 
-`invoke` and `query` print JSON on stdout; a committed transaction exits 0 with its
-`tx_id`, `block` and `code: "VALID"`, a refusal prints `code` and `message` and exits 1.
+Every command prints one JSON document on stdout and logs on stderr. A committed
+transaction exits 0 with its `tx_id`, `block` and `code: "VALID"`. Every error is
+`{"code", "message"}` on stdout with a non-zero exit: 1 for a refusal or a fault of the
+ledger, 2 for a bad command line (BAD_ARGUMENT: an unknown option, a value out of range, an
+argument that is not UTF-8). No input prints a traceback: an unexpected exception is
+INTERNAL_ERROR with its type and message (see `main`). Arguments after a chaincode
+function's name go to the chaincode as they are (`invoke userTopup D -5`), so options
+come before the function name.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import structlog
 import typer
 
 from ledger.core.errors import ConfigError, LedgerError
 from ledger.core.identity import SigningIdentity
 from ledger.core.messages import compute_tx_id
 from ledger.gateway import CommitError, GatewayError, creator_party, make_signoff
-from ledger.node.init import init_network
+from ledger.node.init import init_network, load_admin
 from ledger.node.layout import NetworkLayout
+from ledger.node.logs import configure_logging
 from ledger.node.spec import default_config_path, load_spec
 from ledger.tools.netcli import channel_app, node_app, org_app
 
 if TYPE_CHECKING:
     from ledger.node.network import Network
 
-app = typer.Typer(help="GridLedger: a Fabric-style permissioned ledger for power data.", no_args_is_help=True, add_completion=False)
+log = structlog.get_logger("cli")
+
+EXIT_REFUSED = 1  # the ledger refused, or found a fault
+EXIT_USAGE = 2  # the command line itself is wrong (click's convention)
+EXIT_INTERRUPTED = 130
+USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")  # a file name under orgs/<org>/users/
+RATE_MAX = 1_000_000.0  # tx/s per bench round
+# Chaincode arguments are taken as they are: `-5` after the function name is an argument.
+CHAINCODE_ARGS = {"allow_interspersed_args": False}
+
+
+class LedgerCli(typer.Typer):
+    """The Typer app whose every failure is a `{"code", "message"}` document (see `main`)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        sys.exit(main(self))
+
+
+def print_error(code: str, message: str) -> None:
+    typer.echo(json.dumps({"code": code, "message": message}, ensure_ascii=False, indent=2))
+
+
+def not_utf8(arguments: Sequence[str]) -> int | None:
+    """Position (1-based) of the first argument that is not valid UTF-8, if any (Python keeps
+    undecodable bytes of argv as lone surrogates)."""
+    for position, argument in enumerate(arguments, 1):
+        try:
+            argument.encode("utf-8")
+        except UnicodeEncodeError:
+            return position
+    return None
+
+
+def main(cli: typer.Typer, arguments: Sequence[str] | None = None) -> int:
+    """Run the command line and turn every failure into one error document and an exit code."""
+    configure_logging()  # logs go to stderr: stdout holds the one JSON document
+    argv = list(sys.argv[1:] if arguments is None else arguments)
+    bad = not_utf8(argv)
+    if bad is not None:
+        print_error("BAD_ARGUMENT", f"argument {bad} is not valid UTF-8")
+        return EXIT_USAGE
+    command = typer.main.get_command(cli)
+    try:
+        result = command.main(args=argv, prog_name="gridledger", standalone_mode=False)
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.TyperException as exc:  # the parser's refusals: unknown option, bad value, missing argument
+        print_error("BAD_ARGUMENT", exc.format_message())
+        return EXIT_USAGE
+    except (typer.Abort, KeyboardInterrupt):
+        print_error("INTERRUPTED", "interrupted")
+        return EXIT_INTERRUPTED
+    except LedgerError as exc:
+        print_error(exc.code, exc.message)
+        return EXIT_USAGE if exc.code == "BAD_ARGUMENT" else EXIT_REFUSED
+    except Exception as exc:  # a bug or a lost disk: named, never a traceback on the terminal
+        log.error("cli.internal_error", error_type=type(exc).__name__, error=str(exc))
+        print_error("INTERNAL_ERROR", f"{type(exc).__name__}: {exc}")
+        return EXIT_REFUSED
+    return result if isinstance(result, int) else 0
+
+
+app = LedgerCli(help="GridLedger: a Fabric-style permissioned ledger for power data.", no_args_is_help=True, add_completion=False)
 
 app.add_typer(org_app, name="org")
 app.add_typer(channel_app, name="channel")
@@ -75,29 +148,45 @@ def init(
 
 
 def _identity(net: "Network", who: str) -> SigningIdentity:
+    """`ORG/NAME` (or `NAME` of the console's org): an administrator of ORG when one has that
+    name and no CLI user does (Regulator/admin sets tariffs), else the CLI user, created on
+    first use; UNKNOWN_USER for an org the channel does not have, BAD_ARGUMENT for a name
+    that is not a plain file name."""
     org, _, name = who.rpartition("/")
-    return net.client_identity(org or net.console_org, name)
+    org = org or net.console_org
+    orgs = sorted(o.name for o in net.config.orgs)
+    if org not in orgs:
+        raise LedgerError("UNKNOWN_USER", f"no organization {org!r} in this network (it has {', '.join(orgs)})")
+    if not USER_NAME.match(name):
+        raise LedgerError("BAD_ARGUMENT", f"user name {name!r} must be 1-64 letters, digits or ._@- (not starting with one of ._@-)")
+    if not net.layout.user_file(org, name).exists() and net.layout.admin_file(org, name).exists():
+        return load_admin(net.layout, org, name)
+    return net.client_identity(org, name)
 
 
-@app.command(context_settings={"allow_extra_args": False})
+@app.command(context_settings=CHAINCODE_ARGS)
 def invoke(
     function: str = typer.Argument(..., help="Chaincode function, e.g. userRegister."),
     args: list[str] = typer.Argument(None, help="Its arguments."),
     data: Path = DataOption,
-    as_user: str = typer.Option(..., "--as", help="Acting user: NAME (console org) or ORG/NAME; created on first use."),
+    as_user: str = typer.Option(..., "--as", help="Acting user: NAME (console org) or ORG/NAME (an administrator of ORG if one has that name); created on first use."),
     cosign: list[str] = typer.Option([], "--cosign", help="Another party who signs too (a transfer's seller)."),
     no_approval: bool = typer.Option(False, "--no-approval", help="Do not attach the regulator administrator's approval."),
+    chaincode: str | None = typer.Option(None, "--chaincode", help="Chaincode to invoke (default: the network's first, powerdata)."),
 ) -> None:
-    """Submit a transaction signed by --as (and --cosign), approved by the regulator admin."""
+    """Submit a transaction signed by --as (and --cosign), approved by the regulator admin when
+    the chaincode's approval policy asks for it."""
     net = open_network(data)
     try:
+        if chaincode is not None and net.config.chaincode(chaincode) is None:
+            fail("UNKNOWN_CHAINCODE", f"chaincode {chaincode!r} is not defined on this channel; it has: {', '.join(cc.name for cc in net.config.chaincodes)}")
         user = _identity(net, as_user)
         gateway = net.gateway(user)
-        invocation = gateway.new_invocation(function, args or [])
+        invocation = gateway.new_invocation(function, args or [], chaincode=chaincode)
         tx_id = compute_tx_id(invocation)
         # --as submits, so its proposal signature covers its party signoff; --cosign signs its own
         signoffs = [creator_party(user)] + [make_signoff("party", _identity(net, c), tx_id) for c in cosign]
-        if not no_approval:
+        if not no_approval and net.channel_view.approval_policy(invocation.chaincode) is not None:
             signoffs.append(make_signoff("approval", net.service_identity(net.approver_org), tx_id))
         try:
             result = gateway.submit(invocation, signoffs)
@@ -110,18 +199,19 @@ def invoke(
         net.close()
 
 
-@app.command()
+@app.command(context_settings=CHAINCODE_ARGS)
 def query(
     function: str = typer.Argument(...),
     args: list[str] = typer.Argument(None),
     data: Path = DataOption,
-    as_user: str = typer.Option("cli-reader", "--as", help="Identity that signs the query proposal."),
+    as_user: str = typer.Option("cli-reader", "--as", help="Identity that signs the query proposal (as for invoke)."),
+    chaincode: str | None = typer.Option(None, "--chaincode", help="Chaincode to query (default: the network's first, powerdata)."),
 ) -> None:
     """Evaluate a query on one peer (nothing is ordered)."""
     net = open_network(data)
     try:
         try:
-            result = net.gateway(_identity(net, as_user)).evaluate(function, args or [])
+            result = net.gateway(_identity(net, as_user)).evaluate(function, args or [], chaincode=chaincode)
         except GatewayError as exc:
             fail(exc.code, exc.message)
         emit({"result": json.loads(result) if result else None})
@@ -179,9 +269,9 @@ def verify(data: Path = DataOption) -> None:
 @app.command()
 def bench(
     data: Path = typer.Option(Path("bench-data"), "--data", help="Network to benchmark (created if missing)."),
-    transactions: int = typer.Option(2000, "--tx", help="Transactions per measured round."),
+    transactions: int = typer.Option(2000, "--tx", min=1, help="Transactions per measured round."),
     rates: str = typer.Option("0", "--rates", help="Comma-separated send rates in tx/s per round; 0 = as fast as possible."),
-    workers: int = typer.Option(16, "--senders", help="Client threads that endorse and order (commits are awaited asynchronously)."),
+    workers: int = typer.Option(16, "--senders", min=1, help="Client threads that endorse and order (commits are awaited asynchronously)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     report_dir: Path | None = typer.Option(None, "--report", help="Also write report.json and SVG charts here."),
     one_process: bool = typer.Option(False, "--one-process", help="Run every peer in this process even if the network file asks for peer processes."),
@@ -189,15 +279,46 @@ def bench(
     """Caliper-style benchmark: setup, then measured rounds at fixed send rates."""
     from ledger.tools.benchrun import run_benchmark
 
+    round_rates = parse_rates(rates)
     layout = NetworkLayout(data)
     if not layout.genesis_file.exists():
         init_network(default_config_path(), data, admin_password=os.environ.get("GRIDLEDGER_ADMIN_PASSWORD") or None)
     spec = load_spec(layout.network_file)
     net = open_network(data, peer_processes=spec.embedded.peer_processes and not one_process)
     try:
-        report = run_benchmark(net, transactions, [float(r) for r in rates.split(",")], workers, quiet=as_json, report_dir=report_dir)
+        report = run_benchmark(net, transactions, round_rates, workers, quiet=as_json, report_dir=report_dir)
     finally:
         net.close()
     if as_json:
         typer.echo(json.dumps(report, indent=2))
     sys.exit(0)
+
+
+def parse_rates(text: str) -> list[float]:
+    """`--rates 300,700`: one finite rate per round, 0 (as fast as possible) up to RATE_MAX."""
+    rates: list[float] = []
+    for part in text.split(","):
+        try:
+            rate = float(part)
+        except ValueError:
+            raise typer.BadParameter(f"{part.strip()!r} is not a number", param_hint="--rates") from None
+        if not 0 <= rate <= RATE_MAX:
+            raise typer.BadParameter(f"{rate:g} is outside 0..{RATE_MAX:g} tx/s", param_hint="--rates")
+        rates.append(rate)
+    return rates
+
+
+def _register_chaincode_commands() -> None:
+    """Add the commands chaincodes ship (`commands:` of a chaincode in the default network file,
+    e.g. metering's `meters` and `settle`), so this CLI names no contract itself."""
+    try:
+        spec = load_spec(default_config_path())
+    except ConfigError:
+        return
+    for chaincode in spec.chaincodes:
+        if chaincode.commands:
+            module_name, _, attr = chaincode.commands.partition(":")
+            getattr(importlib.import_module(module_name), attr)(app)
+
+
+_register_chaincode_commands()

@@ -9,14 +9,17 @@ Peer → network: `ready` (height, commit hash), `reply` (id, ok, value or [code
 from __future__ import annotations
 
 import os
+import select
 import struct
 import threading
+import time
 from typing import Any
 
 import msgspec
 
 FRAME_HEADER = struct.Struct(">I")
 FRAME_BYTES_MAX = 512 * 2**20
+FRAME_FINISH_WAIT_S = 10.0  # a frame half written waits this long past its limit, then the link is broken
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder()
@@ -26,24 +29,61 @@ class LinkClosed(Exception):
     """The other end closed the pipe (or died)."""
 
 
-class FrameWriter:
-    """Writes whole frames to a file descriptor; safe to share between threads."""
+class LinkTimeout(Exception):
+    """The other end took nothing of a frame in time (it is hung or far behind); the link is
+    still whole, the frame was not sent."""
 
-    def __init__(self, fd: int) -> None:
+
+class FrameWriter:
+    """Writes whole frames to a file descriptor; safe to share between threads.
+
+    With `bounded` the descriptor is made non-blocking, so that `send(..., timeout_s=...)`
+    gives up on a reader that stopped reading (a hung process) instead of waiting forever.
+    A frame is never abandoned half written: once its first byte is out it is finished, or,
+    FRAME_FINISH_WAIT_S past the limit, the link is declared broken (LinkClosed from then on).
+    """
+
+    def __init__(self, fd: int, *, bounded: bool = False) -> None:
         self.fd = fd
         self._lock = threading.Lock()
+        self._broken: str | None = None
+        if bounded:
+            os.set_blocking(fd, False)
 
-    def send(self, message: list[Any]) -> None:
+    def send(self, message: list[Any], timeout_s: float | None = None) -> None:
+        """Write one frame; with `timeout_s`, LinkTimeout if the link cannot take it in time."""
         body = _encoder.encode(message)
         data = FRAME_HEADER.pack(len(body)) + body
-        with self._lock:
-            view = memoryview(data)
-            while view:
-                try:
-                    written = os.write(self.fd, view)
-                except (BrokenPipeError, OSError) as exc:
-                    raise LinkClosed(str(exc)) from None
-                view = view[written:]
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        if not self._lock.acquire(timeout=-1 if timeout_s is None else timeout_s):
+            raise LinkTimeout(f"the link stayed busy for {timeout_s} s")
+        try:
+            if self._broken is not None:
+                raise LinkClosed(self._broken)
+            self._write(memoryview(data), deadline)
+        finally:
+            self._lock.release()
+
+    def _write(self, view: memoryview, deadline: float | None) -> None:
+        started = False
+        while view:
+            try:
+                written = os.write(self.fd, view)
+            except BlockingIOError:
+                wait = None if deadline is None else deadline - time.monotonic()
+                if wait is not None and wait <= 0:
+                    if not started:
+                        raise LinkTimeout("the reader took nothing of the frame in time") from None
+                    if wait <= -FRAME_FINISH_WAIT_S:
+                        self._broken = "a frame could not be finished: the reader stopped reading"
+                        raise LinkClosed(self._broken) from None
+                    wait = FRAME_FINISH_WAIT_S + wait
+                select.select([], [self.fd], [], wait)
+                continue
+            except OSError as exc:  # BrokenPipeError and the like: the reader is gone
+                raise LinkClosed(str(exc)) from None
+            started = True
+            view = view[written:]
 
 
 class FrameReader:

@@ -27,12 +27,13 @@ from ledger.core.encoding import decode
 from ledger.core.identity import SigningIdentity
 from ledger.core.messages import CommitEvent, CommitListener, HistoryEntry
 from ledger.execute.endorser import EndorserRefusal
-from ledger.transport.frames import FrameReader, FrameWriter, LinkClosed
+from ledger.transport.frames import FrameReader, FrameWriter, LinkClosed, LinkTimeout
 
 log = structlog.get_logger("pipe_peer")
 
 START_TIMEOUT_S = 120.0  # a peer replays its blocks into its state before it is ready
-CALL_TIMEOUT_S = 60.0
+CALL_TIMEOUT_S = 60.0  # a call's answer (endorse has the gateway's own, shorter limit)
+SEND_TIMEOUT_S = 2.0  # writing a call into the pipe of a peer that stopped reading (hung)
 VERIFY_TIMEOUT_S = 3600.0
 STOP_TIMEOUT_S = 30.0
 OUTBOX_BLOCKS_MAX = 2_000  # deliveries waiting for a slow peer's pipe; past it they are dropped
@@ -80,7 +81,7 @@ class PipePeer:
             bufsize=0,
         )
         assert self._process.stdin is not None and self._process.stdout is not None
-        writer = self._writer = FrameWriter(self._process.stdin.fileno())
+        writer = self._writer = FrameWriter(self._process.stdin.fileno(), bounded=True)
         reader = FrameReader(self._process.stdout.fileno())
         threading.Thread(target=self._send_loop, args=(writer,), name=f"to-{self.name}", daemon=True).start()
         self._receiver = threading.Thread(target=self._receive_loop, args=(reader,), name=f"from-{self.name}", daemon=True)
@@ -220,12 +221,25 @@ class PipePeer:
             raise PeerUnavailable(self.name, gone)
         assert self._writer is not None, "call before start"
         try:  # written by the calling thread (frames stay whole: the writer has a lock)
-            self._writer.send(["call", call_id, method, list(args)])
-        except LinkClosed:
+            self._writer.send(["call", call_id, method, list(args)], timeout_s=SEND_TIMEOUT_S)
+        except LinkTimeout:
             with self._lock:
                 self._pending.pop(call_id, None)
+            raise PeerUnavailable(self.name, f"it took no call for {SEND_TIMEOUT_S} s (hung?)") from None
+        except LinkClosed as exc:
+            with self._lock:
+                self._pending.pop(call_id, None)
+            self._break_link(str(exc))
             raise PeerUnavailable(self.name, "its pipe is closed") from None
         return call_id, future
+
+    def _break_link(self, why: str) -> None:
+        """A frame was left half written: the stream cannot be resumed, so the process goes
+        (the receive loop then reports it gone)."""
+        process = self._process
+        if process is not None and process.poll() is None and "could not be finished" in why:
+            log.error("peer_link_broken", peer=self.name, reason=why, action="killed")
+            process.kill()
 
     def _gone_reason(self) -> str | None:
         return self._gone

@@ -36,7 +36,7 @@ from ledger.core.transactions import parse_endorser_transaction
 from ledger.node.init import read_genesis
 from ledger.node.layout import NetworkLayout
 from ledger.node.nodeconf import load_node_config
-from ledger.transport.nats_link import node_connect_options, parse_broadcast_reply
+from ledger.transport.nats_link import is_transient, node_connect_options, parse_broadcast_reply
 from ledger.transport.subjects import ChannelSubjects
 
 CHANNEL = "gridchannel"
@@ -144,12 +144,26 @@ class Client:
             self.retries += 1
             await asyncio.sleep(RETRY_PAUSE_S)
 
+    async def api(self, call: Any, timeout_s: float = BROADCAST_DEADLINE_S) -> Any:
+        """A JetStream API call, again after transient errors (a server died, a leader is
+        being elected, a loaded machine answered late)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            try:
+                return await call()
+            except Exception as exc:
+                if not is_transient(exc) or loop.time() > deadline:
+                    raise
+            self.retries += 1
+            await asyncio.sleep(RETRY_PAUSE_S)
+
     async def blocks(self, start: int = 0) -> list[Block]:
         """Every block of the blocks stream from number `start` (block N at sequence N + 1)."""
-        info = await self.js.stream_info(SUBJECTS.blocks_stream)
+        info = await self.api(lambda: self.js.stream_info(SUBJECTS.blocks_stream))
         out = []
         for seq in range(start + 1, info.state.last_seq + 1):
-            raw = await self.js.get_msg(SUBJECTS.blocks_stream, seq)
+            raw = await self.api(lambda seq=seq: self.js.get_msg(SUBJECTS.blocks_stream, seq))
             block = decode(raw.data, Block)
             assert block.header.number == seq - 1, f"block {block.header.number} stored at sequence {seq}"
             out.append(block)

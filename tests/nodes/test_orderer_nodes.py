@@ -21,6 +21,7 @@ from ledger.transport import nats_link as link
 
 ORDERERS = ["orderer0.OrdererOrg", "orderer1.OrdererOrg", "orderer2.OrdererOrg"]
 IN_FLIGHT = 32
+STOP_S = 10.0  # SIGSTOP of an orderer, as the issue asks
 
 
 async def broadcast_all(client: Client, envelopes: list[bytes], in_flight: int = IN_FLIGHT) -> list[tuple[bool, str]]:
@@ -190,3 +191,94 @@ def test_a_stored_block_that_differs_from_the_one_an_orderer_cuts_stops_it(tmp_p
     wait_for(lambda: proc.poll() is not None, timeout_s=30, what="orderer0 to stop")
     assert proc.returncode == 1
     assert "the orderers diverged" in net.log_of(home)
+
+
+def test_sigkill_of_the_envelopes_stream_leader_under_load_loses_and_duplicates_nothing(tmp_path: Path, nodes: NodeProcesses) -> None:
+    net = Net(init_networked(tmp_path), nodes)
+    net.start()
+    admin = net.admin()
+    channel = net.channel
+    held: dict[str, object] = {}
+
+    async def scenario() -> None:
+        client = await Client.connect(net.client_options())
+        beats = Heartbeats()
+        await beats.listen(client.nc)
+        try:
+            await beats.wait(ORDERERS, lambda b: b["height"] >= 1, what="three orderers up")
+            made = [envelope(admin, i, pad=1000) for i in range(1500)]
+            load = asyncio.create_task(broadcast_all(client, [e for _, e in made], in_flight=16))
+            await client.wait_tx_ids({t for t, _ in made[:300]})
+            # only orderers may look at the envelopes stream: ask with an orderer's credentials
+            insider = await Client.connect(net.client_options("orderer0.OrdererOrg"))
+            info = await insider.api(lambda: insider.js.stream_info(SUBJECTS.envelopes_stream))
+            await insider.close()
+            leader = info.cluster.leader
+            home = net.layout.node_dir(leader)
+            proc = nodes.procs[home]
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            held["killed"] = f"{leader} (envelopes stream leader)"
+            answers = await load
+            assert all(accepted for accepted, _ in answers)
+            blocks = await client.wait_tx_ids({t for t, _ in made})
+            ordered = [t for b in blocks[1:] for t in tx_ids_of(b)]
+            assert len(ordered) == len(set(ordered)) == len(made), "a gap or a duplicate"
+            check_chain(blocks, channel)
+            await beats.wait(ORDERERS, confirmed_everything(len(blocks), block_hash(blocks[-1].header)), what="every orderer at the stream's height")
+            held["blocks"] = len(blocks)
+            held["client retries"] = client.retries
+            nodes.start(home)  # the server comes back and the service goes on
+            more = [envelope(admin, 5000 + i) for i in range(100)]
+            assert all(ok for ok, _ in await broadcast_all(client, [e for _, e in more]))
+            blocks = await client.wait_tx_ids({t for t, _ in made + more})
+            check_chain(blocks, channel)
+        finally:
+            await client.close()
+
+    asyncio.run(scenario())
+    for home in net.orderer_homes:
+        assert nodes.procs[home].poll() is None, f"{home.name} stopped: {net.log_of(home)[-2000:]}"
+    print("tried and held:", held)
+
+
+def test_sigstop_of_an_orderer_for_ten_seconds_then_sigcont_it_catches_up(tmp_path: Path, nodes: NodeProcesses) -> None:
+    net = Net(init_networked(tmp_path), nodes)
+    net.start()
+    admin = net.admin()
+    channel = net.channel
+    victim = net.layout.node_dir("orderer1.OrdererOrg")
+    held: dict[str, object] = {}
+
+    async def scenario() -> None:
+        client = await Client.connect(net.client_options())
+        beats = Heartbeats()
+        await beats.listen(client.nc)
+        try:
+            await beats.wait(ORDERERS, lambda b: b["height"] >= 1, what="three orderers up")
+            made = [envelope(admin, i, pad=1000) for i in range(1200)]
+            load = asyncio.create_task(broadcast_all(client, [e for _, e in made], in_flight=16))
+            await client.wait_tx_ids({t for t, _ in made[:200]})
+            pid = nodes.procs[victim].pid
+            os.kill(pid, signal.SIGSTOP)
+            stopped_at = (await client.blocks())[-1].header.number
+            await asyncio.sleep(STOP_S)  # the fault itself lasts this long; nothing is awaited
+            resumed_at = (await client.blocks())[-1].header.number
+            os.kill(pid, signal.SIGCONT)
+            assert resumed_at > stopped_at, "the other orderers did not go on while one was stopped"
+            answers = await load
+            assert all(accepted for accepted, _ in answers)
+            blocks = await client.wait_tx_ids({t for t, _ in made})
+            ordered = [t for b in blocks[1:] for t in tx_ids_of(b)]
+            assert len(ordered) == len(set(ordered)) == len(made), "a gap or a duplicate"
+            check_chain(blocks, channel)
+            await beats.wait(ORDERERS, confirmed_everything(len(blocks), block_hash(blocks[-1].header)), what="the stopped orderer caught up")
+            held["blocks cut while it was stopped"] = resumed_at - stopped_at
+            held["client retries"] = client.retries
+        finally:
+            await client.close()
+
+    asyncio.run(scenario())
+    for home in net.orderer_homes:
+        assert nodes.procs[home].poll() is None, f"{home.name} stopped: {net.log_of(home)[-2000:]}"
+    print("tried and held:", held)

@@ -1,0 +1,1 @@
+"""Client-side tools of the metering chaincode: meter keys, load simulation, settlement, CLI."""

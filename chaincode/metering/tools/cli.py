@@ -1,0 +1,122 @@
+"""The metering chaincode's commands in `gridledger` (added through `commands:` in the network
+file): `meters simulate`, `meters list` and `settle`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+
+from chaincode.metering.tools.client import CHAINCODE, MeteringClient
+from chaincode.metering.tools.simulate import DAYS_MAX, METERS_MAX, simulate
+
+meters_app = typer.Typer(help="Smart meters of the metering chaincode: simulate, list.", no_args_is_help=True)
+DataOption = typer.Option(Path("data"), "--data", help="Directory of the network (made by `gridledger init`).")
+PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+
+
+def register(app: typer.Typer) -> None:
+    """Entry point named by the network file: add these commands to the `gridledger` CLI."""
+    app.add_typer(meters_app, name="meters")
+    app.command(name="settle")(settle)
+
+
+@contextmanager
+def _progress(total: int, label: str, quiet: bool) -> Iterator[Callable[[], None]]:
+    """A progress bar on a terminal (stderr); nothing otherwise."""
+    if quiet or not sys.stderr.isatty():
+        yield lambda: None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda: progress.advance(task)
+
+
+@meters_app.command("simulate")
+def simulate_command(
+    data: Path = DataOption,
+    meters: int = typer.Option(10, "--meters", min=1, max=METERS_MAX, help="How many meters of --org."),
+    days: int = typer.Option(1, "--days", min=1, max=DAYS_MAX, help="Local days of readings, one signed batch per meter and day."),
+    start: str = typer.Option(..., "--start", help="First local day, YYYY-MM-DD (in the past)."),
+    anomalies: bool = typer.Option(False, "--anomalies", help="Inject an overload, a low power factor and a spike per meter on the first day."),
+    seed: int = typer.Option(1, "--seed", help="Seed of the load shapes (same seed, same readings)."),
+    org: str = typer.Option("Org1", "--org", help="Organization whose meters these are."),
+    as_json: bool = typer.Option(False, "--json", help="Print {meters, batches, readings, alerts, refused} as JSON."),
+) -> None:
+    """Register meters (if needed) and submit realistic signed daily batches through the gateway."""
+    from ledger.core.errors import LedgerError
+    from ledger.tools.cli import emit, fail, open_network
+
+    try:
+        first = dt.date.fromisoformat(start)
+    except ValueError:
+        fail("BAD_DATE", f"--start must be a date YYYY-MM-DD, got {start!r}")
+    net = open_network(data)
+    try:
+        with _progress(meters * days, "batches", as_json) as advance:
+            report = simulate(net, meters=meters, days=days, start=first, anomalies=anomalies, seed=seed, org=org, on_batch=advance)
+    except LedgerError as exc:
+        fail(exc.code, exc.message)
+    finally:
+        net.close()
+    document = report.as_dict()
+    if as_json:
+        emit(document, 1 if report.refused else 0)
+    typer.echo(f"{len(report.meters)} meters, {report.batches} batches, {report.readings} readings, {report.alerts} alerts" + (f", refused {dict(report.refused)}" if report.refused else ""))
+    raise typer.Exit(1 if report.refused else 0)
+
+
+@meters_app.command("list")
+def list_command(data: Path = DataOption, org: str = typer.Option("Org1", "--org", help="Organization whose meters to list.")) -> None:
+    """The organization's meters as JSON."""
+    from ledger.tools.cli import emit, open_network
+
+    net = open_network(data)
+    try:
+        emit({"meters": MeteringClient(net, org).query("listMeters")})
+    finally:
+        net.close()
+
+
+def settle(
+    data: Path = DataOption,
+    period: str = typer.Option(..., "--period", help="Month to bill, YYYY-MM in the tariff's local time."),
+    as_json: bool = typer.Option(False, "--json", help="Print {period, bills, refused} as JSON."),
+) -> None:
+    """Settle every meter of every organization for PERIOD (each bill is written once)."""
+    from ledger.core.errors import LedgerError
+    from ledger.tools.cli import emit, fail, open_network
+
+    if not PERIOD.fullmatch(period):
+        fail("BAD_PERIOD", f"--period must be YYYY-MM, got {period!r}")
+    net = open_network(data)
+    bills: list[dict[str, object]] = []
+    refused: list[dict[str, object]] = []
+    try:
+        for org in net.config.peer_orgs:
+            client = MeteringClient(net, org)
+            with _progress(len(client.query("listMeters", gateway=client.admin)), f"{org} bills", as_json) as advance:
+                for meter_id, outcome in client.settle_all(period, advance):
+                    if outcome.ok:
+                        bills.append({"meterId": meter_id, "total_fen": outcome.result["total_fen"], "lines": len(outcome.result["lines"])})
+                    else:
+                        refused.append({"meterId": meter_id, "code": outcome.code, "message": outcome.message})
+    except LedgerError as exc:
+        fail(exc.code, exc.message)
+    finally:
+        net.close()
+    failed = any(r["code"] != "BILL_EXISTS" for r in refused)
+    if as_json:
+        emit({"period": period, "chaincode": CHAINCODE, "bills": bills, "refused": refused}, 1 if failed else 0)
+    for bill in bills:
+        typer.echo(f"{bill['meterId']}: {int(str(bill['total_fen'])) / 100:.2f} CNY")
+    for refusal in refused:
+        typer.echo(f"{refusal['meterId']}: {refusal['code']} {refusal['message']}")
+    raise typer.Exit(1 if failed else 0)

@@ -1,0 +1,154 @@
+"""The metering chaincode from a client's side, over a network's gateways: register meters
+(issuing their keys with the organization's CA), submit signed batches, settle a month.
+
+A meter's key is kept in `orgs/<Org>/apps/metering/meters/<meterId>.json` (private, like a
+device's secure element): collectors need it to sign the simulated meter's batches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from chaincode.metering.batches import batch_hash, sign_batch
+from chaincode.metering.errors import METER_ROLE
+from chaincode.metering.tariffs import DEFAULT_TARIFF_ID
+from ledger.core.errors import LedgerError
+from ledger.core.identity import SigningIdentity
+from ledger.core.messages import compute_tx_id
+from ledger.gateway import Gateway, PendingTransaction, creator_party, make_signoff
+
+if TYPE_CHECKING:
+    from ledger.node.network import Network
+
+CHAINCODE = "metering"
+COLLECTOR_NAME = "collector"  # the CLI user that submits an organization's batches
+SUBMIT_TIMEOUT_S = 60.0
+
+
+@dataclass
+class MeterHandle:
+    """A meter the client can sign for, and where its chain stands."""
+
+    meter_id: str
+    org: str
+    key: SigningIdentity
+    seq: int = 0
+    prev: str = ""
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    """One transaction's end: its result JSON, or its refusal code and message."""
+
+    ok: bool
+    result: Any = None
+    code: str = ""
+    message: str = ""
+
+
+def customer_ref(salt: str, customer: str) -> str:
+    """The salted SHA-256 that stands for a customer on the ledger (the name stays off it)."""
+    return hashlib.sha256(f"{salt}:{customer}".encode()).hexdigest()
+
+
+class MeteringClient:
+    def __init__(self, net: "Network", org: str = "Org1") -> None:
+        self.net = net
+        self.org = org
+        self.admin = net.gateway(net.service_identity(org))
+        self.collector = net.gateway(net.client_identity(org, COLLECTOR_NAME))
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def query(self, function: str, *args: str, gateway: Gateway | None = None) -> Any:
+        return (gateway or self.collector).evaluate_json(function, list(args), chaincode=CHAINCODE)
+
+    def meter_or_none(self, meter_id: str) -> dict[str, Any] | None:
+        try:
+            record: dict[str, Any] = self.query("queryMeter", meter_id)
+        except LedgerError as exc:
+            if exc.code == "UNKNOWN_METER":
+                return None
+            raise
+        return record
+
+    # --- meters -----------------------------------------------------------------------------
+
+    def key_file(self, meter_id: str) -> Path:
+        return self.net.layout.app_dir(self.org, CHAINCODE) / "meters" / f"{meter_id}.json"
+
+    def meter_key(self, meter_id: str, region: str) -> SigningIdentity:
+        """The meter's key, issued by the organization's CA on first use (role meter)."""
+        path = self.key_file(meter_id)
+        if path.exists():
+            return SigningIdentity.load(path)
+        key = self.net.enroll(self.org, f"meter-{meter_id}", METER_ROLE, {"meterId": meter_id, "region": region})
+        key.save(path)
+        return key
+
+    def ensure_meter(self, meter_id: str, *, customer: str, rated_kw: str, region: str, voltage_kv: str, tariff_id: str = DEFAULT_TARIFF_ID) -> MeterHandle:
+        """The meter, registered by the organization's admin if it is not yet (idempotent)."""
+        record = self.meter_or_none(meter_id)
+        key = self.meter_key(meter_id, region if record is None else record["region"])
+        if record is None:
+            args = [meter_id, customer_ref(self.org, customer), rated_kw, tariff_id, region, voltage_kv]
+            invocation = self.admin.new_invocation("meterRegister", args, chaincode=CHAINCODE)
+            signoffs = [creator_party(self.admin.identity), make_signoff("party", key, compute_tx_id(invocation))]
+            record = self.admin.submit(invocation, signoffs, timeout_s=SUBMIT_TIMEOUT_S).json()
+            record["head"] = {"seq": 0, "hash": ""}
+        head = record["head"]
+        return MeterHandle(meter_id, self.org, key, head["seq"], head["hash"], record)
+
+    # --- batches ----------------------------------------------------------------------------
+
+    def send_batch(self, meter: MeterHandle, readings: list[dict[str, Any]]) -> tuple[dict[str, Any], PendingTransaction | Outcome]:
+        """Sign the next batch and order it; the pending commit, or the refusal at endorsement."""
+        batch = sign_batch(meter.key.sign, meter.meter_id, meter.seq + 1, meter.prev, readings)
+        invocation = self.collector.new_invocation("readingsSubmit", [meter.meter_id, json.dumps(batch)], chaincode=CHAINCODE)
+        try:
+            return batch, self.collector.submit_async(invocation, [creator_party(self.collector.identity)])
+        except LedgerError as exc:
+            return batch, Outcome(False, code=exc.code, message=exc.message)
+
+    def submit_round(self, batches: Sequence[tuple[MeterHandle, list[dict[str, Any]]]]) -> list[Outcome]:
+        """One batch for each of several meters, ordered together, then awaited; heads advance on success."""
+        sent = [(meter, *self.send_batch(meter, readings)) for meter, readings in batches]
+        outcomes = []
+        for meter, batch, pending in sent:
+            outcome = pending if isinstance(pending, Outcome) else _await(pending)
+            if outcome.ok:
+                meter.seq, meter.prev = batch["seq"], batch_hash(batch)
+            outcomes.append(outcome)
+        return outcomes
+
+    # --- settlement -------------------------------------------------------------------------
+
+    def settle_all(self, period: str, on_done: Callable[[], None] | None = None) -> list[tuple[str, Outcome]]:
+        """Settle every meter of this organization for `period` (independent bills, ordered together)."""
+        meters = [m["meterId"] for m in self.query("listMeters", gateway=self.admin) if m["org"] == self.org]
+        pending: list[tuple[str, PendingTransaction | Outcome]] = []
+        for meter_id in meters:
+            invocation = self.admin.new_invocation("settle", [meter_id, period], chaincode=CHAINCODE)
+            try:
+                pending.append((meter_id, self.admin.submit_async(invocation, [creator_party(self.admin.identity)])))
+            except LedgerError as exc:
+                pending.append((meter_id, Outcome(False, code=exc.code, message=exc.message)))
+        results = []
+        for meter_id, handle in pending:
+            results.append((meter_id, handle if isinstance(handle, Outcome) else _await(handle)))
+            if on_done is not None:
+                on_done()
+        return results
+
+
+def _await(pending: PendingTransaction) -> Outcome:
+    try:
+        return Outcome(True, pending.result(SUBMIT_TIMEOUT_S).json())
+    except LedgerError as exc:
+        return Outcome(False, code=exc.code, message=exc.message)

@@ -1,0 +1,74 @@
+"""`bench`'s CPU per committed transaction for each role, read from /proc: a thread's time
+counts for its role and not for the gateway's process; on a network with peer processes
+every peer, the orderer and the gateway are reported, in the round's JSON too."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ledger.node.network import Network
+from ledger.tools import cpu
+from ledger.tools.bench import Driver, Step, run_round
+from ledger.tools.benchrun import cpu_sources
+
+BURN_S = 0.3
+
+
+def test_a_threads_cpu_counts_for_its_role_not_for_the_gateway() -> None:
+    ready, done, measured = threading.Event(), threading.Event(), threading.Event()
+    tid: list[int] = []
+
+    def burn() -> None:
+        tid.append(threading.get_native_id())
+        ready.set()
+        done.wait()
+        start = time.thread_time()
+        while time.thread_time() - start < BURN_S:
+            pass
+        ready.clear()
+        measured.wait()  # a thread that ended has no /proc entry: stay until sampled
+
+    burner = threading.Thread(target=burn)
+    burner.start()
+    ready.wait()
+    sources = {"burner": (os.getpid(), tid[0])}
+    before = cpu.sample(sources)
+    done.set()
+    while ready.is_set():
+        time.sleep(0.01)
+    after = cpu.sample(sources)
+    measured.set()
+    burner.join()
+    used = cpu.per_transaction_ms(before, after, sources, 1)
+    assert list(used) == [cpu.GATEWAY_ROLE, "burner"]
+    assert BURN_S * 1000 * 0.8 <= used["burner"] <= BURN_S * 1000 * 1.5
+    assert used[cpu.GATEWAY_ROLE] < used["burner"] / 2  # the main thread mostly waited
+
+
+@pytest.fixture
+def proc_net(network_dir: Path) -> Iterator[Network]:
+    network = Network.open(network_dir, peer_processes=True)
+    yield network
+    network.close()
+
+
+def test_every_role_of_a_network_with_peer_processes_is_measured(proc_net: Network) -> None:
+    net = proc_net
+    sources = cpu_sources(net)
+    assert set(sources) == {"orderer", *(p.name for p in net.peers)}
+    driver = Driver(net.gateway, lambda name: net.client_identity("Org1", name), net.service_identity(net.approver_org))
+    steps = [Step("userRegister", (f"User {i}", f"U{i}"), (f"user{i}",)) for i in range(120)]
+    before = cpu.sample(sources)
+    report = run_round(driver, steps, label="register", rate_tps=0)
+    report.cpu_ms_per_tx = cpu.per_transaction_ms(before, cpu.sample(sources), sources, report.succ)
+    assert report.succ == len(steps)
+    per_role = report.as_dict()["cpu_ms_per_tx"]
+    assert set(per_role) == {cpu.GATEWAY_ROLE, *sources}
+    assert all(per_role[p.name] > 0 for p in net.peers)  # each validated and committed every block
+    assert per_role[cpu.GATEWAY_ROLE] > 0 and per_role["orderer"] >= 0

@@ -1,0 +1,88 @@
+"""The metering chaincode end to end through the real embedded network and the real CLI:
+simulate a month of two meters (with anomalies), settle it, read bills, alerts and the chain
+check back, set a tariff as the regulator, and check every peer verifies and agrees."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from chaincode.metering.tariffs import DEFAULT_TARIFF
+from ledger.node.init import init_network
+from ledger.node.spec import default_config_path
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = [sys.executable, "-c", "from ledger.tools.cli import app; app()"]
+BATCH_TIMEOUT_MS = 10
+METERS, DAYS = 2, 28  # February 2026: one whole local month
+
+
+def cli(*args: str, timeout: float = 300) -> tuple[int, Any]:
+    env = {**os.environ, "GRIDLEDGER_FAST_KDF": "1", "GRIDLEDGER_LOG_LEVEL": "WARNING"}
+    done = subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout)
+    try:
+        return done.returncode, json.loads(done.stdout)
+    except ValueError:
+        raise AssertionError(f"not JSON (exit {done.returncode}): {done.stdout[-2000:]!r} {done.stderr[-2000:]!r}") from None
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("metering")
+    spec = yaml.safe_load(default_config_path().read_text())
+    spec["orderer"]["batch"]["batch_timeout_ms"] = BATCH_TIMEOUT_MS
+    config = directory / "network.yaml"
+    config.write_text(yaml.safe_dump(spec))
+    os.environ["GRIDLEDGER_FAST_KDF"] = "1"
+    init_network(config, directory / "net", admin_password="metering-test-pw")
+    return directory / "net"
+
+
+def test_simulate_settle_and_read_back(data: Path) -> None:
+    d = str(data)
+    code, sim = cli("meters", "simulate", "--data", d, "--meters", str(METERS), "--days", str(DAYS), "--start", "2026-02-01", "--anomalies", "--seed", "7", "--json")
+    assert code == 0, sim
+    assert sim["meters"] == ["ORG1-M0001", "ORG1-M0002"] and sim["batches"] == METERS * DAYS and sim["readings"] == METERS * DAYS * 96
+    assert sim["alerts"] >= 3 * METERS and sim["refused"] == {}
+
+    code, listed = cli("query", "--data", d, "--chaincode", "metering", "--as", "Org1/admin", "listAlerts", "ORG1-M0001")
+    assert code == 0 and {"LOAD_OVER_RATED", "LOW_POWER_FACTOR", "SPIKE"} <= {a["rule"] for a in listed["result"]}
+    code, chain = cli("query", "--data", d, "--chaincode", "metering", "verifyMeterChain", "ORG1-M0002")
+    assert code == 0 and chain["result"] == {"ok": True, "meterId": "ORG1-M0002", "batches": DAYS, "problems": []}
+
+    code, settled = cli("settle", "--data", d, "--period", "2026-02", "--json")
+    assert code == 0, settled
+    assert [b["meterId"] for b in settled["bills"]] == ["ORG1-M0001", "ORG1-M0002"] and settled["refused"] == []
+    code, bill = cli("query", "--data", d, "--chaincode", "metering", "queryBill", "ORG1-M0001", "2026-02")
+    assert code == 0 and bill["result"]["total_fen"] == settled["bills"][0]["total_fen"] > 0
+    assert bill["result"]["intervals"] == DAYS * 96 and sum(line["amount_fen"] for line in bill["result"]["lines"]) == bill["result"]["total_fen"]
+
+    code, again = cli("settle", "--data", d, "--period", "2026-02", "--json")
+    assert code == 0 and {r["code"] for r in again["refused"]} == {"BILL_EXISTS"} and again["bills"] == []
+    code, early = cli("settle", "--data", d, "--period", "2026-03", "--json")
+    assert code == 1 and {r["code"] for r in early["refused"]} == {"READINGS_INCOMPLETE"}
+
+    code, replay = cli("meters", "simulate", "--data", d, "--meters", "1", "--days", "1", "--start", "2026-02-01", "--json")
+    assert code == 1 and replay["refused"] == {"DUPLICATE_READING": 1}
+
+
+def test_regulator_sets_a_tariff_and_peers_agree(data: Path) -> None:
+    d = str(data)
+    tariff = {**DEFAULT_TARIFF, "tariffId": "CN-BIZ", "effective_from": "2026-03-01"}
+    code, out = cli("invoke", "--data", d, "--chaincode", "metering", "--as", "Regulator/admin", "tariffSet", "CN-BIZ", json.dumps(tariff))
+    assert code == 0 and out["code"] == "VALID" and out["result"]["version"] == 1, out
+    code, out = cli("invoke", "--data", d, "--chaincode", "metering", "--as", "Org1/admin", "tariffSet", "CN-BIZ", json.dumps(tariff))
+    assert code == 1 and out["code"] == "NOT_AUTHORIZED"
+    code, out = cli("invoke", "--data", d, "--chaincode", "nope", "--as", "Org1/admin", "listMeters")
+    assert code == 1 and out["code"] == "UNKNOWN_CHAINCODE"
+    code, report = cli("verify", "--data", d)
+    assert code == 0 and report["ok"] is True, report
+    code, status = cli("status", "--data", d)
+    assert code == 0 and status["in_sync"] is True
