@@ -282,3 +282,33 @@ def test_sigstop_of_an_orderer_for_ten_seconds_then_sigcont_it_catches_up(tmp_pa
     for home in net.orderer_homes:
         assert nodes.procs[home].poll() is None, f"{home.name} stopped: {net.log_of(home)[-2000:]}"
     print("tried and held:", held)
+
+
+def test_everything_killed_and_started_again_goes_on_from_the_streams_on_disk(tmp_path: Path, nodes: NodeProcesses) -> None:
+    net = Net(init_networked(tmp_path), nodes)
+    net.start()
+    admin = net.admin()
+    channel = net.channel
+
+    async def burst(first: int, count: int) -> tuple[list[str], list[bytes], int]:
+        client = await Client.connect(net.client_options())
+        beats = Heartbeats()
+        await beats.listen(client.nc)
+        try:
+            await beats.wait(ORDERERS, lambda b: b["height"] >= 1, what="three orderers up")
+            made = [envelope(admin, first + i) for i in range(count)]
+            assert all(ok for ok, _ in await broadcast_all(client, [e for _, e in made]))
+            blocks = await client.wait_tx_ids({t for t, _ in made})
+            check_chain(blocks, channel)
+            await beats.wait(ORDERERS, confirmed_everything(len(blocks), block_hash(blocks[-1].header)), what="every orderer at the stream's height")
+            return [t for b in blocks[1:] for t in tx_ids_of(b)], [encode(b.header) for b in blocks], len(blocks)
+        finally:
+            await client.close()
+
+    _, headers_before, height_before = asyncio.run(burst(0, 300))
+    nodes.stop()  # SIGKILL of every NATS server and orderer: only their disks remain
+    net.start()
+    ordered, headers_after, height_after = asyncio.run(burst(1000, 300))
+    assert headers_after[:height_before] == headers_before, "the chain changed across the restart"
+    assert height_after > height_before
+    assert len(ordered) == len(set(ordered)) == 600
