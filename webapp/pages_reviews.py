@@ -31,7 +31,8 @@ def queue(request: Request[Any, Any, Any], services: Services, status: str = "pe
 
 
 @get("/admin/reviews/{request_id:str}", include_in_schema=False, guards=[requires_admin], sync_to_thread=True)
-def review_page(request: Request[Any, Any, Any], request_id: str, user: UserSession, services: Services) -> Template:
+def review_page(request: Request[Any, Any, Any], request_id: str, user: UserSession, services: Services, decided: str = "") -> Template:
+    """One request; after a decision (`decided=1`) a confirmation and the next pending request."""
     req = services.workflow.get(request_id)
     fresh = services.workflow.warnings(req) if req.status == "pending" else None
     view = request_view(req)
@@ -41,6 +42,7 @@ def review_page(request: Request[Any, Any, Any], request_id: str, user: UserSess
     publication = publish_review(services.engine, services.datasets, req) if req.function == "assetsEnroll" else None
     return page(
         request, "review.html", req=view, audit=services.reviews.audit_log(req.id), dry_run=simulated, publication=publication,
+        decided=bool(decided), next_pending=services.reviews.next_pending(user, req.id) if decided else None,
     )
 
 
@@ -54,13 +56,13 @@ def review_dataset(request_id: str, services: Services) -> Response[bytes]:
 @post("/admin/reviews/{request_id:str}/approve", include_in_schema=False, guards=[requires_admin], sync_to_thread=True)
 def approve(request_id: str, user: UserSession, services: Services) -> Redirect:
     services.reviews.approve(user, request_id)
-    return go(f"/admin/reviews/{request_id}")
+    return go(f"/admin/reviews/{request_id}?decided=1")
 
 
 @post("/admin/reviews/{request_id:str}/reject", include_in_schema=False, guards=[requires_admin], sync_to_thread=True)
 def reject(request_id: str, data: Form, user: UserSession, services: Services) -> Redirect:
     services.reviews.reject(user, request_id, field(data, "reason"))
-    return go(f"/admin/reviews/{request_id}")
+    return go(f"/admin/reviews/{request_id}?decided=1")
 
 
 @post("/admin/reviews/bulk-approve", include_in_schema=False, guards=[requires_admin], sync_to_thread=True)

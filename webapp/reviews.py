@@ -82,6 +82,18 @@ class ReviewService:
             rows = db.exec(select(ReviewRequest.status, func.count()).group_by(ReviewRequest.status))
             return {status: count for status, count in rows}
 
+    def next_pending(self, admin: UserSession, after_id: str) -> ReviewRequest | None:
+        """The oldest pending request this administrator may decide, other than `after_id`."""
+        stmt = (
+            select(ReviewRequest)
+            .where(ReviewRequest.status == Status.PENDING, ReviewRequest.id != after_id, ReviewRequest.requester != admin.username)
+            .where((col(ReviewRequest.counterparty).is_(None)) | (ReviewRequest.counterparty != admin.username))
+            .order_by(col(ReviewRequest.created_at))
+            .limit(1)
+        )
+        with session(self.engine) as db:
+            return db.exec(stmt).first()
+
     def dry_run(self, admin: UserSession, request_id: str) -> DryRun:
         """What approving an undecided request would write, or the refusal it would get."""
         if not admin.is_admin:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from chaincode.metering import access, checks
-from chaincode.metering.batches import Reading, batch_hash, check_readings, parse_batch, signature_ok
+from chaincode.metering.batches import SEQ_MAX, Reading, batch_hash, check_readings, parse_batch, signature_ok
 from chaincode.metering.billing import Interval, bill_lines
 from chaincode.metering.clock import compact, iso, local_month, local_month_bounds, parse_iso_minutes, parse_period
 from chaincode.metering.errors import (
@@ -90,7 +90,7 @@ class MeteringContract(Contract):
         meter = {
             "meterId": meter_id, "org": creator.org, "customerRef": customer_ref, "ratedKw": rated_kw, "rated_w": rated_w,
             "tariffId": tariff_id, "utc_offset_minutes": tariff["tariff"]["utc_offset_minutes"], "region": region,
-            "voltageKv": voltage_kv, "voltage_v": voltage_v, "publicKey": cert.body.public_key.hex(), "certSerial": cert.body.serial,
+            "voltageKv": voltage_kv, "voltage_v": voltage_v, "publicKey": cert.body.public_key.hex(), "certSerial": cert.body.serial, "certificate": cert.cert_bytes.hex(),
             "identity": cert.id, "status": "active", "registeredBy": creator.id, "registeredAt": stub.timestamp_ms, "txId": stub.tx_id,
         }
         stub.put_json(meter_key(meter_id), meter)
@@ -192,6 +192,21 @@ class MeteringContract(Contract):
         access.require_scope(stub.creator, meter, self.regulator_org)
         rows = stub.range_json(reading_key(meter_id, iso(low)), reading_key(meter_id, iso(high)), READINGS_SPAN_DAYS_MAX * 96)
         return [row for _, row in rows]
+
+    @query("queryBatch", "meterId", "seq")
+    def query_batch(self, stub: Stub, meter_id: str, seq: str) -> dict[str, Any]:
+        """One stored batch as submitted, with its hash and the id of the transaction that
+        recorded it (what an inclusion proof starts from)."""
+        checks.check_id(meter_id, "meterId")
+        if not seq.isdigit() or not 0 < int(seq) <= SEQ_MAX:
+            raise refuse(Code.BAD_NUMBER, f"seq must be a whole number from 1 to {SEQ_MAX}, got {seq!r}")
+        meter = checks.existing_meter(stub, meter_id)
+        access.require_scope(stub.creator, meter, self.regulator_org)
+        stored = stub.get_json(batch_key(meter_id, int(seq)))
+        if stored is None:
+            raise refuse(Code.UNKNOWN_BATCH, f"meter {meter_id} has no batch {seq}")
+        assert isinstance(stored, dict)
+        return stored
 
     @query("verifyMeterChain", "meterId")
     def verify_meter_chain(self, stub: Stub, meter_id: str) -> dict[str, Any]:

@@ -139,7 +139,7 @@ def approve_in_browser(admin: Person, request_id: str) -> str:
     page = admin.page
     page.goto(f"/admin/reviews/{request_id}")
     page.click("#approve")
-    page.wait_for_url(f"**/admin/reviews/{request_id}")
+    page.wait_for_url(f"**/admin/reviews/{request_id}?decided=1")
     return page.locator(".status").first.inner_text().strip()
 
 

@@ -116,7 +116,7 @@ def test_rejected_request_shows_the_reason(admin, approve, person, shoot):
     a.goto(f"/admin/reviews/{request_id}")
     a.fill("input[name=reason]", "Top-ups need a payment reference.")
     a.click("#reject")
-    a.wait_for_url(f"**/admin/reviews/{request_id}")
+    a.wait_for_url(f"**/admin/reviews/{request_id}?decided=1")
     page.goto(f"/my/requests/{request_id}")
     assert "rejected" in page.locator(".status").first.inner_text()
     assert page.locator("#reason").inner_text() == "Top-ups need a payment reference."

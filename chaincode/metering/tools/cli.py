@@ -85,6 +85,51 @@ def list_command(data: Path = DataOption, org: str = typer.Option("Org1", "--org
         net.close()
 
 
+@meters_app.command("prove")
+def prove_command(
+    meter_id: str = typer.Argument(..., help="Meter id."),
+    start: str = typer.Argument(..., help="The reading's interval start, e.g. 2026-11-03T10:15:00Z."),
+    data: Path = DataOption,
+    org: str = typer.Option("Org1", "--org", help="Organization whose collector asks (a meter of another org needs a regulator)."),
+) -> None:
+    """Print an inclusion proof of one reading up to its block header (check it with check-proof)."""
+    from ledger.core.errors import LedgerError
+    from ledger.tools.cli import emit, fail, open_network
+
+    net = open_network(data)
+    try:
+        proof = MeteringClient(net, org).reading_proof(meter_id, start)
+    except LedgerError as exc:
+        fail(exc.code, exc.message)
+    finally:
+        net.close()
+    emit(proof)
+
+
+@meters_app.command("check-proof")
+def check_proof_command(
+    proof_file: Path = typer.Argument(..., help="A proof printed by `meters prove`."),
+    genesis: Path = typer.Option(..., "--genesis", help="The channel's genesis block (the trust anchors); no network is opened."),
+) -> None:
+    """Check a reading's proof offline: {"ok", "problems"}, exit 1 when a link does not hold."""
+    import json
+
+    from chaincode.metering.proofs import check_reading_proof
+    from ledger.core.channel_config import genesis_config
+    from ledger.core.errors import LedgerError
+    from ledger.node.init import read_genesis
+    from ledger.tools.cli import emit, fail
+
+    try:
+        config = genesis_config(read_genesis(genesis))
+        proof = json.loads(proof_file.read_text())
+    except (OSError, ValueError, LedgerError) as exc:
+        fail("BAD_PROOF", f"cannot read the proof or the genesis block: {exc}")
+    orderer_org = config.orderers[0].org
+    problems = check_reading_proof(proof, {o.name: o.ca_public_key for o in config.orgs}, orderer_org)
+    emit({"ok": not problems, "problems": problems, "meterId": proof.get("meterId"), "reading": proof.get("reading"), "block": proof.get("header", {}).get("number")}, 1 if problems else 0)
+
+
 def settle(
     data: Path = DataOption,
     period: str = typer.Option(..., "--period", help="Month to bill, YYYY-MM in the tariff's local time."),

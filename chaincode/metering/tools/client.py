@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chaincode.metering.batches import batch_hash, sign_batch
+from chaincode.metering.clock import iso, parse_iso_minutes
 from chaincode.metering.errors import METER_ROLE
+from chaincode.metering.proofs import build_reading_proof
 from chaincode.metering.tariffs import DEFAULT_TARIFF_ID
+from ledger.core.encoding import decode
 from ledger.core.errors import LedgerError
 from ledger.core.identity import SigningIdentity
-from ledger.core.messages import compute_tx_id
+from ledger.core.messages import Block, compute_tx_id
 from ledger.gateway import Gateway, PendingTransaction, creator_party, make_signoff
 
 if TYPE_CHECKING:
@@ -126,6 +129,24 @@ class MeteringClient:
                 meter.seq, meter.prev = batch["seq"], batch_hash(batch)
             outcomes.append(outcome)
         return outcomes
+
+    # --- proofs -----------------------------------------------------------------------------
+
+    def reading_proof(self, meter_id: str, start_iso: str, *, gateway: Gateway | None = None) -> dict[str, Any]:
+        """An offline-checkable proof (see `proofs`) that the reading at `start_iso` is on the ledger."""
+        minutes = parse_iso_minutes(start_iso, "start")
+        rows = self.query("queryReadings", meter_id, iso(minutes), iso(minutes + 15), gateway=gateway)
+        if not rows:
+            raise LedgerError("UNKNOWN_READING", f"meter {meter_id} has no reading starting at {start_iso}")
+        stored = self.query("queryBatch", meter_id, str(rows[0]["seq"]), gateway=gateway)
+        meter = self.query("queryMeter", meter_id, gateway=gateway)
+        located = (gateway or self.collector).commit_status(stored["txId"])
+        if located is None:
+            raise LedgerError("UNKNOWN_TRANSACTION", f"no live peer has transaction {stored['txId']}")
+        number, code = located
+        peer = next(p for p in self.net.peers if p.alive and p.height > number)
+        block = decode(peer.block(number), Block)
+        return build_reading_proof(meter, rows[0], stored["batch"], bytes.fromhex(meter["certificate"]), block, stored["txId"], code.name)
 
     # --- settlement -------------------------------------------------------------------------
 

@@ -1,0 +1,71 @@
+"""After a decision the administrator sees a confirmation and the next pending request;
+statuses are shown in words."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tests.webapp.conftest import ADMIN_PASSWORD
+from tests.webapp.test_pages_security import csrf_of, new_http, page_login
+from webapp.words import status_words
+from webapp.workflow import Status
+
+
+def topup(client: Any, user_id: str, headers: dict[str, str], amount: int) -> str:
+    response = client.post("/users/topup", json={"userId": user_id, "Token": amount}, headers=headers)
+    assert response.status_code == 202, response.text
+    return str(response.json()["requestId"])
+
+
+def decide(http: Any, request_id: str, action: str, **form: str) -> str:
+    token = csrf_of(http.get(f"/admin/reviews/{request_id}").text)
+    response = http.post(f"/admin/reviews/{request_id}/{action}", data={"_csrf_token": token, **form}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == f"/admin/reviews/{request_id}?decided=1"
+    return str(http.get(response.headers["location"]).text)
+
+
+def next_link(page: str) -> str:
+    match = re.search(r'id="next-pending">Next pending request: <a href="/admin/reviews/([0-9a-f]+)"', page)
+    assert match, page
+    return match.group(1)
+
+
+def test_approving_confirms_and_links_the_next_pending_request(api, client):
+    user_id, headers = api.register()
+    first = topup(client, user_id, headers, 12)
+    second = topup(client, user_id, headers, 13)
+    third = topup(client, user_id, headers, 14)  # so a pending request is left after both decisions
+    http = new_http(client)
+    page_login(http, "admin", ADMIN_PASSWORD)
+    page = decide(http, first, "approve")
+    assert 'id="decision"' in page and "You approved it: committed in block" in page
+    following = next_link(page)
+    assert following != first
+    admin = api.admin()
+    assert client.get(f"/requests/{following}", headers=admin).json()["status"] == "pending"
+    assert client.get(f"/requests/{following}", headers=admin).json()["requester"] != "admin"
+    rejected = decide(http, second, "reject", reason="one top-up a day")
+    assert "You rejected it" in rejected and user_id in rejected
+    after = next_link(rejected)  # the oldest pending request (ours, `third`, unless older ones wait)
+    assert after not in (first, second)
+    assert client.get(f"/requests/{after}", headers=admin).json()["status"] == "pending"
+    assert client.get(f"/requests/{third}", headers=admin).json()["status"] == "pending"
+    plain = http.get(f"/admin/reviews/{second}").text  # no confirmation without a fresh decision
+    assert 'id="decision"' not in plain
+
+
+def test_statuses_are_in_words_on_request_pages(api, client):
+    for status in Status:
+        assert status_words(status) != status.value.replace("_", " "), status
+    user_id, headers = api.register()
+    request_id = topup(client, user_id, headers, 5)
+    http = new_http(client)
+    page_login(http, user_id)
+    page = http.get(f"/my/requests/{request_id}").text
+    assert "status-words" in page and "waiting for an administrator&#39;s review" in page
+    admin_http = new_http(client)
+    page_login(admin_http, "admin", ADMIN_PASSWORD)
+    queue = admin_http.get("/admin/reviews", params={"status": "awaiting_acceptance"}).text
+    assert ">awaiting acceptance</option>" in queue and status_words("awaiting_acceptance") in queue
