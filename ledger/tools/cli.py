@@ -253,9 +253,16 @@ def verify(data: Path = DataOption) -> None:
     from ledger.tools.verify import verify_network
 
     try:
-        report = verify_network(data)
+        if is_networked(data):
+            from ledger.tools.netverify import verify_networked
+
+            report = verify_networked(data)
+        else:
+            report = verify_network(data)
     except ConfigError as exc:
         fail("NO_NETWORK", str(exc))
+    except LedgerError as exc:  # the NATS cluster cannot be reached
+        fail(exc.code, exc.message)
     emit(report.as_dict(), 0 if report.ok else 1)
 
 
