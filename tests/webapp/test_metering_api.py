@@ -4,10 +4,10 @@ meters, an administrator reads as a national regulator); routes in the OpenAPI d
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
-from conftest import Api
 from litestar.testing import TestClient
 
 from chaincode.metering.tools.client import MeteringClient
@@ -18,7 +18,7 @@ DAY = [{"start": f"2026-11-03T0{h}:{m:02d}:00Z", "wh": 300, "varh": 30, "peak_w"
 
 @pytest.fixture(scope="module")
 def meters(network: Network) -> dict[str, str]:
-    ids = {"Org1": Api.unique("API-O1-"), "Org2": Api.unique("API-O2-")}
+    ids = {org: f"API-{org}-{uuid.uuid4().hex[:8]}" for org in ("Org1", "Org2")}
     for org, meter_id in ids.items():
         client = MeteringClient(network, org)
         handle = client.ensure_meter(meter_id, customer="c", rated_kw="8", region="CN-32-01", voltage_kv="0.4")
@@ -33,7 +33,7 @@ def _get(client: TestClient[Any], path: str, headers: dict[str, str], **params: 
     return response.status_code, response.json()
 
 
-def test_member_reads_its_own_meters_only(client: TestClient[Any], api: Api, meters: dict[str, str]) -> None:
+def test_member_reads_its_own_meters_only(client: TestClient[Any], api: Any, meters: dict[str, str]) -> None:
     _, user = api.register()
     own, other = meters["Org1"], meters["Org2"]
     status, listed = _get(client, "/meters", user)
@@ -54,7 +54,7 @@ def test_member_reads_its_own_meters_only(client: TestClient[Any], api: Api, met
     assert (status, missing["code"]) == (404, "UNKNOWN_METER")
 
 
-def test_administrator_reads_every_meter_and_tariffs_and_bills(client: TestClient[Any], api: Api, meters: dict[str, str]) -> None:
+def test_administrator_reads_every_meter_and_tariffs_and_bills(client: TestClient[Any], api: Any, meters: dict[str, str]) -> None:
     admin = api.admin()
     status, listed = _get(client, "/meters", admin)
     assert status == 200 and set(meters.values()) <= {m["meterId"] for m in listed}
