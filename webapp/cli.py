@@ -8,9 +8,20 @@ from pathlib import Path
 
 import typer
 
+from ledger.node.nodeconf import NodeConfig
+from ledger.node.noderun import register_console_runner
 from ledger.tools.cli import app
 
 __all__ = ["app"]
+
+
+def _run_console_node(home: Path, config: NodeConfig, host: str | None, port: int | None) -> int:
+    from webapp.console_node import run_console_node
+
+    return run_console_node(home, config, host, port)
+
+
+register_console_runner(_run_console_node)
 
 
 @app.command()

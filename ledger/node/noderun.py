@@ -9,6 +9,7 @@ server node replaces this process with nats-server (same pid, its own signal han
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from ledger.core.errors import ConfigError
@@ -16,7 +17,16 @@ from ledger.node.layout import NodeLayout
 from ledger.node.nodeconf import NodeConfig, load_node_config
 from ledger.transport.nats_cluster import server_binary
 
-RUNNABLE_KINDS = ("nats", "orderer", "peer")  # kinds `run_node` can run in this build
+RUNNABLE_KINDS = ("nats", "orderer", "peer", "console")  # kinds `run_node` can run in this build
+
+# The console is the web application's (`webapp`), which the ledger does not import: the
+# `gridledger` console script registers how to run it (webapp.cli).
+ConsoleRunner = Callable[[Path, NodeConfig, str | None, int | None], int]
+_console_runner: list[ConsoleRunner] = []
+
+
+def register_console_runner(runner: ConsoleRunner) -> None:
+    _console_runner[:] = [runner]
 
 
 def write_pid(home: Path) -> None:
@@ -54,6 +64,14 @@ def run_node(home: Path, *, console_host: str | None = None, console_port: int |
         write_pid(home)
         try:
             return run_peer(home, config)
+        finally:
+            NodeLayout(home).pid_file.unlink(missing_ok=True)
+    if config.kind == "console":
+        if not _console_runner:
+            raise ConfigError(f"{config.name}: a console node runs from the `gridledger` console script (webapp.cli)")
+        write_pid(home)
+        try:
+            return _console_runner[0](home, config, console_host, console_port)
         finally:
             NodeLayout(home).pid_file.unlink(missing_ok=True)
     raise ConfigError(f"{config.name}: kind {config.kind!r} cannot run from this build yet")

@@ -11,45 +11,18 @@ from __future__ import annotations
 import asyncio
 import signal
 from pathlib import Path
-from typing import Any
-
-import msgspec
 
 from ledger.core.channel import Channel
 from ledger.core.channel_config import genesis_config
-from ledger.core.encoding import decode
 from ledger.core.errors import ConfigError
 from ledger.core.identity import SigningIdentity
-from ledger.core.messages import Block
+from ledger.node.init import read_genesis
 from ledger.node.layout import NodeLayout
 from ledger.node.logs import configure_logging
-from ledger.node.natsconf import connect_options
 from ledger.node.nodeconf import NodeConfig
 from ledger.peer.nats_peer import NatsPeerNode
 from ledger.peer.peer import Peer
-
-RECONNECT_WAIT_S = 0.25  # between attempts to reach another NATS server
-CONNECT_TIMEOUT_S = 5.0
-
-
-def node_connect_options(home: Path, config: NodeConfig) -> dict[str, Any]:
-    """`nats.connect` arguments of a node: its own nkey (and TLS certificate), reconnecting
-    to the other servers of the cluster for as long as the node runs."""
-    if config.nats is None:
-        raise ConfigError(f"{config.name}: node.json names no NATS servers")
-    n = config.nats
-    options = connect_options(home, n.urls, n.nkey_seed_file, n.tls_ca_file, n.tls_cert_file, n.tls_key_file)
-    return {**options, "name": config.name, "max_reconnect_attempts": -1, "reconnect_time_wait": RECONNECT_WAIT_S, "connect_timeout": CONNECT_TIMEOUT_S}
-
-
-def load_home_genesis(home: Path, config: NodeConfig) -> Block:
-    path = home / config.genesis_file
-    try:
-        return decode(path.read_bytes(), Block)
-    except FileNotFoundError:
-        raise ConfigError(f"{path} is missing: copy the channel's genesis block there") from None
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise ConfigError(f"{path} is damaged: {exc}") from None
+from ledger.transport.nats_link import node_connect_options
 
 
 def load_home_identity(home: Path, config: NodeConfig) -> SigningIdentity:
@@ -65,7 +38,7 @@ def state_url(home: Path, config: NodeConfig) -> str:
 
 
 def build_peer_node(home: Path, config: NodeConfig) -> NatsPeerNode:
-    genesis = load_home_genesis(home, config)
+    genesis = read_genesis(home / config.genesis_file)
     channel = Channel(genesis_config(genesis))
     if channel.name != config.channel:
         raise ConfigError(f"{config.name}: node.json names channel {config.channel!r} but the genesis block is for {channel.name!r}")

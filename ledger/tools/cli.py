@@ -257,8 +257,13 @@ def verify(data: Path = DataOption) -> None:
 
     if not NetworkLayout(data).genesis_file.exists():
         fail("NO_NETWORK", f"{data} holds no network: run `gridledger init --data {data}` first")
-    with idle_lock(data):
-        report = verify_network(data)
+    if is_networked(data):  # its nodes run as their own processes: they are asked over NATS
+        from ledger.tools.netverify import verify_networked
+
+        report = verify_networked(data)  # a LedgerError (NATS unreachable) is printed by main
+    else:
+        with idle_lock(data):
+            report = verify_network(data)
     emit(report.as_dict(), 0 if report.ok else 1)
 
 

@@ -13,7 +13,7 @@ in disagreement. `checked_blocks` counts the chain's blocks once (not blocks x n
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -44,7 +44,7 @@ class VerifyReport:
     problems: list[str]
     checked_blocks: int
     chains: list[ChainReport]
-    faults: list[dict[str, Any]]
+    faults: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -45,9 +45,9 @@ class NatsClient:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="nats-client", daemon=True)
         self._thread.start()
-        connect = {"max_reconnect_attempts": -1, "reconnect_time_wait": RECONNECT_WAIT_S, **options}
+        connect = {"allow_reconnect": True, "max_reconnect_attempts": -1, "reconnect_time_wait": RECONNECT_WAIT_S, "error_cb": self._error, **options}
         try:
-            self.nc: Client = self.run(nats.connect(**connect, error_cb=self._error, allow_reconnect=True), CONNECT_WAIT_S)
+            self.nc: Client = self.run(nats.connect(**connect), CONNECT_WAIT_S)
         except Exception as exc:
             self._stop_loop()
             raise NatsUnavailable(repr(exc)) from None

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future
 from typing import Any
 
 import msgspec
 import nats.errors
+import nats.js.errors
 import structlog
 
 from ledger.commit.chain_check import ChainReport
@@ -214,6 +216,19 @@ class RemoteOrderer:
                 log.warning("broadcast_gave_up", attempts=attempts, last=last)
                 return BroadcastResult(False, GatewayCode.ORDERER_UNAVAILABLE, f"no orderer took the transaction in {BROADCAST_RETRY_S} s ({attempts} attempts; last: {last})")
             time.sleep(BROADCAST_PAUSE_S)
+
+    def blocks_from(self, number: int) -> Iterator[bytes]:
+        """The blocks stream's blocks from `number` on (block N is message N + 1), read one by
+        one until the end (what `verify` checks as the ordering service's chain)."""
+        sequence = number + 1
+        js = self._client.nc.jetstream()
+        while True:
+            try:
+                message = self._client.run(js.get_msg(self._subjects.blocks_stream, sequence), CALL_TIMEOUT_S)
+            except nats.js.errors.NotFoundError:
+                return
+            yield bytes(message.data or b"")
+            sequence += 1
 
     def stop(self) -> None:
         """The orderer nodes are not ours to stop."""

@@ -1,0 +1,47 @@
+"""`gridledger node run` for the console node of a networked layout.
+
+The console runs unchanged: the same application over a `Network` whose peers and ordering
+service are reached over NATS with the console node's own credentials (its nkey and, with
+TLS, its certificate). It needs the data directory its node directory sits in (the
+console's own database, wallets, datasets and the organizations' CAs for sign-ups).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ledger.core.errors import ConfigError
+from ledger.node.layout import NetworkLayout
+from ledger.node.nodeconf import NodeConfig
+from ledger.transport.nats_link import node_connect_options
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+
+
+def data_dir_of(home: Path) -> Path:
+    """DATA of DATA/orgs/<Org>/nodes/<node>: where the console's own files live."""
+    data = home.resolve().parents[3]
+    if not NetworkLayout(data).network_file.exists():
+        raise ConfigError(f"{home}: a console node runs inside its data directory (DATA/orgs/<Org>/nodes/<node>); {data} holds no network file")
+    return data
+
+
+def run_console_node(home: Path, config: NodeConfig, host: str | None, port: int | None) -> int:
+    """Serve the console until SIGTERM/SIGINT (uvicorn stops gracefully); exit 0."""
+    import uvicorn
+
+    from ledger.node.logs import configure_logging
+    from ledger.node.network import Network
+    from webapp.app import create_app
+
+    configure_logging()
+    data = data_dir_of(home)
+    network = Network.open(data, networked=True, nats_options=node_connect_options(home, config))
+    try:
+        app = create_app(data, network=network)
+        # proxy_headers=False: the console decides itself whom to believe (webapp.throttle)
+        uvicorn.run(app, host=host or config.console_host or DEFAULT_HOST, port=port if port is not None else (config.console_port or DEFAULT_PORT), log_level="warning", proxy_headers=False)
+    finally:
+        network.close()
+    return 0
