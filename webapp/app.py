@@ -27,6 +27,7 @@ from webapp.api import api_router
 from webapp.deps import provide_services, provide_user
 from webapp.errors import handle_exception
 from webapp.formats import human_size, tokens
+from webapp.metering_api import metering_router
 from webapp.observability import healthz, metrics, request_log_middleware
 from webapp.openapi_page import OfflineSchemaPage
 from webapp.outcomes import ReconcileLoop
@@ -104,6 +105,7 @@ def _build(lifespan: Any, html_routes: list[Any], data_dir: Path, settings: Sett
         route_handlers=[
             *html_routes,
             api_router(),
+            metering_router(),
             healthz,
             metrics,
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),

@@ -50,6 +50,11 @@ class FrameWriter:
         if bounded:
             os.set_blocking(fd, False)
 
+    @property
+    def broken(self) -> bool:
+        """A frame was left half written: the stream cannot be resumed."""
+        return self._broken is not None
+
     def send(self, message: list[Any], timeout_s: float | None = None) -> None:
         """Write one frame; with `timeout_s`, LinkTimeout if the link cannot take it in time."""
         body = _encoder.encode(message)

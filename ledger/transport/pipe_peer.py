@@ -237,7 +237,7 @@ class PipePeer:
         """A frame was left half written: the stream cannot be resumed, so the process goes
         (the receive loop then reports it gone)."""
         process = self._process
-        if process is not None and process.poll() is None and "could not be finished" in why:
+        if process is not None and process.poll() is None and self._writer is not None and self._writer.broken:
             log.error("peer_link_broken", peer=self.name, reason=why, action="killed")
             process.kill()
 

@@ -17,6 +17,7 @@ from ledger.core.codes import OrdererCode
 from ledger.core.encoding import decode, encode
 from ledger.core.identity import CertificateAuthority
 from ledger.core.messages import Envelope, block_hash
+from ledger.node.netstatus import networked_status
 from ledger.transport import nats_link as link
 
 ORDERERS = ["orderer0.OrdererOrg", "orderer1.OrdererOrg", "orderer2.OrdererOrg"]
@@ -95,10 +96,17 @@ def test_three_orderers_cut_identical_blocks_order_each_tx_once_and_refuse_with_
             assert sum(beats.latest[n]["appended"] for n in ORDERERS) == height
             signers = signer_names(blocks, channel)
             tried["blocks"] = f"{height} (appended by {signers})"
+            heights["stream"] = height
         finally:
             await client.close()
 
+    heights: dict[str, int] = {}
     asyncio.run(scenario())
+    # `gridledger status` hears the orderers' heartbeats: each is alive at the stream's height
+    status = networked_status(net.data)
+    orderer_rows = [n for n in status["nodes"] if n["kind"] == "orderer"]
+    assert [n["name"] for n in orderer_rows] == ORDERERS
+    assert all(n["alive"] and n["height"] == heights["stream"] for n in orderer_rows), orderer_rows
     for home in net.orderer_homes:
         assert nodes.procs[home].poll() is None, f"{home.name} stopped: {net.log_of(home)[-2000:]}"
     print("tried and held:", tried)
