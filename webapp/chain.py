@@ -63,8 +63,8 @@ class Chain:
     def approver_org(self) -> str:
         return self.network.approver_org
 
-    def enroll(self, org: str, name: str, role: str = "client") -> SigningIdentity:
-        return self.network.enroll(org, name, role=role)
+    def enroll(self, org: str, name: str, role: str = "client", attributes: dict[str, str] | None = None) -> SigningIdentity:
+        return self.network.enroll(org, name, role=role, attributes=attributes)
 
     def service_identity(self) -> SigningIdentity:
         return self.network.service_identity(self.approver_org)

@@ -67,6 +67,21 @@ class DryRun:
         }
 
 
+def _unnest(value: Any) -> Any:
+    """A record's fields that hold JSON text (an asset's Metadata) decoded one level, so the
+    reviewer reads them as fields rather than escaped quotes."""
+    if not isinstance(value, dict):
+        return value
+    shown = dict(value)
+    for name, item in value.items():
+        if isinstance(item, str) and item[:1] in ("{", "["):
+            try:
+                shown[name] = json.loads(item)
+            except ValueError:
+                pass
+    return shown
+
+
 def decode_value(raw: bytes) -> str:
     """A written value as a person reads it: state values are JSON or text."""
     try:
@@ -74,7 +89,7 @@ def decode_value(raw: bytes) -> str:
     except UnicodeDecodeError:
         return "0x" + raw.hex()[:VALUE_CHARS_SHOWN_MAX]
     try:
-        text = json.dumps(json.loads(text), indent=2, sort_keys=True, ensure_ascii=False)
+        text = json.dumps(_unnest(json.loads(text)), indent=2, sort_keys=True, ensure_ascii=False)
     except ValueError:
         pass
     return text if len(text) <= VALUE_CHARS_SHOWN_MAX else text[:VALUE_CHARS_SHOWN_MAX] + "…"

@@ -54,7 +54,7 @@ def explorer(request: Request[Any, Any, Any], services: Services, page_number: A
 def verify(services: Services) -> Redirect:
     """Starts a full verify in the background (one at a time); the explorer shows its progress."""
     services.verifier.start()
-    return go("/explorer#verify-card")
+    return go("/explorer")
 
 
 @get("/explorer/blocks/{number:int}", include_in_schema=False, guards=[requires_login], sync_to_thread=True)

@@ -95,3 +95,12 @@ def test_the_review_page_shows_the_dry_run(api, client):
     assert "&#34;Token&#34;: 41" in ok_page  # the decoded value, escaped
     bad_page = http.get(f"/admin/reviews/{bad_id}").text
     assert "The ledger would refuse it" in bad_page and "USER_NOT_FOUND" in bad_page
+
+
+def test_written_values_are_decoded_for_people():
+    from webapp.dryrun import decode_value
+
+    shown = decode_value(b'{"Id":"a1","Metadata":"{\\"licence\\":\\"CC-BY\\"}"}')
+    assert '"licence": "CC-BY"' in shown and "\\" not in shown  # nested JSON text shown as fields
+    assert decode_value(b"plain text") == "plain text"
+    assert decode_value(b"\xff\x00") == "0xff00"

@@ -110,6 +110,8 @@ def test_market_page_shows_sizes_prices_and_issuer_by_name(client, shelf):
     assert " B</td>" in html  # small files in bytes
     assert f"Name {shelf['publisher']}</a> <span class=\"muted\">(" in html
     assert "3 assets" in html
+    asset_page = http.get(f"/market/{shelf['dear']}").text
+    assert '<dd id="price">12,345 tokens</dd>' in asset_page and f"Name {shelf['publisher']}</a>" in asset_page
     paged = http.get("/market", params={"q": shelf["tag"], "page": "2"}).text
     assert "page 1 of 1" in paged  # past the last page: the last page
 

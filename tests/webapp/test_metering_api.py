@@ -1,0 +1,78 @@
+"""The metering JSON API on the real network the console runs on: meters, readings, chain
+check, alerts, tariffs, bills; scoping by the contract (a member sees its organization's
+meters, an administrator reads as a national regulator); routes in the OpenAPI document."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from chaincode.metering.tools.client import MeteringClient
+from ledger.node.network import Network
+
+DAY = [{"start": f"2026-11-03T0{h}:{m:02d}:00Z", "wh": 300, "varh": 30, "peak_w": 1500} for h in (1, 2) for m in (0, 15, 30, 45)]
+
+
+@pytest.fixture(scope="module")
+def meters(network: Network) -> dict[str, str]:
+    ids = {org: f"API-{org}-{uuid.uuid4().hex[:8]}" for org in ("Org1", "Org2")}
+    for org, meter_id in ids.items():
+        client = MeteringClient(network, org)
+        handle = client.ensure_meter(meter_id, customer="c", rated_kw="8", region="CN-32-01", voltage_kv="0.4")
+        readings = [dict(r) for r in DAY]
+        readings[3]["peak_w"] = 20_000  # LOAD_OVER_RATED
+        assert all(o.ok for o in client.submit_round([(handle, readings)]))
+    return ids
+
+
+def _get(client: TestClient[Any], path: str, headers: dict[str, str], **params: str) -> Any:
+    response = client.get(path, headers=headers, params=params)
+    return response.status_code, response.json()
+
+
+def test_member_reads_its_own_meters_only(client: TestClient[Any], api: Any, meters: dict[str, str]) -> None:
+    _, user = api.register()
+    own, other = meters["Org1"], meters["Org2"]
+    status, listed = _get(client, "/meters", user)
+    assert status == 200 and own in {m["meterId"] for m in listed} and other not in {m["meterId"] for m in listed}
+    status, meter = _get(client, f"/meters/{own}", user)
+    assert status == 200 and meter["head"]["seq"] == 1 and len(meter["customerRef"]) == 64
+    status, refused = _get(client, f"/meters/{other}", user)
+    assert (status, refused["code"]) == (403, "NOT_IN_SCOPE")
+    status, rows = _get(client, f"/meters/{own}/readings", user, **{"from": "2026-11-03T00:00:00Z", "to": "2026-11-04T00:00:00Z"})
+    assert status == 200 and [r["wh"] for r in rows] == [300] * 8
+    status, bad = _get(client, f"/meters/{own}/readings", user, **{"from": "yesterday", "to": "2026-11-04T00:00:00Z"})
+    assert (status, bad["code"]) == (400, "BAD_TIME")
+    status, chain = _get(client, f"/meters/{own}/verify", user)
+    assert status == 200 and chain["ok"] is True and chain["batches"] == 1
+    status, alerts = _get(client, "/alerts", user, meterId=own)
+    assert status == 200 and [a["rule"] for a in alerts] == ["LOAD_OVER_RATED"]
+    status, missing = _get(client, "/meters/NO-SUCH-METER", user)
+    assert (status, missing["code"]) == (404, "UNKNOWN_METER")
+
+
+def test_administrator_reads_every_meter_and_tariffs_and_bills(client: TestClient[Any], api: Any, meters: dict[str, str]) -> None:
+    admin = api.admin()
+    status, listed = _get(client, "/meters", admin)
+    assert status == 200 and set(meters.values()) <= {m["meterId"] for m in listed}
+    status, alerts = _get(client, "/alerts", admin)
+    assert status == 200 and set(meters.values()) <= {a["meterId"] for a in alerts}
+    status, tariff = _get(client, "/tariffs/CN-RES-TOU", admin)
+    assert status == 200 and tariff["version"] == 0 and len(tariff["tariff"]["tou"]) == 4
+    status, missing = _get(client, "/tariffs/NOPE", admin)
+    assert (status, missing["code"]) == (404, "UNKNOWN_TARIFF")
+    status, bills = _get(client, "/bills", admin, meterId=meters["Org2"])
+    assert (status, bills) == (200, [])
+    status, unbilled = _get(client, "/bills", admin, meterId=meters["Org2"], period="2026-11")
+    assert (status, unbilled["code"]) == (404, "UNKNOWN_BILL")
+    assert client.get("/meters").status_code == 401
+
+
+def test_metering_routes_are_in_the_openapi_document(client: TestClient[Any]) -> None:
+    paths = client.get("/schema/openapi.json").json()["paths"]
+    for path in ("/meters", "/meters/{meter_id}", "/meters/{meter_id}/readings", "/meters/{meter_id}/verify", "/alerts", "/tariffs/{tariff_id}", "/bills"):
+        assert "get" in paths[path], path
+        assert {"401", "503"} <= set(paths[path]["get"]["responses"]), path

@@ -1,0 +1,116 @@
+"""JSON API of the metering chaincode: meters, readings, chain check, alerts, tariffs, bills.
+
+Read-only routes through the gateway, so the contract scopes every answer: a member reads
+as its own identity (its organization's meters); a console administrator reads as the
+console's national regulator identity (issued once per console start by the regulator's
+CA, attributes level=national), so the regulator sees every meter.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated, Any
+
+from litestar import Router, get
+from litestar.params import Parameter
+
+from ledger.core.identity import SigningIdentity
+from ledger.gateway import GatewayError
+from webapp.api import refusals
+from webapp.chain import Chain
+from webapp.deps import requires_login
+from webapp.errors import AppError, BadInput, Forbidden, NotFound
+from webapp.services import Services
+from webapp.sessions import UserSession
+
+CHAINCODE = "metering"
+REGULATOR_READER = "console-national-regulator"
+_STATUS_OF = {"NOT_IN_SCOPE": Forbidden, "NOT_AUTHORIZED": Forbidden}
+_readers: dict[int, SigningIdentity] = {}
+_lock = threading.Lock()
+
+
+def _regulator_reader(chain: Chain) -> SigningIdentity:
+    """One national regulator identity per console (network) for administrators' reads."""
+    with _lock:
+        found = _readers.get(id(chain.network))
+        if found is None:
+            found = _readers[id(chain.network)] = chain.enroll(chain.approver_org, REGULATOR_READER, "client", {"level": "national", "region": "CN"})
+        return found
+
+
+def metering_query(services: Services, user: UserSession, function: str, *args: str) -> Any:
+    """Evaluate a metering query as the reader this user maps to; refusals keep their codes."""
+    identity = _regulator_reader(services.chain) if user.is_admin else user.identity
+    try:
+        return services.chain.gateway(identity).evaluate_json(function, list(args), chaincode=CHAINCODE)
+    except GatewayError as exc:
+        code = exc.code
+        if code in _STATUS_OF:
+            raise _STATUS_OF[code](code, exc.message) from None
+        if code.startswith("UNKNOWN_"):
+            raise NotFound(code, exc.message) from None
+        if code.startswith("BAD_"):
+            raise BadInput(code, exc.message) from None
+        raise AppError(code, exc.message, 503 if code in ("NO_ENDORSERS", "PEER_UNAVAILABLE") else 400) from None
+
+
+@get("/meters", sync_to_thread=True, guards=[requires_login], responses=refusals(401, 503))
+def meters_list(services: Services, user: UserSession) -> list[dict[str, Any]]:
+    """The meters this user may read (its organization's; every meter for administrators)."""
+    return list(metering_query(services, user, "listMeters"))
+
+
+@get("/meters/{meter_id:str}", sync_to_thread=True, guards=[requires_login], responses=refusals(400, 401, 403, 404, 503))
+def meters_get(services: Services, user: UserSession, meter_id: str) -> dict[str, Any]:
+    """One meter with its chain head; `customerRef` is a salted hash, never a name."""
+    return dict(metering_query(services, user, "queryMeter", meter_id))
+
+
+@get("/meters/{meter_id:str}/readings", sync_to_thread=True, guards=[requires_login], responses=refusals(400, 401, 403, 404, 503))
+def meters_readings(
+    services: Services, user: UserSession, meter_id: str,
+    from_iso: Annotated[str, Parameter(query="from", description="UTC start, e.g. 2026-11-01T00:00:00Z")],
+    to_iso: Annotated[str, Parameter(query="to", description="UTC end (exclusive), at most 100 days after from")],
+) -> list[dict[str, Any]]:
+    """15-minute readings in [from, to), in time order."""
+    return list(metering_query(services, user, "queryReadings", meter_id, from_iso, to_iso))
+
+
+@get("/meters/{meter_id:str}/verify", sync_to_thread=True, guards=[requires_login], responses=refusals(400, 401, 403, 404, 503))
+def meters_verify(services: Services, user: UserSession, meter_id: str) -> dict[str, Any]:
+    """Every stored batch's meter signature, sequence and link re-checked: {ok, batches, problems}."""
+    return dict(metering_query(services, user, "verifyMeterChain", meter_id))
+
+
+@get("/alerts", sync_to_thread=True, guards=[requires_login], responses=refusals(400, 401, 403, 404, 503))
+def alerts_list(services: Services, user: UserSession, meter_id: Annotated[str, Parameter(query="meterId")] = "") -> list[dict[str, Any]]:
+    """Anomaly alerts (work orders) of one meter, or of every meter this user may read."""
+    return list(metering_query(services, user, "listAlerts", meter_id))
+
+
+@get("/tariffs/{tariff_id:str}", sync_to_thread=True, guards=[requires_login], responses=refusals(400, 401, 404, 503))
+def tariffs_get(services: Services, user: UserSession, tariff_id: str) -> dict[str, Any]:
+    """The newest version of a tariff and the list of its versions."""
+    return dict(metering_query(services, user, "queryTariff", tariff_id))
+
+
+@get("/bills", sync_to_thread=True, guards=[requires_login], responses=refusals(400, 401, 403, 404, 503))
+def bills_list(
+    services: Services, user: UserSession, meter_id: Annotated[str, Parameter(query="meterId")] = "", period: Annotated[str, Parameter(description="YYYY-MM: that month's bill of meterId")] = "",
+) -> list[dict[str, Any]]:
+    """Bills of one meter (or one month's bill with `period`), or every bill this user may read."""
+    if period:
+        if not meter_id:
+            raise BadInput("BAD_ARGUMENTS", "period needs meterId")
+        return [dict(metering_query(services, user, "queryBill", meter_id, period))]
+    return list(metering_query(services, user, "listBills", meter_id))
+
+
+def metering_router() -> Router:
+    return Router(
+        path="/",
+        route_handlers=[meters_list, meters_get, meters_readings, meters_verify, alerts_list, tariffs_get, bills_list],
+        opt={"api": True, "exclude_from_csrf": True},
+        tags=["metering"],
+    )
