@@ -133,10 +133,19 @@ def configure_nodes(spec: NetworkSpec, layout: NetworkLayout, orgs: list[OrgPubl
                 identity_file="identity.json",
                 health_host=node.host,
                 health_port=node.health_port,
+                state_url=_state_url(spec, layout, node),
                 console_host=node.host if console else None,
                 console_port=spec.networked.console_port if console else None,
             ),
         )
+
+
+def _state_url(spec: NetworkSpec, layout: NetworkLayout, node: NodePlace) -> str | None:
+    """A peer's state database: None (SQLite in its directory) unless the network file's
+    `storage.state` is a URL template, e.g. PostgreSQL with one database per peer ({peer})."""
+    if node.kind != "peer" or spec.storage.state == "sqlite":
+        return None
+    return layout.state_url(spec.storage.state, node.node_id)
 
 
 def _public_files(layout: NetworkLayout, home: NodeLayout, tls_bundle: str | None) -> None:
