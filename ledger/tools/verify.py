@@ -42,7 +42,7 @@ class LivePeer(Protocol):
 class VerifyReport:
     ok: bool
     problems: list[str]
-    checked_blocks: int
+    checked_blocks: int  # the chain's length as checked: each block is checked on every node, counted once
     chains: list[ChainReport]
     faults: list[dict[str, Any]] = field(default_factory=list)
 
