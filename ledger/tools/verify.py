@@ -30,7 +30,7 @@ class LivePeer(Protocol):
 class VerifyReport:
     ok: bool
     problems: list[str]
-    checked_blocks: int
+    checked_blocks: int  # the chain's length as checked: each block is checked on every node, counted once
     chains: list[ChainReport]
 
     def as_dict(self) -> dict[str, Any]:
@@ -38,6 +38,7 @@ class VerifyReport:
             "ok": self.ok,
             "problems": self.problems,
             "checked_blocks": self.checked_blocks,
+            "nodes_checked": len(self.chains),
             "nodes": [{"node": c.node, "height": c.height, "commit_hash": c.commit_hash, "problems": c.problems} for c in self.chains],
         }
 
@@ -62,4 +63,4 @@ def verify_network(data_dir: Path, *, live_peers: Sequence[LivePeer] = ()) -> Ve
     if len({(c.height, c.commit_hash) for c in peers}) > 1 and not live:
         heights = ", ".join(f"{c.node} at {c.height} ({c.commit_hash[:12]})" for c in peers)
         problems.append(f"peers disagree on height or commit hash: {heights}")
-    return VerifyReport(not problems, problems[:PROBLEMS_MAX], sum(c.height for c in chains), chains)
+    return VerifyReport(not problems, problems[:PROBLEMS_MAX], max((c.height for c in chains), default=0), chains)
