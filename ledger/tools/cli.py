@@ -249,20 +249,21 @@ def status(
 
 @app.command()
 def verify(data: Path = DataOption) -> None:
-    """Re-check every peer's ledger; exits 1 and names the first mismatch if any."""
+    """Re-check the genesis file, the orderer and every peer (block files, index, state,
+    history, tx index, savepoint) and compare them; exits 1 and names the first fault.
+    A running network is NETWORK_BUSY (its console verifies it live)."""
+    from ledger.node.network import idle_lock
     from ledger.tools.verify import verify_network
 
-    try:
-        if is_networked(data):
-            from ledger.tools.netverify import verify_networked
+    if not NetworkLayout(data).genesis_file.exists():
+        fail("NO_NETWORK", f"{data} holds no network: run `gridledger init --data {data}` first")
+    if is_networked(data):  # its nodes run as their own processes: they are asked over NATS
+        from ledger.tools.netverify import verify_networked
 
-            report = verify_networked(data)
-        else:
+        report = verify_networked(data)  # a LedgerError (NATS unreachable) is printed by main
+    else:
+        with idle_lock(data):
             report = verify_network(data)
-    except ConfigError as exc:
-        fail("NO_NETWORK", str(exc))
-    except LedgerError as exc:  # the NATS cluster cannot be reached
-        fail(exc.code, exc.message)
     emit(report.as_dict(), 0 if report.ok else 1)
 
 
