@@ -276,6 +276,7 @@ def bench(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     report_dir: Path | None = typer.Option(None, "--report", help="Also write report.json and SVG charts here."),
     one_process: bool = typer.Option(False, "--one-process", help="Run every peer in this process even if the network file asks for peer processes."),
+    workload: str | None = typer.Option(None, "--workload", help="Chaincode whose workload to run (default: the first, powerdata; metering has its own: bench: in the network file)."),
 ) -> None:
     """Caliper-style benchmark: setup, then measured rounds at fixed send rates."""
     from ledger.tools.benchrun import run_benchmark
@@ -287,7 +288,17 @@ def bench(
     spec = load_spec(layout.network_file)
     net = open_network(data, peer_processes=spec.embedded.peer_processes and not one_process)
     try:
-        report = run_benchmark(net, transactions, round_rates, workers, quiet=as_json, report_dir=report_dir)
+        chosen = next((cc for cc in spec.chaincodes if cc.name == (workload or net.chaincode_name)), None)
+        if chosen is None:
+            fail("UNKNOWN_CHAINCODE", f"no chaincode {workload!r} in the network file; it has: {', '.join(cc.name for cc in spec.chaincodes)}")
+        elif chosen.bench:
+            module_name, _, attr = chosen.bench.partition(":")
+            runner = getattr(importlib.import_module(module_name), attr)
+            report = runner(net, transactions, workers, quiet=as_json, report_dir=report_dir)
+        elif chosen.name == net.chaincode_name:
+            report = run_benchmark(net, transactions, round_rates, workers, quiet=as_json, report_dir=report_dir)
+        else:
+            fail("NO_WORKLOAD", f"chaincode {chosen.name} names no benchmark in the network file")
     finally:
         net.close()
     if as_json:
