@@ -1,9 +1,11 @@
 """The chain check: re-check one node's block files and state, and name the first fault.
 
 Each block decodes, links to the previous block's hash, carries the Merkle root of its
-transactions and a valid orderer signature; replaying validation from genesis gives the
-same validation flags and commit hashes; and the node's state database equals the state
-rebuilt from its blocks, key by key. A live peer runs it on its own files; the network-wide
+transactions and a valid orderer signature; the block index points at every record;
+replaying validation from genesis gives the same validation flags and commit hashes; and
+the node's state database (state, history, tx index, savepoint) equals the one rebuilt
+from its blocks, row by row. Every fault has a stable code (`VerifyCode`) and names its
+block or key; a database that cannot be read is a fault too, never an exception. A live peer runs it on its own files; the network-wide
 `gridledger verify` (ledger.tools.verify) runs it for every node and compares them.
 """
 
@@ -13,7 +15,7 @@ import contextlib
 import tempfile
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 
@@ -21,10 +23,10 @@ from ledger.commit.txindex import index_rows
 from ledger.core.blocks import ZERO_HASH, genesis_problem, seal_problem
 from ledger.core.channel import Channel
 from ledger.core.channel_config import genesis_config
-from ledger.core.codes import validation_code_name
+from ledger.core.codes import VerifyCode, validation_code_name
 from ledger.core.encoding import decode
 from ledger.core.messages import Block, Version, block_hash, commit_hash
-from ledger.storage.blockstore import BlockStore, BlockStoreCorruption
+from ledger.storage.blockstore import BlockStore, BlockStoreCorruption, index_problem
 from ledger.storage.statedb import StateDB
 from ledger.validate.validator import Validator
 
@@ -38,6 +40,19 @@ class ChainReport(msgspec.Struct):
     height: int = 0
     commit_hash: str = ""
     problems: list[str] = msgspec.field(default_factory=list)
+    faults: list[dict[str, Any]] = msgspec.field(default_factory=list)  # {code, node, block?, key?, message}
+    last_block_hash: str = ""  # header hash of the last sound block: equal iff the chains agree up to it
+
+    def fault(self, code: VerifyCode, message: str, *, block: int | None = None, key: str | None = None) -> None:
+        """Record a fault: a sentence for people, a structured entry for tools."""
+        where = f"block {block}: " if block is not None else ""
+        self.problems.append(f"{where}{message}")
+        entry: dict[str, Any] = {"code": code.value, "node": self.node, "message": message}
+        if block is not None:
+            entry["block"] = block
+        if key is not None:
+            entry["key"] = key
+        self.faults.append(entry)
 
 
 class StateView(Protocol):
@@ -50,44 +65,59 @@ class StateView(Protocol):
 
 
 def verify_chain(
-    node: str, blocks_dir: Path, genesis: Block, state_url: str | None, *, replay: bool = True, state: StateView | None = None, height: int | None = None
+    node: str,
+    blocks_dir: Path,
+    genesis: Block,
+    state_url: str | None,
+    *,
+    replay: bool = True,
+    state: StateView | None = None,
+    height: int | None = None,
+    hashes: list[bytes] | None = None,
+    live: bool = False,
 ) -> ChainReport:
-    """Check one node's block files (and, with `state_url`, its state database).
+    """Check one node's block files (and, with `state_url`, its state database: state,
+    history, tx index, savepoint).
 
     A live peer passes `state`, a snapshot it holds open, and `height`, the blocks that
     snapshot has applied: blocks past it are being committed meanwhile and are not checked
-    (nor is a record half appended after them), and no lock of the peer is held."""
+    (nor is a record half appended after them, nor the index), and no lock of the peer is
+    held; its state and savepoint are compared through the snapshot. `live` says the same of
+    a running orderer's files. `hashes` collects every block's header hash (to compare
+    chains block by block)."""
+    live = live or height is not None
     report = ChainReport(node)
     channel = Channel(genesis_config(genesis))
     if not blocks_dir.exists():
-        report.problems.append(f"no block files at {blocks_dir}")
+        report.fault(VerifyCode.BLOCKS_MISSING, f"no block files at {blocks_dir}")
         return report
     with tempfile.TemporaryDirectory(prefix="gridledger-verify-") as scratch_dir:
         scratch = StateDB(f"sqlite:///{Path(scratch_dir) / 'replay.sqlite'}") if replay else None
         try:
-            _walk(report, blocks_dir, genesis, channel, scratch, height)
+            _walk(report, blocks_dir, genesis, channel, scratch, hashes, height, live)
+            if not report.problems and not live:
+                found = index_problem(blocks_dir, report.height)
+                if found is not None:
+                    report.fault(VerifyCode.INDEX_MISMATCH, f"block index: {found[1]}", block=found[0])
             if scratch is not None and state is not None and not report.problems:
-                _compare_state(report, state, scratch)
+                _compare_live_state(report, state, scratch)
             elif scratch is not None and state_url is not None and not report.problems:
-                database = StateDB(state_url)
-                try:
-                    with database.snapshot() as snapshot:
-                        _compare_state(report, snapshot, scratch)
-                finally:
-                    database.close()
+                _compare_databases(report, state_url, scratch)
         finally:
             if scratch is not None:
                 scratch.close()
     return report
 
 
-def _walk(report: ChainReport, blocks_dir: Path, genesis: Block, channel: Channel, scratch: StateDB | None, height: int | None) -> None:
+def _walk(
+    report: ChainReport, blocks_dir: Path, genesis: Block, channel: Channel, scratch: StateDB | None, hashes: list[bytes] | None, height: int | None, live: bool
+) -> None:
     validator = Validator(channel)
     previous_hash, previous_commit = None, ZERO_HASH
     try:
         store = BlockStore(blocks_dir, read_only=True)
     except BlockStoreCorruption as exc:
-        report.problems.append(f"block file corrupt: {exc}")
+        report.fault(VerifyCode.BLOCK_CORRUPT, f"record corrupt ({exc.reason}) in {exc.path.name} at offset {exc.offset}", block=exc.number)
         return
     try:
         for number, data in _blocks(store, report):
@@ -99,10 +129,13 @@ def _walk(report: ChainReport, blocks_dir: Path, genesis: Block, channel: Channe
             if scratch is not None and not _replay(report, number, block, validator, scratch, previous_commit):
                 return
             previous_hash, previous_commit = block_hash(block.header), block.metadata.commit_hash
+            if hashes is not None:
+                hashes.append(previous_hash)
             report.height = number + 1
             report.commit_hash = previous_commit.hex()
-        if store.torn_tail and (height is None or store.height < height):
-            report.problems.append(f"block {store.height}: torn (incomplete) record at the end of the block files")
+            report.last_block_hash = previous_hash.hex()
+        if store.torn_tail and (not live or (height is not None and store.height < height)):
+            report.fault(VerifyCode.BLOCK_TORN, "torn (incomplete) record at the end of the block files", block=store.height)
     finally:
         store.close()
 
@@ -111,14 +144,14 @@ def _blocks(store: BlockStore, report: ChainReport) -> Iterator[tuple[int, bytes
     try:
         yield from store.iter_blocks(0)
     except BlockStoreCorruption as exc:
-        report.problems.append(f"block {exc.number}: record corrupt ({exc.reason})")
+        report.fault(VerifyCode.BLOCK_CORRUPT, f"record corrupt ({exc.reason})", block=exc.number)
 
 
 def _decode(report: ChainReport, number: int, data: bytes) -> Block | None:
     try:
         return decode(data, Block)
-    except Exception as exc:
-        report.problems.append(f"block {number}: cannot be decoded ({exc})")
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        report.fault(VerifyCode.BLOCK_CORRUPT, f"cannot be decoded ({exc})", block=number)
         return None
 
 
@@ -132,7 +165,7 @@ def _check_links(report: ChainReport, number: int, block: Block, previous_hash: 
     else:
         problem = seal_problem(block, previous_hash, channel)
     if problem:
-        report.problems.append(f"block {number}: {problem}")
+        report.fault(VerifyCode.GENESIS_MISMATCH if number == 0 else VerifyCode.BLOCK_SEAL, problem, block=number)
     return not problem
 
 
@@ -143,40 +176,78 @@ def _replay(report: ChainReport, number: int, block: Block, validator: Validator
         stored_code = stored[tx_num] if tx_num < len(stored) else None
         if stored_code != code:
             stored_name = "missing" if stored_code is None else validation_code_name(stored_code)
-            report.problems.append(f"block {number} tx {tx_num} ({result.tx_ids[tx_num][:16]}): stored flag {stored_name}, replay gives {code.name}")
+            report.fault(VerifyCode.FLAG_MISMATCH, f"tx {tx_num} ({result.tx_ids[tx_num][:16]}): stored flag {stored_name}, replay gives {code.name}", block=number)
             return False
     writes = result.writes()
     expected = commit_hash(previous_commit, number, [(tx_num, w) for tx_num, _, _, w in writes])
     if expected != block.metadata.commit_hash:
-        report.problems.append(f"block {number}: commit hash does not match its valid writes")
+        report.fault(VerifyCode.COMMIT_HASH_MISMATCH, "commit hash does not match its valid writes", block=number)
         return False
     scratch.apply_block(number, expected, writes, index_rows(result.tx_ids, result.codes))
     return True
 
 
-def _compare_state(report: ChainReport, state: StateView, rebuilt: StateDB) -> None:
-    """Walk both states in key order; name the first key that differs."""
+def _compare_databases(report: ChainReport, state_url: str, rebuilt: StateDB) -> None:
+    """Savepoint, state, history and tx index against the rebuild; a database that cannot be
+    opened or read (a malformed file, a lost server) is a fault, not an exception."""
+    try:
+        state = StateDB(state_url)
+    except Exception as exc:  # SQLAlchemy/driver errors have no common root worth naming here
+        report.fault(VerifyCode.DATABASE_UNREADABLE, f"state database cannot be opened: {type(exc).__name__}: {exc}")
+        return
+    try:
+        with state.snapshot() as snapshot:
+            if not _savepoint_sound(report, snapshot):
+                return
+            _compare_rows(report, VerifyCode.STATE_MISMATCH, "state key", snapshot.iter_state(), rebuilt.iter_state(), 1)
+        for table, code in (("history", VerifyCode.HISTORY_MISMATCH), ("txindex", VerifyCode.TXINDEX_MISMATCH)):
+            if not report.problems:
+                _compare_rows(report, code, f"{table} row", state.iter_rows(table), rebuilt.iter_rows(table), StateDB.key_width(table))
+    except Exception as exc:
+        report.fault(VerifyCode.DATABASE_UNREADABLE, f"state database cannot be read: {type(exc).__name__}: {exc}")
+    finally:
+        state.close()
+
+
+def _compare_live_state(report: ChainReport, state: StateView, rebuilt: StateDB) -> None:
+    """A running peer's snapshot: savepoint and state (history and tx index are compared
+    offline, by `gridledger verify` on a stopped network)."""
+    try:
+        if _savepoint_sound(report, state):
+            _compare_rows(report, VerifyCode.STATE_MISMATCH, "state key", state.iter_state(), rebuilt.iter_state(), 1)
+    except Exception as exc:  # driver errors: a fault of the database, named
+        report.fault(VerifyCode.DATABASE_UNREADABLE, f"state database cannot be read: {type(exc).__name__}: {exc}")
+
+
+def _savepoint_sound(report: ChainReport, state: StateView) -> bool:
     savepoint = state.savepoint()
     if savepoint is None or savepoint[0] + 1 != report.height:
         applied = -1 if savepoint is None else savepoint[0]
-        report.problems.append(f"state database applied up to block {applied} but the chain has {report.height} blocks (restart the peer to roll forward)")
-        return
+        report.fault(VerifyCode.SAVEPOINT_MISMATCH, f"state database applied up to block {applied} but the chain has {report.height} blocks (restart the peer to roll forward)")
+        return False
     if savepoint[1].hex() != report.commit_hash:
-        report.problems.append("state database savepoint commit hash differs from the last block's")
-        return
-    actual, expected = state.iter_state(), rebuilt.iter_state()
-    with contextlib.closing(actual), contextlib.closing(expected):  # end both reads when done (generators)
+        report.fault(VerifyCode.SAVEPOINT_MISMATCH, "state database savepoint commit hash differs from the last block's")
+        return False
+    return True
+
+
+def _compare_rows(report: ChainReport, code: VerifyCode, label: str, actual_rows: Iterator[tuple[Any, ...]], expected_rows: Iterator[tuple[Any, ...]], width: int) -> None:
+    """Walk both row streams in key order; name the first row that differs."""
+    with contextlib.closing(actual_rows) as actual, contextlib.closing(expected_rows) as expected:  # type: ignore[type-var]
         a, e = next(actual, None), next(expected, None)
         while a is not None or e is not None:
             if a == e:
                 a, e = next(actual, None), next(expected, None)
                 continue
-            if e is None or (a is not None and a[0] < e[0]):
+            if e is None or (a is not None and a[:width] < e[:width]):
                 assert a is not None
-                report.problems.append(f"state key {a[0]!r}: present in the state database but written by no block")
-            elif a is None or e[0] < a[0]:
-                report.problems.append(f"state key {e[0]!r}: missing from the state database")
+                report.fault(code, f"{label} {_key(a, width)!r}: present in the state database but written by no block", key=_key(a, width))
+            elif a is None or e[:width] < a[:width]:
+                report.fault(code, f"{label} {_key(e, width)!r}: missing from the state database", key=_key(e, width))
             else:
-                report.problems.append(f"state key {a[0]!r}: value or version differs from what the blocks wrote")
+                report.fault(code, f"{label} {_key(a, width)!r}: value or version differs from what the blocks wrote", key=_key(a, width))
             return
 
+
+def _key(row: tuple[Any, ...], width: int) -> str:
+    return "/".join(str(part) for part in row[:width]) if width > 1 else str(row[0])

@@ -126,6 +126,28 @@ class NodeCode(StrEnum):
     STORAGE_CORRUPT = "STORAGE_CORRUPT"
     ORDERER_DAMAGED = "ORDERER_DAMAGED"
     INTERNAL_ERROR = "INTERNAL_ERROR"
+    VERIFY_FAILED = "VERIFY_FAILED"
+
+
+class VerifyCode(StrEnum):
+    """What `gridledger verify` found wrong (each fault names its node and block or key)."""
+
+    BLOCKS_MISSING = "BLOCKS_MISSING"
+    BLOCK_CORRUPT = "BLOCK_CORRUPT"
+    BLOCK_TORN = "BLOCK_TORN"
+    BLOCK_SEAL = "BLOCK_SEAL"
+    GENESIS_MISMATCH = "GENESIS_MISMATCH"
+    GENESIS_DAMAGED = "GENESIS_DAMAGED"
+    INDEX_MISMATCH = "INDEX_MISMATCH"
+    FLAG_MISMATCH = "FLAG_MISMATCH"
+    COMMIT_HASH_MISMATCH = "COMMIT_HASH_MISMATCH"
+    SAVEPOINT_MISMATCH = "SAVEPOINT_MISMATCH"
+    STATE_MISMATCH = "STATE_MISMATCH"
+    HISTORY_MISMATCH = "HISTORY_MISMATCH"
+    TXINDEX_MISMATCH = "TXINDEX_MISMATCH"
+    DATABASE_UNREADABLE = "DATABASE_UNREADABLE"
+    CHAIN_DIVERGES = "CHAIN_DIVERGES"
+    PEERS_DISAGREE = "PEERS_DISAGREE"
 
 
 _SENTENCES: dict[str, str] = {
@@ -180,6 +202,24 @@ _SENTENCES: dict[str, str] = {
     "STORAGE_CORRUPT": "a node's stored data is damaged",
     "ORDERER_DAMAGED": "the orderer's block files are damaged and no peer holds a verified copy to repair them",
     "INTERNAL_ERROR": "an unexpected error; the log has the details",
+    "VERIFY_FAILED": "verify found a fault; the first one is named",
+    # verify
+    "BLOCKS_MISSING": "a node has no block files",
+    "BLOCK_CORRUPT": "a stored block record is damaged or cannot be decoded",
+    "BLOCK_TORN": "the block files end in an incomplete record (cut on the node's next start)",
+    "BLOCK_SEAL": "a block's hash link, Merkle root or orderer signature does not hold",
+    "GENESIS_MISMATCH": "a node's block 0 is not the network's genesis block",
+    "GENESIS_DAMAGED": "the genesis.block file is damaged or differs from the orderer's block 0",
+    "INDEX_MISMATCH": "the block index does not point at the block records",
+    "FLAG_MISMATCH": "a stored validation flag differs from what replaying validation gives",
+    "COMMIT_HASH_MISMATCH": "a block's commit hash does not match its valid writes",
+    "SAVEPOINT_MISMATCH": "the state database's savepoint does not match the block files",
+    "STATE_MISMATCH": "the state database differs from the state the blocks wrote",
+    "HISTORY_MISMATCH": "the key history differs from the writes the blocks hold",
+    "TXINDEX_MISMATCH": "the transaction index differs from the transactions the blocks hold",
+    "DATABASE_UNREADABLE": "a node's state database cannot be opened or read",
+    "CHAIN_DIVERGES": "a peer's chain differs from the orderer's",
+    "PEERS_DISAGREE": "the peers disagree on height or commit hash",
 }
 
 

@@ -9,6 +9,7 @@ network holds them only through the transport protocols.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import threading
@@ -70,6 +71,17 @@ def _stored_blocks(blocks_dir: Path) -> Callable[[int], Iterator[bytes]]:
                 yield data
 
     return blocks_from
+
+
+@contextlib.contextmanager
+def idle_lock(data_dir: Path) -> Iterator[None]:
+    """Hold the network's lock while an offline tool (verify) reads its files, so no network
+    starts under it; NetworkBusy when one runs (the console verifies a live one itself)."""
+    fd = _lock_data_dir(NetworkLayout(Path(data_dir)))
+    try:
+        yield
+    finally:
+        os.close(fd)
 
 
 def ensure_idle(data_dir: Path) -> None:

@@ -53,6 +53,7 @@ class ChaincodeSpec(msgspec.Struct, forbid_unknown_fields=True):
     params: dict[str, str] = {}
     workload: str = ""  # entry point of the benchmark workload (`gridledger bench`)
     commands: str = ""  # entry point `module:register` adding the chaincode's own CLI commands
+    bench: str = ""  # entry point `module:run` of a benchmark the chaincode measures itself (`bench --workload NAME`)
 
 
 class ConsoleSpec(msgspec.Struct, forbid_unknown_fields=True):

@@ -169,6 +169,42 @@ def cut_damaged(directory: Path, damage: BlockStoreCorruption) -> list[Path]:
     return kept
 
 
+def index_problem(directory: Path, height: int) -> tuple[int, str] | None:
+    """(block, why) of the first entry of the on-disk index that does not point at the record
+    of its block, or that lists a block past `height`; None when every entry is right (it may
+    be behind after a crash). Reads
+    record headers only (verify calls it after checking the records themselves)."""
+    directory = Path(directory)
+    index_path = directory / INDEX_NAME
+    if not index_path.exists():
+        return (0, "the block index file is missing") if height else None
+    entries = index_path.read_bytes()
+    if len(entries) % INDEX_ENTRY.size:
+        return len(entries) // INDEX_ENTRY.size, f"the block index ends in a partial entry ({len(entries)} bytes)"
+    listed = len(entries) // INDEX_ENTRY.size
+    number, file_no = 0, 0
+    while number < min(height, listed):
+        path = directory / data_file_name(file_no)
+        if not path.exists():
+            break
+        size, offset = path.stat().st_size, 0
+        with open(path, "rb") as data:
+            while offset < size and number < min(height, listed):
+                entry = INDEX_ENTRY.unpack_from(entries, number * INDEX_ENTRY.size)
+                if entry != (file_no, offset):
+                    return number, f"index entry says file {entry[0]} offset {entry[1]}, the record is in file {file_no} at offset {offset}"
+                data.seek(offset)
+                header = data.read(RECORD_HEADER.size)
+                if len(header) < RECORD_HEADER.size:
+                    break
+                offset += RECORD_HEADER.size + RECORD_HEADER.unpack(header)[0]
+                number += 1
+        file_no += 1
+    if listed > height:
+        return height, f"the block index lists {listed} blocks, the block files hold {height}"
+    return None  # an index behind the files is what a crash leaves: the next writable open catches it up
+
+
 def data_file_name(file_no: int) -> str:
     assert 0 <= file_no <= FILE_NUMBER_MAX, "data file number out of range"
     return f"blocks_{file_no:06d}.bin"

@@ -309,6 +309,20 @@ class StateDB:
         with self.snapshot() as snap:
             yield from snap.iter_state()
 
+    def iter_rows(self, table: str) -> Generator[tuple[Any, ...], None, None]:
+        """Every row of `history` or `txindex` in primary-key order, streamed (verify compares
+        them with a rebuild from the blocks); the key columns come first in each row."""
+        chosen = {"history": history_table, "txindex": txindex_table}[table]
+        query = sa.select(chosen).order_by(*chosen.primary_key.columns)
+        with self._engine.connect() as conn:
+            for row in conn.execution_options(stream_results=True, yield_per=STATE_ROWS_PER_FETCH).execute(query):
+                yield tuple(row)
+
+    @staticmethod
+    def key_width(table: str) -> int:
+        """How many leading columns of `iter_rows(table)` form the primary key."""
+        return len({"history": history_table, "txindex": txindex_table}[table].primary_key.columns)
+
     def state_digest(self) -> bytes:
         """sha256 over the domain tag, then encode((key, value, (block, tx_num))) of every key in key order."""
         digest = hashlib.sha256(STATE_DIGEST_DOMAIN)

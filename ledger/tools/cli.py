@@ -249,20 +249,21 @@ def status(
 
 @app.command()
 def verify(data: Path = DataOption) -> None:
-    """Re-check every peer's ledger; exits 1 and names the first mismatch if any."""
+    """Re-check the genesis file, the orderer and every peer (block files, index, state,
+    history, tx index, savepoint) and compare them; exits 1 and names the first fault.
+    A running network is NETWORK_BUSY (its console verifies it live)."""
+    from ledger.node.network import idle_lock
     from ledger.tools.verify import verify_network
 
-    try:
-        if is_networked(data):
-            from ledger.tools.netverify import verify_networked
+    if not NetworkLayout(data).genesis_file.exists():
+        fail("NO_NETWORK", f"{data} holds no network: run `gridledger init --data {data}` first")
+    if is_networked(data):  # its nodes run as their own processes: they are asked over NATS
+        from ledger.tools.netverify import verify_networked
 
-            report = verify_networked(data)
-        else:
+        report = verify_networked(data)  # a LedgerError (NATS unreachable) is printed by main
+    else:
+        with idle_lock(data):
             report = verify_network(data)
-    except ConfigError as exc:
-        fail("NO_NETWORK", str(exc))
-    except LedgerError as exc:  # the NATS cluster cannot be reached
-        fail(exc.code, exc.message)
     emit(report.as_dict(), 0 if report.ok else 1)
 
 
@@ -275,6 +276,7 @@ def bench(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     report_dir: Path | None = typer.Option(None, "--report", help="Also write report.json and SVG charts here."),
     one_process: bool = typer.Option(False, "--one-process", help="Run every peer in this process even if the network file asks for peer processes."),
+    workload: str | None = typer.Option(None, "--workload", help="Chaincode whose workload to run (default: the first, powerdata; metering has its own: bench: in the network file)."),
 ) -> None:
     """Caliper-style benchmark: setup, then measured rounds at fixed send rates."""
     from ledger.tools.benchrun import run_benchmark
@@ -286,7 +288,17 @@ def bench(
     spec = load_spec(layout.network_file)
     net = open_network(data, peer_processes=spec.embedded.peer_processes and not one_process)
     try:
-        report = run_benchmark(net, transactions, round_rates, workers, quiet=as_json, report_dir=report_dir)
+        chosen = next((cc for cc in spec.chaincodes if cc.name == (workload or net.chaincode_name)), None)
+        if chosen is None:
+            fail("UNKNOWN_CHAINCODE", f"no chaincode {workload!r} in the network file; it has: {', '.join(cc.name for cc in spec.chaincodes)}")
+        elif chosen.bench:
+            module_name, _, attr = chosen.bench.partition(":")
+            runner = getattr(importlib.import_module(module_name), attr)
+            report = runner(net, transactions, workers, quiet=as_json, report_dir=report_dir)
+        elif chosen.name == net.chaincode_name:
+            report = run_benchmark(net, transactions, round_rates, workers, quiet=as_json, report_dir=report_dir)
+        else:
+            fail("NO_WORKLOAD", f"chaincode {chosen.name} names no benchmark in the network file")
     finally:
         net.close()
     if as_json:

@@ -60,4 +60,4 @@ def verify_networked(data_dir: Path) -> VerifyReport:
     behind = [c.node for c in peers if c.height < stream.height]
     if behind and not stream.problems:
         problems.append(f"peers behind the blocks stream ({stream.height} blocks): {', '.join(behind)}")
-    return VerifyReport(not problems, problems[:PROBLEMS_MAX], sum(c.height for c in chains), chains)
+    return VerifyReport(not problems, problems[:PROBLEMS_MAX], max((c.height for c in chains), default=0), chains, [f for c in chains for f in c.faults][:PROBLEMS_MAX])

@@ -22,6 +22,7 @@ CHROMIUM_ARGS = [
     "--disable-sync", "--disable-quic", "--no-first-run",
 ]
 ADMIN_PASSWORD = "admin-pass-123"
+_LIVE: dict[str, Any] = {}  # what live_server started, for live_network
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 
@@ -50,6 +51,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data_dir = tmp_path_factory.mktemp("browser-net")
     init_network(default_config_path(), data_dir, admin_password=ADMIN_PASSWORD)
     network = Network.open(data_dir)
+    _LIVE["network"] = network
     app = create_app(data_dir, network=network, settings=Settings(fast_kdf=True, signups_per_hour=1_000_000))
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", proxy_headers=False))
@@ -64,6 +66,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.should_exit = True
     thread.join(timeout=10)
     network.close()
+
+
+@pytest.fixture(scope="session")
+def live_network(live_server: str) -> Any:
+    """The network the live console runs on (tests that seed data the console cannot write)."""
+    return _LIVE["network"]
 
 
 @pytest.fixture(scope="session")

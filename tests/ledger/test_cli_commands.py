@@ -83,6 +83,8 @@ def test_second_process_opening_a_running_network_gets_network_busy(market: Path
 def test_verify_ok_exits_0_and_missing_network_is_named(market: Path, tmp_path: Path) -> None:
     code, out = cli_json("verify", "--data", str(market))
     assert (code, out["ok"], out["problems"]) == (0, True, [])
+    heights = {n["height"] for n in out["nodes"]}
+    assert out["checked_blocks"] == max(heights) and out["nodes_checked"] == len(out["nodes"]) > 1  # blocks, not blocks times nodes
     code, out = cli_json("query", "--data", str(tmp_path / "none"), "queryUser", "X")
     assert (code, out["code"]) == (1, "NO_NETWORK")
 

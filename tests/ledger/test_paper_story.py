@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import itertools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from netkit import balance, meta, query, submit, wait_in_sync
+from postgres_server import PostgresServer, postgres_server  # noqa: F401  (fixture)
 
 from ledger.core.codes import ValidationCode
 from ledger.core.identity import SigningIdentity
 from ledger.gateway import EndorsementError, GatewayError
 from ledger.node.network import Network
+from ledger.storage.statedb import StateDB
 from ledger.tools.verify import verify_network
+
+_RUNS = itertools.count()
 
 S_DATA = meta("substation-7 load curve, 2023, 15-min resolution")
 
@@ -25,7 +34,40 @@ def refused(net: Network, user: SigningIdentity, function: str, *args: str, cosi
 
 
 def test_paper_story_publish_copy_transfer_republish_cancel_delete_history(any_net: Network) -> None:
-    net = any_net
+    paper_story(any_net)
+
+
+PEER_DATABASES = ["peer0_org1", "peer1_org1", "peer0_org2", "peer1_org2"]  # layout.state_url's names
+
+
+@pytest.fixture
+def postgres_net(network_dir: Path, postgres_server: PostgresServer) -> Iterator[tuple[Network, list[str]]]:  # noqa: F811
+    """The embedded network with every peer's state in its own PostgreSQL database (and their URLs)."""
+    prefix = f"story_{os.getpid()}_{next(_RUNS)}"
+    urls = [postgres_server.create_database(f"{prefix}_{name}") for name in PEER_DATABASES]
+    template = postgres_server.admin_url.rsplit("/", 1)[0] + f"/{prefix}_{{peer}}"
+    network = Network.open(network_dir, state_url_template=template)
+    yield network, urls
+    network.close()
+    for name in PEER_DATABASES:
+        postgres_server.drop_database(f"{prefix}_{name}")
+
+
+def test_paper_story_on_postgresql_through_the_whole_network(postgres_net: tuple[Network, list[str]]) -> None:
+    net, urls = postgres_net
+    paper_story(net)
+    digests = set()
+    for url in urls:  # the story's state really is in PostgreSQL, the same in every peer's database
+        database = StateDB(url)
+        try:
+            assert sum(1 for _ in database.iter_state()) > 10
+            digests.add(database.state_digest())
+        finally:
+            database.close()
+    assert digests == {p.state_digest() for p in net.peers}
+
+
+def paper_story(net: Network) -> None:
     alice, bob, carol, dave = (net.enroll(org, name) for org, name in (("Org1", "alice"), ("Org1", "bob"), ("Org2", "carol"), ("Org2", "dave")))
 
     def balances() -> dict[str, int]:

@@ -86,3 +86,15 @@ def test_regulator_sets_a_tariff_and_peers_agree(data: Path) -> None:
     assert code == 0 and report["ok"] is True, report
     code, status = cli("status", "--data", d)
     assert code == 0 and status["in_sync"] is True
+
+
+def test_bench_workload_metering(data: Path, tmp_path: Path) -> None:
+    code, report = cli("bench", "--data", str(data), "--workload", "metering", "--tx", "28", "--one-process", "--json", "--report", str(tmp_path / "report"))
+    assert code == 0, report
+    ingest, settle = report["rounds"]
+    assert (ingest["label"], ingest["sent"], ingest["succ"], ingest["fail"]) == ("ingest meter-days", 28, 28, 0)
+    assert (settle["label"], settle["sent"], settle["succ"]) == ("settle bills", 1, 1)
+    assert ingest["throughput_tps"] > 0 and report["in_sync"] is True and report["meters"] == 1
+    assert (tmp_path / "report" / "report.html").exists()
+    code, unknown = cli("bench", "--data", str(data), "--workload", "nope", "--tx", "1", "--one-process", "--json")
+    assert code == 1 and unknown["code"] == "UNKNOWN_CHAINCODE"

@@ -153,6 +153,10 @@ class MeteringClient:
     def settle_all(self, period: str, on_done: Callable[[], None] | None = None) -> list[tuple[str, Outcome]]:
         """Settle every meter of this organization for `period` (independent bills, ordered together)."""
         meters = [m["meterId"] for m in self.query("listMeters", gateway=self.admin) if m["org"] == self.org]
+        return self.settle_meters(meters, period, on_done)
+
+    def settle_meters(self, meters: Sequence[str], period: str, on_done: Callable[[], None] | None = None) -> list[tuple[str, Outcome]]:
+        """Settle the given meters of this organization for `period`, ordered together."""
         pending: list[tuple[str, PendingTransaction | Outcome]] = []
         for meter_id in meters:
             invocation = self.admin.new_invocation("settle", [meter_id, period], chaincode=CHAINCODE)

@@ -1,0 +1,141 @@
+"""Pages of the metering chaincode: meters, one meter's consumption and chain check, a bill
+with its lines and the formula in words, and alerts as a work-order queue. Every read goes
+through `metering_api.metering_query`, so the contract scopes what each person sees."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from collections import defaultdict
+from typing import Annotated, Any
+
+from litestar import Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect, Template
+
+from ledger.gateway import GatewayError, creator_party
+from webapp.charts import bars
+from webapp.deps import requires_login
+from webapp.errors import AppError, BadInput
+from webapp.metering_api import CHAINCODE, metering_query
+from webapp.pages import field, go, page
+from webapp.services import Services
+from webapp.sessions import UserSession
+
+VIEWS = {"day": 1, "week": 7, "month": 30}  # days of readings each chart view shows
+WH_PER_KWH = 1000
+
+
+def _anchor(services: Services, user: UserSession, meter: dict[str, Any], date: str) -> dt.date | None:
+    """The day a chart ends on: ?date=, else the day of the meter's last batch."""
+    if date:
+        try:
+            return dt.date.fromisoformat(date)
+        except ValueError:
+            raise BadInput("BAD_DATE", f"date must be YYYY-MM-DD, got {date!r}") from None
+    seq = meter["head"]["seq"]
+    if not seq:
+        return None
+    batch = metering_query(services, user, "queryBatch", meter["meterId"], str(seq))["batch"]
+    return dt.date.fromisoformat(batch["readings"][-1]["start"][:10])
+
+
+def consumption(services: Services, user: UserSession, meter_id: str, last_day: dt.date, view: str) -> tuple[list[str], list[float]]:
+    """(labels, kWh): per hour for a day, per day for a week or a month (UTC days)."""
+    days = VIEWS[view]
+    first = last_day - dt.timedelta(days=days - 1)
+    rows = metering_query(services, user, "queryReadings", meter_id, f"{first.isoformat()}T00:00:00Z", f"{(last_day + dt.timedelta(days=1)).isoformat()}T00:00:00Z")
+    totals: dict[str, int] = defaultdict(int)
+    for row in rows:
+        totals[row["start"][11:13] + ":00" if view == "day" else row["start"][5:10]] += row["wh"]
+    if view == "day":
+        labels = [f"{h:02d}:00" for h in range(24)]
+    else:
+        labels = [(first + dt.timedelta(days=d)).isoformat()[5:10] for d in range(days)]
+    return labels, [totals.get(label, 0) / WH_PER_KWH for label in labels]
+
+
+@get("/metering", include_in_schema=False, guards=[requires_login], sync_to_thread=True)
+def meters_page(request: Request[Any, Any, Any], services: Services, user: UserSession) -> Template:
+    return page(request, "metering_meters.html", meters=metering_query(services, user, "listMeters"))
+
+
+@get("/metering/meters/{meter_id:str}", include_in_schema=False, guards=[requires_login], sync_to_thread=True)
+def meter_page(request: Request[Any, Any, Any], services: Services, user: UserSession, meter_id: str, view: str = "day", date: str = "") -> Template:
+    if view not in VIEWS:
+        raise BadInput("BAD_VIEW", f"view is one of {', '.join(VIEWS)}")
+    meter = metering_query(services, user, "queryMeter", meter_id)
+    last_day = _anchor(services, user, meter, date)
+    chart = None
+    if last_day is not None:
+        labels, kwh = consumption(services, user, meter_id, last_day, view)
+        chart = bars(f"Consumption (kWh) — {view} to {last_day.isoformat()}", labels, kwh, "chart-consumption", " kWh", "kWh")
+    return page(
+        request, "metering_meter.html", meter=meter, view=view, views=list(VIEWS), date=last_day.isoformat() if last_day else "", chart=chart,
+        chain=metering_query(services, user, "verifyMeterChain", meter_id), alerts=metering_query(services, user, "listAlerts", meter_id),
+        bills=metering_query(services, user, "listBills", meter_id),
+    )
+
+
+@get("/metering/bills/{meter_id:str}/{period:str}", include_in_schema=False, guards=[requires_login], sync_to_thread=True)
+def bill_page(request: Request[Any, Any, Any], services: Services, user: UserSession, meter_id: str, period: str) -> Template:
+    bill = metering_query(services, user, "queryBill", meter_id, period)
+    return page(request, "metering_bill.html", bill=bill)
+
+
+def work_order_state(alert: dict[str, Any], now_ms: int) -> str:
+    """Where a work order stands against the seed's deadlines (2 h local team, 8 h province)."""
+    if alert["status"] == "resolved":
+        return "resolved"
+    if now_ms > alert["escalatedDueAt"]:
+        return "overdue: escalated to the province (8 h)"
+    if alert["status"] == "open" and now_ms > alert["ackDueAt"]:
+        return "overdue: local team (2 h)"
+    return str(alert["status"])
+
+
+@get("/metering/alerts", include_in_schema=False, guards=[requires_login], sync_to_thread=True)
+def alerts_page(request: Request[Any, Any, Any], services: Services, user: UserSession) -> Template:
+    now_ms = int(time.time() * 1000)
+    alerts = sorted(metering_query(services, user, "listAlerts", ""), key=lambda a: (a["status"] == "resolved", a["raisedAt"]))
+    return page(request, "metering_alerts.html", alerts=[{**a, "state": work_order_state(a, now_ms)} for a in alerts])
+
+
+@get("/metering/tariffs/{tariff_id:str}", include_in_schema=False, guards=[requires_login], sync_to_thread=True)
+def tariff_page(request: Request[Any, Any, Any], services: Services, user: UserSession, tariff_id: str) -> Template:
+    """A tariff's newest version (bands, tiers, power-factor standard) and its version history."""
+    return page(request, "metering_tariff.html", tariff=metering_query(services, user, "queryTariff", tariff_id))
+
+
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+def _work_order(services: Services, user: UserSession, function: str, *args: str) -> None:
+    """alertAck / alertResolve signed by the user's own identity (the contract checks its organization)."""
+    identity = user.identity
+    gateway = services.chain.gateway(identity)
+    try:
+        gateway.submit(gateway.new_invocation(function, list(args), chaincode=CHAINCODE), [creator_party(identity)])
+    except GatewayError as exc:
+        raise AppError(exc.code, exc.message, 403 if exc.code == "NOT_AUTHORIZED" else 409 if exc.code.startswith("ALERT_") else 400) from None
+
+
+@post("/metering/alerts/{alert_id:str}/ack", include_in_schema=False, guards=[requires_login], sync_to_thread=True)
+def alert_ack(services: Services, user: UserSession, alert_id: str) -> Redirect:
+    _work_order(services, user, "alertAck", alert_id)
+    return go("/metering/alerts")
+
+
+@post("/metering/alerts/{alert_id:str}/resolve", include_in_schema=False, guards=[requires_login], sync_to_thread=True)
+def alert_resolve(services: Services, user: UserSession, alert_id: str, data: Form) -> Redirect:
+    """Close the work order; only the SHA-256 of the written evidence goes on the ledger."""
+    evidence = field(data, "evidence").strip()
+    if not evidence:
+        raise BadInput("EVIDENCE_REQUIRED", "Describe what was found and done (its SHA-256 is recorded).")
+    _work_order(services, user, "alertResolve", alert_id, hashlib.sha256(evidence.encode("utf-8")).hexdigest())
+    return go("/metering/alerts")
+
+
+ROUTES = [meters_page, meter_page, bill_page, alerts_page, tariff_page, alert_ack, alert_resolve]
