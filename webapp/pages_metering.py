@@ -5,18 +5,22 @@ through `metering_api.metering_query`, so the contract scopes what each person s
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import time
 from collections import defaultdict
-from typing import Any
+from typing import Annotated, Any
 
-from litestar import Request, get
-from litestar.response import Template
+from litestar import Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect, Template
 
+from ledger.gateway import GatewayError, creator_party
 from webapp.charts import bars
 from webapp.deps import requires_login
-from webapp.errors import BadInput
-from webapp.metering_api import metering_query
-from webapp.pages import page
+from webapp.errors import AppError, BadInput
+from webapp.metering_api import CHAINCODE, metering_query
+from webapp.pages import field, go, page
 from webapp.services import Services
 from webapp.sessions import UserSession
 
@@ -99,4 +103,39 @@ def alerts_page(request: Request[Any, Any, Any], services: Services, user: UserS
     return page(request, "metering_alerts.html", alerts=[{**a, "state": work_order_state(a, now_ms)} for a in alerts])
 
 
-ROUTES = [meters_page, meter_page, bill_page, alerts_page]
+@get("/metering/tariffs/{tariff_id:str}", include_in_schema=False, guards=[requires_login], sync_to_thread=True)
+def tariff_page(request: Request[Any, Any, Any], services: Services, user: UserSession, tariff_id: str) -> Template:
+    """A tariff's newest version (bands, tiers, power-factor standard) and its version history."""
+    return page(request, "metering_tariff.html", tariff=metering_query(services, user, "queryTariff", tariff_id))
+
+
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+def _work_order(services: Services, user: UserSession, function: str, *args: str) -> None:
+    """alertAck / alertResolve signed by the user's own identity (the contract checks its organization)."""
+    identity = user.identity
+    gateway = services.chain.gateway(identity)
+    try:
+        gateway.submit(gateway.new_invocation(function, list(args), chaincode=CHAINCODE), [creator_party(identity)])
+    except GatewayError as exc:
+        raise AppError(exc.code, exc.message, 403 if exc.code == "NOT_AUTHORIZED" else 409 if exc.code.startswith("ALERT_") else 400) from None
+
+
+@post("/metering/alerts/{alert_id:str}/ack", include_in_schema=False, guards=[requires_login], sync_to_thread=True)
+def alert_ack(services: Services, user: UserSession, alert_id: str) -> Redirect:
+    _work_order(services, user, "alertAck", alert_id)
+    return go("/metering/alerts")
+
+
+@post("/metering/alerts/{alert_id:str}/resolve", include_in_schema=False, guards=[requires_login], sync_to_thread=True)
+def alert_resolve(services: Services, user: UserSession, alert_id: str, data: Form) -> Redirect:
+    """Close the work order; only the SHA-256 of the written evidence goes on the ledger."""
+    evidence = field(data, "evidence").strip()
+    if not evidence:
+        raise BadInput("EVIDENCE_REQUIRED", "Describe what was found and done (its SHA-256 is recorded).")
+    _work_order(services, user, "alertResolve", alert_id, hashlib.sha256(evidence.encode("utf-8")).hexdigest())
+    return go("/metering/alerts")
+
+
+ROUTES = [meters_page, meter_page, bill_page, alerts_page, tariff_page, alert_ack, alert_resolve]

@@ -38,3 +38,36 @@ def test_meter_bill_and_alert_pages(admin: Any, live_network: Any, shoot: Any) -
     row = page.locator("#alerts tr", has_text=meter_id).first
     assert "LOAD_OVER_RATED" in row.inner_text() and "open" in row.inner_text()
     shoot(page, "metering-alerts")
+
+
+def test_member_works_an_alert_and_reads_the_tariff(admin: Any, approve: Any, person: Any, live_network: Any, shoot: Any) -> None:
+    """A grid-company member acknowledges and resolves an alert; the regulator admin may not."""
+    meter_id = f"WO-{uuid.uuid4().hex[:6]}"
+    client = MeteringClient(live_network)
+    handle = client.ensure_meter(meter_id, customer="wo", rated_kw="8", region="CN-32-01", voltage_kv="0.4")
+    spike = [{"start": "2026-03-02T00:00:00Z", "wh": 100, "varh": 0, "peak_w": 500}, {"start": "2026-03-02T00:15:00Z", "wh": 900, "varh": 0, "peak_w": 4000}]
+    assert all(o.ok for o in client.submit_round([(handle, spike)]))
+    member = person()
+    assert approve(admin, member.sign_up(f"crew{uuid.uuid4().hex[:6]}", "Line Crew")) == "committed"
+    page = member.page
+    page.goto("/metering/alerts")
+    row = page.locator("#alerts tr", has_text=meter_id).first
+    assert "SPIKE" in row.inner_text() and "open" in row.inner_text()
+    row.locator("button.ack").click()
+    page.wait_for_load_state()
+    row = page.locator("#alerts tr", has_text=meter_id).first
+    assert "acknowledged" in row.inner_text() and row.locator("button.ack").count() == 0
+    admin.page.goto("/metering/alerts")
+    admin_row = admin.page.locator("#alerts tr", has_text=meter_id).first
+    admin_row.locator("input[name=evidence]").fill("not theirs")
+    admin_row.locator("button.resolve").click()
+    admin.page.wait_for_load_state()
+    assert "NOT_AUTHORIZED" in admin.page.content()
+    row.locator("input[name=evidence]").fill("loose neutral at the meter box, tightened")
+    row.locator("button.resolve").click()
+    page.wait_for_load_state()
+    row = page.locator("#alerts tr", has_text=meter_id).first
+    assert "resolved" in row.inner_text()
+    shoot(page, "metering-work-order")
+    page.goto("/metering/tariffs/CN-RES-TOU")
+    assert page.inner_text("#tariff-id") == "CN-RES-TOU" and page.locator("#bands tbody tr").count() == 4 and page.locator("#tiers tbody tr").count() == 3
