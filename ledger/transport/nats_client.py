@@ -15,6 +15,7 @@ from concurrent.futures import Future
 from typing import Any, TypeVar
 
 import nats
+import nats.errors
 import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -27,6 +28,8 @@ T = TypeVar("T")
 CONNECT_WAIT_S = 15.0
 CLOSE_WAIT_S = 5.0
 RECONNECT_WAIT_S = 0.25
+NO_RESPONDERS_RETRIES = 3  # a "no responders" answer is asked again this often...
+NO_RESPONDERS_PAUSE_S = 0.1  # ...this far apart before the callee counts as gone
 
 MessageHandler = Callable[[str, bytes], None]  # (subject, data), run on the client's loop
 
@@ -61,8 +64,17 @@ class NatsClient:
         """Send a request now; the future gives the reply's data (or the nats error)."""
 
         async def ask() -> bytes:
-            reply = await self.nc.request(subject, data, timeout=timeout_s)
-            return bytes(reply.data)
+            for attempt in range(NO_RESPONDERS_RETRIES + 1):
+                try:
+                    reply = await self.nc.request(subject, data, timeout=timeout_s)
+                    return bytes(reply.data)
+                except nats.errors.NoRespondersError:
+                    # A subscription made on another server reaches this one a moment later
+                    # (route interest is propagated asynchronously): ask again briefly.
+                    if attempt == NO_RESPONDERS_RETRIES:
+                        raise
+                    await asyncio.sleep(NO_RESPONDERS_PAUSE_S)
+            raise AssertionError("unreachable")
 
         return asyncio.run_coroutine_threadsafe(ask(), self._loop)
 

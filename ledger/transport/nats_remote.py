@@ -92,6 +92,12 @@ class RemotePeer:
             self._height, self._commit_hash = height, commit_hash
             self._heard_at = time.monotonic()
 
+    def unheard(self) -> None:
+        """The peer's subjects have no responder (its process is gone): not alive, so gateways
+        choose others, until a heartbeat says it is back."""
+        with self._lock:
+            self._heard_at = None
+
     def on_event(self, event: CommitEvent) -> None:
         self.heard(event.number + 1, event.commit_hash)
         with self._lock:
@@ -128,6 +134,8 @@ class RemotePeer:
         def done(answer: "Future[bytes]") -> None:
             error = answer.exception()
             if error is not None:
+                if isinstance(error, nats.errors.NoRespondersError):
+                    self.unheard()  # nobody serves its subject: gone until its next heartbeat
                 out.set_exception(PeerUnavailable(self.name, repr(error)) if isinstance(error, UNREACHABLE) else _refusal(error))
                 return
             try:
