@@ -15,6 +15,7 @@ import nacl.pwhash
 import nacl.secret
 import nacl.utils
 
+from ledger.core.errors import LedgerError
 from ledger.core.identity import SigningIdentity
 
 # argon2id cost: interactive limits by default; tests may pass cheaper ones.
@@ -26,13 +27,12 @@ PASSWORD_LENGTH_MIN = 8
 PASSWORD_LENGTH_MAX = 256
 
 
-class WalletError(Exception):
-    """WRONG_PASSWORD, BAD_WALLET or WEAK_PASSWORD."""
+class WalletError(LedgerError):
+    """WRONG_PASSWORD, BAD_WALLET or WEAK_PASSWORD (an expected error: the CLI and console
+    print its code and message)."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message)
 
 
 @dataclass(frozen=True, slots=True)

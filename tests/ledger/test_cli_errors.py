@@ -60,6 +60,7 @@ def bad_argument_cases(data: str, empty: str) -> list[tuple[str, tuple[str | byt
         ("bench-tx-negative", ("bench", "--data", empty, "--tx", "-5"), "BAD_ARGUMENT", 2),
         ("bench-tx-not-a-number", ("bench", "--data", empty, "--tx", "many"), "BAD_ARGUMENT", 2),
         ("status-no-network", ("status", "--data", empty), "NO_NETWORK", 1),
+        ("init-weak-admin-password", ("init", "--data", empty, "--admin-password", "pw"), "WEAK_PASSWORD", 1),
         ("verify-no-network", ("verify", "--data", empty), "NO_NETWORK", 1),
     ]
 
