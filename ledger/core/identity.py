@@ -217,6 +217,10 @@ class MembershipService:
         self._cache: dict[bytes, Identity] = {}
         self._lock = threading.Lock()
 
+    def is_cached(self, cert_bytes: bytes) -> bool:
+        """The certificate's CA check is remembered (validity times are still checked per use)."""
+        return cert_bytes in self._cache
+
     def deserialize(self, cert_bytes: bytes) -> Identity:
         """Parse and CA-check a certificate; raises MembershipError."""
         cached = self._cache.get(cert_bytes)

@@ -78,13 +78,13 @@ class Endorser:
         checked = self.check(signed)
         if self.state.tx_location(checked.proposal.tx_id) is not None:
             raise EndorserRefusal(EndorserCode.DUPLICATE_TXID, f"transaction {checked.proposal.tx_id} is already on the ledger")
-        payload = self._simulate(checked, enforce_approval=True)
+        payload = self.simulate(checked, enforce_approval=True)
         payload_bytes = encode(payload)
         return ProposalResponse(payload_bytes, Endorsement(self.identity.cert_bytes, self.identity.sign(payload_bytes)))
 
     def evaluate(self, signed: SignedProposal) -> ResponsePayload:
         """A query: simulate and return the outcome; nothing is signed or ordered."""
-        return self._simulate(self.check(signed), enforce_approval=False)
+        return self.simulate(self.check(signed), enforce_approval=False)
 
     def check(self, signed: SignedProposal) -> CheckedProposal:
         try:
@@ -123,7 +123,10 @@ class Endorser:
         except MembershipError as exc:
             raise EndorserRefusal(EndorserCode.UNKNOWN_IDENTITY, exc.message) from None
 
-    def _simulate(self, checked: CheckedProposal, *, enforce_approval: bool) -> ResponsePayload:
+    def simulate(self, checked: CheckedProposal, *, enforce_approval: bool) -> ResponsePayload:
+        """Run an already checked proposal's chaincode on a state snapshot: the response an
+        endorser signs (`endorse`) or returns unsigned (`evaluate`). Fault tests call it to
+        get what a peer that skipped the proposal checks would sign."""
         proposal = checked.proposal
         invocation = proposal.invocation
         chaincode = self.chaincodes.get(invocation.chaincode)

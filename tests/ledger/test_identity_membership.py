@@ -82,6 +82,6 @@ def test_cache_of_a_checked_certificate_does_not_bypass_expiry(org1: Certificate
     start = now_ms()
     short = org1.issue("short", "client", not_before_ms=start, validity_ms=HOUR_MS)
     assert msp.validate(short.cert_bytes, start + 1).name == "short"  # now cached
-    assert short.cert_bytes in msp._cache
+    assert msp.is_cached(short.cert_bytes)
     assert refusal(msp, short.cert_bytes, start + 2 * HOUR_MS) == "EXPIRED"
     assert refusal(msp, short.cert_bytes, start - 1) == "NOT_YET_VALID"

@@ -291,7 +291,7 @@ def test_certificate_from_a_ca_not_in_the_genesis_is_refused_everywhere(shared_n
     )
     responses = []
     for peer in (net.peers[0], net.peers[2]):
-        payload = encode(peer.endorser._simulate(checked, enforce_approval=True))
+        payload = encode(peer.endorser.simulate(checked, enforce_approval=True))
         responses.append(ProposalResponse(payload, Endorsement(peer.signing_identity.cert_bytes, peer.signing_identity.sign(payload))))
     assert len({r.payload for r in responses}) == 1
     transaction = EndorsedTransaction(encode(proposal), responses[0].payload, tuple(r.endorsement for r in responses))

@@ -32,8 +32,9 @@ class DictState:
 CREATOR = CertificateAuthority.generate("Org1").issue("alice", "client").identity
 
 
-def simulator(rows: dict[str, tuple[bytes, Version]] | None = None) -> TxSimulator:
-    committed = {f"{CC}/{k}": v for k, v in (rows or {}).items()}
+def simulator(rows: dict[str, tuple[bytes, Version]] | None = None, *, stored: dict[str, tuple[bytes, Version]] | None = None) -> TxSimulator:
+    """A simulator of chaincode CC over `rows` (its keys) plus `stored` (full stored keys as they are)."""
+    committed = {f"{CC}/{k}": v for k, v in (rows or {}).items()} | (stored or {})
     return TxSimulator(
         DictState(committed), channel="ch", chaincode=CC, tx_id="t1", timestamp_ms=1, function="f", args=(), creator=CREATOR, signoffs=()
     )
@@ -88,9 +89,8 @@ def test_range_read_merges_own_writes_and_deletes_and_records_committed_keys_onl
 
 
 def test_open_ended_range_stays_inside_the_chaincode_namespace() -> None:
-    sim = simulator({"a": (b"1", (1, 0))})
-    sim._reader.rows["other/x"] = (b"x", (1, 1))  # another chaincode's key
-    sim._reader.rows["cc0"] = (b"y", (1, 2))  # sorts after "cc/" but is not in the namespace
+    # another chaincode's key, and one that sorts after "cc/" but is not in the namespace
+    sim = simulator({"a": (b"1", (1, 0))}, stored={"other/x": (b"x", (1, 1)), "cc0": (b"y", (1, 2))})
     assert list(sim.get_state_by_range("", "")) == [("a", b"1")]
     (range_read,) = sim.read_write_set().range_reads
     assert [r.key for r in range_read.reads] == ["cc/a"]

@@ -73,6 +73,22 @@ def test_simulate_settle_and_read_back(data: Path) -> None:
     assert code == 1 and replay["refused"] == {"DUPLICATE_READING": 1}
 
 
+def test_regulator_levels_from_the_cli(data: Path) -> None:
+    """Simulated meters: M0001 in CN-32-01, M0002 in CN-32-02 (both 0.4 kV)."""
+    d = str(data)
+    for name, level, region in (("jiangsu", "province", "CN-32"), ("beijing", "city", "CN-11-01")):
+        code, made = cli("meters", "regulator", name, "--level", level, "--region", region, "--data", d)
+        assert code == 0 and made == {"identity": f"Regulator/{name}", "level": level, "region": region}
+    code, seen = cli("query", "--data", d, "--chaincode", "metering", "--as", "Regulator/jiangsu", "listMeters")
+    assert code == 0 and {"ORG1-M0001", "ORG1-M0002"} <= {m["meterId"] for m in seen["result"]}
+    code, seen = cli("query", "--data", d, "--chaincode", "metering", "--as", "Regulator/beijing", "listMeters")
+    assert code == 0 and not {"ORG1-M0001", "ORG1-M0002"} & {m["meterId"] for m in seen["result"]}
+    code, refused = cli("query", "--data", d, "--chaincode", "metering", "--as", "Regulator/beijing", "queryBill", "ORG1-M0001", "2026-02")
+    assert code == 1 and refused["code"] == "NOT_IN_SCOPE"
+    code, bad = cli("meters", "regulator", "x", "--level", "county", "--region", "CN", "--data", d)
+    assert code == 1 and bad["code"] == "BAD_LEVEL"
+
+
 def test_regulator_sets_a_tariff_and_peers_agree(data: Path) -> None:
     d = str(data)
     tariff = {**DEFAULT_TARIFF, "tariffId": "CN-BIZ", "effective_from": "2026-03-01"}

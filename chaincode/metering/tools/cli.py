@@ -73,6 +73,37 @@ def simulate_command(
     raise typer.Exit(1 if report.refused else 0)
 
 
+@meters_app.command("regulator")
+def regulator_command(
+    name: str = typer.Argument(..., help="Name of the regulator identity (then --as Regulator/NAME)."),
+    level: str = typer.Option(..., "--level", help="national, province or city."),
+    region: str = typer.Option(..., "--region", help="Region code, e.g. CN-32 (province) or CN-32-01 (city)."),
+    data: Path = DataOption,
+) -> None:
+    """Enroll a regulator identity with level and region attributes (what scopes its reads)."""
+    from chaincode.metering.access import LEVELS
+    from chaincode.metering.errors import REGION_PATTERN
+    from ledger.tools.cli import emit, fail, open_network
+
+    if level not in LEVELS:
+        fail("BAD_LEVEL", f"--level is one of {', '.join(LEVELS)}")
+    if not re.fullmatch(REGION_PATTERN, region):
+        fail("BAD_REGION", f"--region must be a code path like CN-32-01, got {region!r}")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", name):
+        fail("BAD_ARGUMENT", f"name {name!r} must be 1-64 letters, digits, _ or -")
+    net = open_network(data)
+    try:
+        org = net.approver_org
+        path = net.layout.user_file(org, name)
+        if path.exists():
+            fail("USER_EXISTS", f"{org}/{name} already exists in {path.parent}")
+        identity = net.enroll(org, name, "client", {"level": level, "region": region})
+        identity.save(path)
+    finally:
+        net.close()
+    emit({"identity": identity.id, "level": level, "region": region})
+
+
 @meters_app.command("list")
 def list_command(data: Path = DataOption, org: str = typer.Option("Org1", "--org", help="Organization whose meters to list.")) -> None:
     """The organization's meters as JSON."""
