@@ -277,6 +277,7 @@ def bench(
     report_dir: Path | None = typer.Option(None, "--report", help="Also write report.json and SVG charts here."),
     one_process: bool = typer.Option(False, "--one-process", help="Run every peer in this process even if the network file asks for peer processes."),
     workload: str | None = typer.Option(None, "--workload", help="Chaincode whose workload to run (default: the first, powerdata; metering has its own: bench: in the network file)."),
+    networked: bool = typer.Option(False, "--networked", help="Benchmark the networked topology (NATS, 3 orderer nodes, 4 peer nodes), started for the run unless already running."),
 ) -> None:
     """Caliper-style benchmark: setup, then measured rounds at fixed send rates."""
     from ledger.tools.benchrun import run_benchmark
@@ -284,10 +285,24 @@ def bench(
     round_rates = parse_rates(rates)
     layout = NetworkLayout(data)
     if not layout.genesis_file.exists():
-        init_network(default_config_path(), data, admin_password=os.environ.get("GRIDLEDGER_ADMIN_PASSWORD") or None)
+        init_network(default_config_path(), data, admin_password=os.environ.get("GRIDLEDGER_ADMIN_PASSWORD") or None, networked=networked)
+    if networked and not is_networked(data):
+        fail("NOT_NETWORKED", f"{data} is an embedded network; benchmark the networked topology in a new directory")
+    nodes = None
+    if networked:
+        from ledger.tools.netbench import start_nodes_unless_running
+
+        nodes = start_nodes_unless_running(data)
     spec = load_spec(layout.network_file)
     net = open_network(data, peer_processes=spec.embedded.peer_processes and not one_process)
     try:
+        if nodes is not None:
+            from ledger.tools.netbench import wait_ready
+
+            try:
+                wait_ready(net)
+            except LedgerError as exc:
+                fail(exc.code, exc.message)
         chosen = next((cc for cc in spec.chaincodes if cc.name == (workload or net.chaincode_name)), None)
         if chosen is None:
             fail("UNKNOWN_CHAINCODE", f"no chaincode {workload!r} in the network file; it has: {', '.join(cc.name for cc in spec.chaincodes)}")
@@ -301,6 +316,8 @@ def bench(
             fail("NO_WORKLOAD", f"chaincode {chosen.name} names no benchmark in the network file")
     finally:
         net.close()
+        if nodes is not None:
+            nodes.stop()
     if as_json:
         typer.echo(json.dumps(report, indent=2))
     sys.exit(0)

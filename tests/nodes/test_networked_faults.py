@@ -1,8 +1,9 @@
 """Faults of the networked consortium under load (real NATS, orderer and peer nodes).
 
-SIGKILL of a peer while clients submit: no transaction a client saw VALID is lost (every
-peer has it, at the same block), the killed peer is restarted and catches up, the peers
-converge on one height and commit hash, and `verify` passes. The test counts what it
+SIGKILL of a peer, of a NATS server or of an orderer while clients submit: no transaction
+a client saw VALID is lost (every peer has it, at the same block), the killed node is
+restarted (a peer catches up by replaying), the peers converge on one height and commit
+hash, and `verify` passes. The test counts what it
 tried and what held, and says it.
 """
 
@@ -14,7 +15,8 @@ import threading
 import time
 from pathlib import Path
 
-from nodekit import NodeProcesses, init_networked, node_homes
+import pytest
+from nodekit import NodeProcesses, init_networked, node_dirs, node_homes
 from test_gateway_nats import submit, wait_all_alive, wait_in_sync
 
 from ledger.core.codes import ValidationCode
@@ -25,17 +27,18 @@ from ledger.tools.netverify import verify_networked
 
 CLIENTS = 4
 TOPUPS_PER_CLIENT = 12
-VICTIM = "peer1.Org2"
+VICTIMS = ["peer1.Org2", "nats1.OrdererOrg", "orderer0.OrdererOrg"]  # a peer, a NATS server, an orderer
 KILL_AFTER_VALID = 8  # acknowledged transactions before the peer is killed
 
 
-def test_sigkill_of_a_peer_under_load_loses_no_acknowledged_transaction(tmp_path: Path, nodes: NodeProcesses) -> None:
+@pytest.mark.parametrize("victim_name", VICTIMS)
+def test_sigkill_of_a_node_under_load_loses_no_acknowledged_transaction(tmp_path: Path, nodes: NodeProcesses, victim_name: str) -> None:
     data = init_networked(tmp_path)
     nodes.start_nats(data)
     for kind in ("orderer", "peer"):
         for home in node_homes(data, kind):
             nodes.start(home)
-    victim = next(h for h in node_homes(data, "peer") if load_node_config(h).name == VICTIM)
+    victim = next(h for h in node_dirs(data) if load_node_config(h).name == victim_name)
     acknowledged: list[tuple[str, int, int]] = []  # (tx id, block, amount) seen VALID
     refused: list[str] = []
     lock = threading.Lock()
@@ -70,7 +73,7 @@ def test_sigkill_of_a_peer_under_load_loses_no_acknowledged_transaction(tmp_path
         killed_at = len(acknowledged)
         for t in threads:
             t.join(240)
-        nodes.start(victim)  # restarted: it replays what it missed from the blocks stream
+        nodes.start(victim)  # restarted: a peer replays what it missed, a server or orderer rejoins
         tip = max(b for _, b, _ in acknowledged)
         converged = wait_in_sync(net, tip + 1)
         assert len(converged) == 1
@@ -78,7 +81,7 @@ def test_sigkill_of_a_peer_under_load_loses_no_acknowledged_transaction(tmp_path
         reader = net.gateway(net.client_identity("Org1", "reader"))
         balances = {f"L{i}": reader.evaluate_json("queryUser", [f"L{i}"])["Token"] for i in range(CLIENTS)}
     tried = CLIENTS * TOPUPS_PER_CLIENT
-    print(f"peer SIGKILL under load: tried {tried}, acknowledged {len(acknowledged)} ({killed_at} before the kill), refused {len(refused)} {sorted(set(refused))}, held on every peer {held}")
+    print(f"SIGKILL of {victim_name} under load: tried {tried}, acknowledged {len(acknowledged)} ({killed_at} before the kill), refused {len(refused)} {sorted(set(refused))}, held on every peer {held}")
     assert killed_at < len(acknowledged), "load went on after the kill"
     assert held == len(acknowledged) and len(acknowledged) >= tried // 2
     # Balances hold at least every acknowledged top-up (a refused one may still have committed).
