@@ -14,7 +14,7 @@ import fcntl
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -254,12 +254,13 @@ class Network:
 
     def gateway(self, identity: SigningIdentity, *, commit_peer: PeerService | None = None) -> Gateway:
         """A gateway waiting on `commit_peer` (default: the first peer of the identity's org),
-        failing over to another live peer (own org first) when that one dies."""
+        failing over to another live peer (own org first) when that one dies or hangs."""
         org = identity.identity.org
         waiter = self._waiter(commit_peer or self._home_peer(identity))
 
-        def failover() -> CommitWaiter | None:
-            live = sorted((p for p in self.peers if p.alive), key=lambda p: (p.org != org, -p.height))
+        def failover(avoid: Collection[str]) -> CommitWaiter | None:
+            """A live peer not in `avoid` (dead or silent ones): own org, not suspect, highest first."""
+            live = sorted((p for p in self.peers if p.alive and p.name not in avoid), key=lambda p: (p.org != org, p.name in self.suspects, -p.height))
             return self._waiter(live[0]) if live else None
 
         policies = {cc.name: self.channel_view.endorsement_policy(cc.name) for cc in self.config.chaincodes}
