@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from netkit import balance, cli, submit, wait_in_sync
-from test_orderer_repair import data_files, flip
+from test_orderer_repair import data_files, flip, orderer_name
 from test_tamper_and_crash import populate, record_location
 
 from ledger.core.encoding import decode, encode
@@ -135,4 +135,22 @@ def test_a_damaged_peer_refuses_to_start_naming_the_repair_command_which_then_re
         assert balance(net, "A") == 125
         busy = cli("repair", "--data", str(network_dir), "--peer", VICTIM)  # never under a running network
         assert busy.returncode == 1 and json.loads(busy.stdout)["code"] == "NETWORK_BUSY"
+    assert verify_network(network_dir).ok
+
+
+def test_with_the_orderers_copy_damaged_too_the_other_peers_copies_serve(network_dir: Path) -> None:
+    """The same block damaged on the peer and on the orderer: the peer is restored from
+    another peer's verified copy; verify still names the orderer, whose own repair (on the
+    network's start, from the peers) then makes the whole ledger sound."""
+    height = populate(network_dir)
+    original = data_files(_blocks(network_dir))
+    for blocks in (_blocks(network_dir), _blocks(network_dir, orderer_name(network_dir))):
+        path, offset, length = record_location(blocks, height - 1)
+        flip(path, offset + RECORD_HEADER.size + length // 3, 0x02)
+    result = repair_network_peer(network_dir, VICTIM)
+    assert result["damaged_from"] == height - 1 and result["blocks_restored"] == 1
+    assert data_files(_blocks(network_dir)) == original
+    assert not result["verify"]["ok"] and result["verify"]["first_fault"]["node"].startswith("orderer"), result["verify"]
+    with Network.open(network_dir) as net:
+        assert net.orderer.height == height
     assert verify_network(network_dir).ok
