@@ -5,6 +5,7 @@ other peers'), rebuilds its state from the blocks, and `verify` passes again."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import sqlite3
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from netkit import balance, cli, submit, wait_in_sync
+from postgres_server import PostgresServer, postgres_server  # noqa: F401  (fixture)
 from test_orderer_repair import data_files, flip, orderer_name
 from test_tamper_and_crash import populate, record_location
 
@@ -154,3 +156,29 @@ def test_with_the_orderers_copy_damaged_too_the_other_peers_copies_serve(network
     with Network.open(network_dir) as net:
         assert net.orderer.height == height
     assert verify_network(network_dir).ok
+
+
+@pytest.mark.postgres
+def test_a_peer_whose_state_is_on_postgresql_is_repaired_and_its_state_rebuilt(network_dir: Path, postgres_server: PostgresServer) -> None:  # noqa: F811
+    prefix = f"repair_{os.getpid()}"
+    names = ["peer0_org1", "peer1_org1", "peer0_org2", "peer1_org2"]  # layout.state_url's database names
+    for name in names:
+        postgres_server.create_database(f"{prefix}_{name}")
+    try:
+        network_file = NetworkLayout(network_dir).network_file
+        template = postgres_server.admin_url.rsplit("/", 1)[0] + f"/{prefix}_{{peer}}"
+        text = network_file.read_text()
+        assert "  state: sqlite\n" in text
+        network_file.write_text(text.replace("  state: sqlite\n", f"  state: {template}\n"))
+        height = populate(network_dir)
+        original = data_files(_blocks(network_dir))
+        path, offset, length = record_location(_blocks(network_dir), 1)
+        flip(path, offset + 5, 0x01)  # inside the record's CRC field
+        result = repair_network_peer(network_dir, VICTIM)
+        assert result["damaged_from"] == 1 and result["blocks_restored"] == height - 1 and result["state_rebuilt"]
+        assert result["verify"]["ok"], result["verify"]["problems"]  # state, history, tx index on PostgreSQL compared too
+        assert data_files(_blocks(network_dir)) == original
+        assert not NetworkLayout(network_dir).state_sqlite(VICTIM).exists()  # the state really is on PostgreSQL
+    finally:
+        for name in names:
+            postgres_server.drop_database(f"{prefix}_{name}")
