@@ -55,7 +55,8 @@ def test_random_flips_in_a_peers_blocks_are_all_repaired_byte_for_byte(network_d
         number = rng.randrange(height)  # block 0 (genesis) too
         path, offset, length = record_location(_blocks(work), number)
         flip(path, offset + rng.randrange(RECORD_HEADER.size + length), rng.randrange(1, 256))
-        assert not verify_network(work).ok
+        found = verify_network(work)
+        assert not found.ok and found.repairs == [f"gridledger repair --data {work} --peer {VICTIM}"], found.as_dict()  # verify names the step
         result = repair_network_peer(work, VICTIM)
         assert result["damaged_from"] == number, (attempt, result)
         assert result["verify"]["ok"], result["verify"]["problems"]
