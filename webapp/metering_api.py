@@ -77,6 +77,12 @@ def meters_readings(
     return list(metering_query(services, user, "queryReadings", meter_id, from_iso, to_iso))
 
 
+@get("/meters/{meter_id:str}/monthly", sync_to_thread=True, guards=[requires_login], responses=refusals(400, 401, 403, 404, 503))
+def meters_monthly(services: Services, user: UserSession, meter_id: str) -> dict[str, int]:
+    """Wh per local month ({"YYYY-MM": wh}): what the year-on-year chart compares."""
+    return dict(metering_query(services, user, "queryMonthlyWh", meter_id))
+
+
 @get("/meters/{meter_id:str}/verify", sync_to_thread=True, guards=[requires_login], responses=refusals(400, 401, 403, 404, 503))
 def meters_verify(services: Services, user: UserSession, meter_id: str) -> dict[str, Any]:
     """Every stored batch's meter signature, sequence and link re-checked: {ok, batches, problems}."""
@@ -110,7 +116,7 @@ def bills_list(
 def metering_router() -> Router:
     return Router(
         path="/",
-        route_handlers=[meters_list, meters_get, meters_readings, meters_verify, alerts_list, tariffs_get, bills_list],
+        route_handlers=[meters_list, meters_get, meters_readings, meters_monthly, meters_verify, alerts_list, tariffs_get, bills_list],
         opt={"api": True, "exclude_from_csrf": True},
         tags=["metering"],
     )
