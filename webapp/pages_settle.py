@@ -68,7 +68,7 @@ def settle_page(request: Request[Any, Any, Any], services: Services, user: UserS
     return page(request, "metering_settle.html", period=_period(period), meters=meters, outcomes=None)
 
 
-@post("/metering/settle", include_in_schema=False, guards=[requires_admin], sync_to_thread=True)
+@post("/metering/settle/confirm", include_in_schema=False, guards=[requires_admin], sync_to_thread=True)
 def settle_confirmed(request: Request[Any, Any, Any], services: Services, user: UserSession, data: Form) -> Template:
     period = _period(field(data, "period"))
     if field(data, "confirm") != "yes":
