@@ -1,4 +1,4 @@
-"""The `gridledger` command line: init, invoke, query, status, verify, bench.
+"""The `gridledger` command line: init, invoke, query, status, verify, repair, bench.
 
 Every command prints one JSON document on stdout and logs on stderr. A committed
 transaction exits 0 with its `tx_id`, `block` and `code: "VALID"`. Every error is
@@ -265,6 +265,26 @@ def verify(data: Path = DataOption) -> None:
         with idle_lock(data):
             report = verify_network(data)
     emit(report.as_dict(), 0 if report.ok else 1)
+
+
+@app.command()
+def repair(
+    data: Path = DataOption,
+    peer: str = typer.Option(..., "--peer", help="The peer to repair, e.g. peer1.Org2 (`gridledger status` lists them)."),
+) -> None:
+    """Repair a stopped network's peer whose block files are damaged (STORAGE_CORRUPT): its
+    first unsound block and every one after it are replaced by verified copies from the
+    orderer and the other peers (damaged bytes kept in damaged-* files), its state, history
+    and tx index rebuilt from the blocks; then the network is verified. Exits 1 unless
+    verify passes."""
+    from ledger.tools.repair import repair_network_peer
+
+    if not NetworkLayout(data).genesis_file.exists():
+        fail("NO_NETWORK", f"{data} holds no network: run `gridledger init --data {data}` first")
+    if is_networked(data):
+        fail("REPAIR_FAILED", "repair works on an embedded network; a networked peer node catches up from the blocks stream: stop it, move its blocks and state aside, start it")
+    result = repair_network_peer(data, peer)
+    emit(result, 0 if result["verify"]["ok"] else 1)
 
 
 @app.command()

@@ -56,7 +56,7 @@ def wait_ready(net: Network, timeout_s: float = READY_S) -> None:
     """Every peer heard and answering requests, and the ordering service heard (or
     NODES_NOT_READY). A heartbeat alone is not enough: it proves the peer's messages reach
     us, not that our requests reach its subjects (a subscription made on another server is
-    routed a moment later); a request answered then would have marked the peer gone and
+    routed a moment later); a request sent before then would have marked the peer gone and
     failed the first transactions with NO_ENDORSERS."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chaincode.metering.batches import batch_hash, sign_batch
+from chaincode.metering.batches import READING_FIELDS, batch_hash, sign_batch
 from chaincode.metering.clock import iso, parse_iso_minutes
 from chaincode.metering.errors import METER_ROLE
 from chaincode.metering.proofs import build_reading_proof
@@ -137,8 +137,12 @@ class MeteringClient:
         minutes = parse_iso_minutes(start_iso, "start")
         rows = self.query("queryReadings", meter_id, iso(minutes), iso(minutes + 15), gateway=gateway)
         if not rows:
-            raise LedgerError("UNKNOWN_READING", f"meter {meter_id} has no reading starting at {start_iso}")
+            raise self._record_problem(meter_id, iso(minutes), gateway) or LedgerError("UNKNOWN_READING", f"meter {meter_id} has no reading starting at {start_iso}")
         stored = self.query("queryBatch", meter_id, str(rows[0]["seq"]), gateway=gateway)
+        signed = next((r for r in stored["batch"]["readings"] if r["start"] == rows[0]["start"]), None)
+        if signed != {k: rows[0][k] for k in READING_FIELDS}:
+            raise self._record_problem(meter_id, rows[0]["start"], gateway) or LedgerError(
+                "READING_RECORD_EDITED", f"the stored reading of {rows[0]['start']} is not the one meter {meter_id}'s batch {rows[0]['seq']} signed")
         meter = self.query("queryMeter", meter_id, gateway=gateway)
         located = (gateway or self.collector).commit_status(stored["txId"])
         if located is None:
@@ -147,6 +151,15 @@ class MeteringClient:
         peer = next(p for p in self.net.peers if p.alive and p.height > number)
         block = decode(peer.block(number), Block)
         return build_reading_proof(meter, rows[0], stored["batch"], bytes.fromhex(meter["certificate"]), block, stored["txId"], code.name)
+
+    def _record_problem(self, meter_id: str, start: str, gateway: Gateway | None) -> LedgerError | None:
+        """The chain check's finding about the reading record of `start` (edited or deleted in
+        the state behind the contract's back), as an error naming the record."""
+        for problem in self.query("verifyMeterChain", meter_id, gateway=gateway)["problems"]:
+            if problem.get("start") == start:
+                code = "READING_RECORD_DELETED" if "was deleted" in problem["problem"] else "READING_RECORD_EDITED"
+                return LedgerError(code, f"{problem['key']}: {problem['problem']}")
+        return None
 
     # --- settlement -------------------------------------------------------------------------
 
