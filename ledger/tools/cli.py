@@ -331,7 +331,7 @@ def bench(
         elif chosen.bench:
             module_name, _, attr = chosen.bench.partition(":")
             runner = getattr(importlib.import_module(module_name), attr)
-            report = runner(net, transactions, workers, quiet=as_json, report_dir=report_dir)
+            report = runner(net, transactions, workers, quiet=as_json, report_dir=report_dir, rates=round_rates)
         elif chosen.name == net.chaincode_name:
             report = run_benchmark(net, transactions, round_rates, workers, quiet=as_json, report_dir=report_dir)
         else:
