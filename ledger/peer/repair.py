@@ -34,7 +34,7 @@ from ledger.core.encoding import decode
 from ledger.core.errors import StorageCorruption
 from ledger.core.messages import Block, block_hash
 from ledger.order.repair import BlockCopies, verified_run
-from ledger.storage.blockstore import DAMAGED_PREFIX, INDEX_NAME, RECORD_HEADER, BlockStore, BlockStoreCorruption, cut_damaged
+from ledger.storage.blockstore import DAMAGED_PREFIX, INDEX_NAME, RECORD_HEADER, BlockStore, BlockStoreCorruption, cut_damaged, unused_path
 from ledger.storage.statedb import StateDB
 from ledger.validate.validator import Validator
 
@@ -155,7 +155,7 @@ def _records_in(kept: Sequence[Path]) -> int:
 def _cut_sound_records(store: BlockStore, number: int, report: RepairReport) -> None:
     """Records that pass their CRC but not the chain check (a tampered block whose CRC was
     recomputed): keep their payloads in a `damaged-*` file, then truncate the store there."""
-    keep = store.directory / f"{DAMAGED_PREFIX}{number:08d}-payloads.bin"
+    keep = unused_path(store.directory / f"{DAMAGED_PREFIX}{number:08d}-payloads.bin")
     cut = 0
     with open(keep, "wb") as out:
         for _, data in store.iter_blocks(number):
@@ -181,7 +181,7 @@ def _fresh_state(name: str, state_url: str, report: RepairReport) -> StateDB:
         for suffix in ("", "-wal", "-shm"):
             part = Path(f"{path}{suffix}")
             if part.exists():
-                target = part.with_name(f"{DAMAGED_PREFIX}{part.name}")
+                target = unused_path(part.with_name(f"{DAMAGED_PREFIX}{part.name}"))
                 part.replace(target)
                 report.kept.append(str(target))
         return StateDB(state_url)

@@ -15,10 +15,15 @@ from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from ledger.node.layout import NetworkLayout
+from ledger.node.netnetwork import is_networked
 from ledger.node.network import Network
+from ledger.node.nodeconf import load_node_config
+from ledger.node.noderun import read_pid
+from ledger.node.supervisor import networked_homes
 from ledger.tools import cpu
 from ledger.tools.bench import Driver, RoundReport, load_workload, run_round
 
+NODE_ROLES = ("nats", "orderer", "peer")  # node kinds whose processes a networked bench reads
 SETTLE_TIMEOUT_S = 60.0
 SETTLE_POLL_S = 0.05
 
@@ -84,7 +89,10 @@ def run_benchmark(net: Network, transactions: int, rates: list[float], workers: 
 def cpu_sources(net: Network) -> dict[str, cpu.Source]:
     """Where each role's CPU time is read: the orderer's loop thread, and each peer's own
     process (peer processes) or commit thread (one process; its endorsements then run on
-    the gateway's threads and count there)."""
+    the gateway's threads and count there). On the networked topology every NATS server,
+    orderer node and peer node is a process of its own, read by the pid in its directory."""
+    if is_networked(net.layout):
+        return networked_sources(net.layout)
     sources: dict[str, cpu.Source] = {}
     if (tid := getattr(net.orderer, "thread_id", None)) is not None:
         sources["orderer"] = (os.getpid(), tid)
@@ -93,6 +101,17 @@ def cpu_sources(net: Network) -> dict[str, cpu.Source]:
             sources[peer.name] = (pid, None)
         elif (tid := getattr(peer, "thread_id", None)) is not None:
             sources[peer.name] = (os.getpid(), tid)
+    return sources
+
+
+def networked_sources(layout: NetworkLayout) -> dict[str, cpu.Source]:
+    """Each running node process of a networked layout (NATS servers, orderers, peers), by name."""
+    sources: dict[str, cpu.Source] = {}
+    for home in networked_homes(layout):
+        config = load_node_config(home)
+        pid = read_pid(home)
+        if config.kind in NODE_ROLES and pid is not None:
+            sources[config.name] = (pid, None)
     return sources
 
 

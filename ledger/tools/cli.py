@@ -292,7 +292,7 @@ def bench(
     data: Path = typer.Option(Path("bench-data"), "--data", help="Network to benchmark (created if missing)."),
     transactions: int = typer.Option(2000, "--tx", min=1, help="Transactions per measured round."),
     rates: str = typer.Option("0", "--rates", help="Comma-separated send rates in tx/s per round; 0 = as fast as possible."),
-    workers: int = typer.Option(16, "--senders", min=1, help="Client threads that endorse and order (commits are awaited asynchronously)."),
+    senders: int | None = typer.Option(None, "--senders", min=1, help="Client threads that endorse and order (commits are awaited asynchronously); default 16, or 64 with --networked."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     report_dir: Path | None = typer.Option(None, "--report", help="Also write report.json and SVG charts here."),
     one_process: bool = typer.Option(False, "--one-process", help="Run every peer in this process even if the network file asks for peer processes."),
@@ -300,9 +300,11 @@ def bench(
     networked: bool = typer.Option(False, "--networked", help="Benchmark the networked topology (NATS, 3 orderer nodes, 4 peer nodes), started for the run unless already running."),
 ) -> None:
     """Caliper-style benchmark: setup, then measured rounds at fixed send rates."""
+    from ledger.tools.bench import NETWORKED_SENDERS_DEFAULT, SENDERS_DEFAULT
     from ledger.tools.benchrun import run_benchmark
 
     round_rates = parse_rates(rates)
+    workers = senders if senders is not None else (NETWORKED_SENDERS_DEFAULT if networked else SENDERS_DEFAULT)
     layout = NetworkLayout(data)
     if not layout.genesis_file.exists():
         init_network(default_config_path(), data, admin_password=os.environ.get("GRIDLEDGER_ADMIN_PASSWORD") or None, networked=networked)
@@ -329,7 +331,7 @@ def bench(
         elif chosen.bench:
             module_name, _, attr = chosen.bench.partition(":")
             runner = getattr(importlib.import_module(module_name), attr)
-            report = runner(net, transactions, workers, quiet=as_json, report_dir=report_dir)
+            report = runner(net, transactions, workers, quiet=as_json, report_dir=report_dir, rates=round_rates)
         elif chosen.name == net.chaincode_name:
             report = run_benchmark(net, transactions, round_rates, workers, quiet=as_json, report_dir=report_dir)
         else:

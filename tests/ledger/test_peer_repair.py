@@ -55,7 +55,8 @@ def test_random_flips_in_a_peers_blocks_are_all_repaired_byte_for_byte(network_d
         number = rng.randrange(height)  # block 0 (genesis) too
         path, offset, length = record_location(_blocks(work), number)
         flip(path, offset + rng.randrange(RECORD_HEADER.size + length), rng.randrange(1, 256))
-        assert not verify_network(work).ok
+        found = verify_network(work)
+        assert not found.ok and found.repairs == [f"gridledger repair --data {work} --peer {VICTIM}"], found.as_dict()  # verify names the step
         result = repair_network_peer(work, VICTIM)
         assert result["damaged_from"] == number, (attempt, result)
         assert result["verify"]["ok"], result["verify"]["problems"]
@@ -153,6 +154,10 @@ def test_with_the_orderers_copy_damaged_too_the_other_peers_copies_serve(network
     assert result["damaged_from"] == height - 1 and result["blocks_restored"] == 1
     assert data_files(_blocks(network_dir)) == original
     assert not result["verify"]["ok"] and result["verify"]["first_fault"]["node"].startswith("orderer"), result["verify"]
+    path, offset, length = record_location(_blocks(network_dir), height - 1)  # damaged again: the first kept bytes stay
+    flip(path, offset + RECORD_HEADER.size + length // 3, 0x02)
+    again = repair_network_peer(network_dir, VICTIM)
+    assert again["damaged_from"] == height - 1 and len(set(result["kept"] + again["kept"])) == 2
     with Network.open(network_dir) as net:
         assert net.orderer.height == height
     assert verify_network(network_dir).ok

@@ -119,9 +119,14 @@ class MeteringClient:
         except LedgerError as exc:
             return batch, Outcome(False, code=exc.code, message=exc.message)
 
-    def submit_round(self, batches: Sequence[tuple[MeterHandle, list[dict[str, Any]]]]) -> list[Outcome]:
-        """One batch for each of several meters, ordered together, then awaited; heads advance on success."""
-        sent = [(meter, *self.send_batch(meter, readings)) for meter, readings in batches]
+    def submit_round(self, batches: Sequence[tuple[MeterHandle, list[dict[str, Any]]]], pace: Callable[[], None] | None = None) -> list[Outcome]:
+        """One batch for each of several meters, ordered together, then awaited; heads advance on
+        success. `pace` is called before each send (the bench's fixed send rate)."""
+        sent = []
+        for meter, readings in batches:
+            if pace is not None:
+                pace()
+            sent.append((meter, *self.send_batch(meter, readings)))
         outcomes = []
         for meter, batch, pending in sent:
             outcome = pending if isinstance(pending, Outcome) else _await(pending)
@@ -168,10 +173,12 @@ class MeteringClient:
         meters = [m["meterId"] for m in self.query("listMeters", gateway=self.admin) if m["org"] == self.org]
         return self.settle_meters(meters, period, on_done)
 
-    def settle_meters(self, meters: Sequence[str], period: str, on_done: Callable[[], None] | None = None) -> list[tuple[str, Outcome]]:
+    def settle_meters(self, meters: Sequence[str], period: str, on_done: Callable[[], None] | None = None, pace: Callable[[], None] | None = None) -> list[tuple[str, Outcome]]:
         """Settle the given meters of this organization for `period`, ordered together."""
         pending: list[tuple[str, PendingTransaction | Outcome]] = []
         for meter_id in meters:
+            if pace is not None:
+                pace()
             invocation = self.admin.new_invocation("settle", [meter_id, period], chaincode=CHAINCODE)
             try:
                 pending.append((meter_id, self.admin.submit_async(invocation, [creator_party(self.admin.identity)])))
