@@ -117,3 +117,33 @@ def test_bench_workload_metering(data: Path, tmp_path: Path) -> None:
     assert (tmp_path / "report" / "report.html").exists()
     code, unknown = cli("bench", "--data", str(data), "--workload", "nope", "--tx", "1", "--one-process", "--json")
     assert code == 1 and unknown["code"] == "UNKNOWN_CHAINCODE"
+
+
+def test_simulate_shows_a_progress_bar_on_a_terminal(data: Path) -> None:
+    """On a terminal (a pty as stderr) `meters simulate` draws a progress bar of its batches;
+    piped (the --json runs above) it prints nothing but its report."""
+    import pty
+    import select
+
+    env = {**os.environ, "GRIDLEDGER_FAST_KDF": "1", "GRIDLEDGER_LOG_LEVEL": "WARNING", "COLUMNS": "100", "TERM": "xterm"}
+    master, slave = pty.openpty()
+    args = ["meters", "simulate", "--data", str(data), "--meters", "1", "--days", "2", "--start", "2026-01-05"]
+    process = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=slave, env=env, cwd=ROOT)
+    os.close(slave)
+    seen = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 300)
+        if not ready:
+            break
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    stdout, _ = process.communicate(timeout=300)
+    os.close(master)
+    assert process.returncode == 0, (stdout, seen[-2000:])
+    assert b"batches" in seen and b"\x1b[" in seen, seen[-2000:]  # the bar's label, drawn with terminal codes
+    assert stdout.decode().strip() == "1 meters, 2 batches, 192 readings, 0 alerts"
