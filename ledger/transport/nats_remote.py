@@ -218,6 +218,8 @@ class RemoteOrderer:
                 if result.accepted or result.code != OrdererCode.SERVICE_UNAVAILABLE:
                     return result
                 last = result.message
+            except nats.errors.MaxPayloadError:  # larger than the servers' max_payload: never sent
+                return BroadcastResult(False, OrdererCode.TOO_LARGE, "the envelope is larger than the NATS servers carry")
             except UNREACHABLE as exc:
                 last = repr(exc)
             if time.monotonic() + BROADCAST_PAUSE_S > deadline:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from meterkit import World, reading
 
-from chaincode.metering.keys import batch_key, head_key
+from chaincode.metering.keys import batch_key, head_key, month_key, reading_key
 from chaincode.shim import canonical_json
 
 
@@ -51,6 +51,37 @@ def test_chain_check_finds_every_tampering() -> None:
         else:
             print(f"{case}: {found}")
     assert (tried, held) == (len(TAMPERS), len(TAMPERS))
+
+
+RECORD_TAMPERS = [
+    # (case, how the state is changed, (key, words) of the one problem expected)
+    ("a reading record's energy edited", lambda s: _edit_in(s, reading_key("M1", "2026-11-02T00:15:00Z"), wh=999),
+     (reading_key("M1", "2026-11-02T00:15:00Z"), "2026-11-02T00:15:00Z was edited: wh 999 (signed: 100)")),
+    ("a reading record's seq edited", lambda s: _edit_in(s, reading_key("M1", "2026-11-03T00:00:00Z"), seq=1),
+     (reading_key("M1", "2026-11-03T00:00:00Z"), "was edited: seq 1 (signed: 3)")),
+    ("a reading record deleted", lambda s: s.pop(reading_key("M1", "2026-11-01T00:00:00Z")),
+     (reading_key("M1", "2026-11-01T00:00:00Z"), "2026-11-01T00:00:00Z was deleted: batch 1 signed it")),
+    ("a reading record added", lambda s: s.__setitem__(reading_key("M1", "2026-11-04T00:00:00Z"), canonical_json({**reading("2026-11-04T00:00:00Z"), "seq": 3})),
+     (reading_key("M1", "2026-11-04T00:00:00Z"), "2026-11-04T00:00:00Z was added")),
+    ("a month total lowered", lambda s: s.__setitem__(month_key("M1", "2026-11"), canonical_json(1)),
+     (month_key("M1", "2026-11"), "the month total of 2026-11 is 1 Wh; the signed readings sum to 600 Wh")),
+]
+
+
+def _edit_in(state: dict[str, bytes], key: str, **change: Any) -> None:
+    state[key] = canonical_json({**json.loads(state[key]), **change})
+
+
+@pytest.mark.parametrize(("case", "tamper", "expected"), RECORD_TAMPERS, ids=[t[0] for t in RECORD_TAMPERS])
+def test_chain_check_names_an_edited_deleted_or_added_reading_record(case: str, tamper: Any, expected: tuple[str, str]) -> None:
+    """The copies bills and charts read (reading records, month totals) are checked against the
+    signed batches: a direct edit of the state is named by its key, the batches still verify."""
+    world = _chained_world()
+    tamper(world.ledger.state)
+    report = world.ok("Org1/collector", "verifyMeterChain", "M1")
+    assert report["ok"] is False and report["batches"] == 3
+    assert [p["key"] for p in report["problems"]] == [expected[0]], report["problems"]
+    assert expected[1] in report["problems"][0]["problem"]
 
 
 # --- regulators at three levels ------------------------------------------------------------

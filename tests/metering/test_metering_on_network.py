@@ -105,12 +105,15 @@ def test_regulator_sets_a_tariff_and_peers_agree(data: Path) -> None:
 
 
 def test_bench_workload_metering(data: Path, tmp_path: Path) -> None:
-    code, report = cli("bench", "--data", str(data), "--workload", "metering", "--tx", "28", "--one-process", "--json", "--report", str(tmp_path / "report"))
+    code, report = cli("bench", "--data", str(data), "--workload", "metering", "--tx", "28", "--rates", "0,4", "--one-process", "--json", "--report", str(tmp_path / "report"))
     assert code == 0, report
-    ingest, settle = report["rounds"]
-    assert (ingest["label"], ingest["sent"], ingest["succ"], ingest["fail"]) == ("ingest meter-days", 28, 28, 0)
-    assert (settle["label"], settle["sent"], settle["succ"]) == ("settle bills", 1, 1)
-    assert ingest["throughput_tps"] > 0 and report["in_sync"] is True and report["meters"] == 1
+    ingest, settle, paced_ingest, paced_settle = report["rounds"]
+    assert (ingest["label"], ingest["sent"], ingest["succ"], ingest["fail"]) == ("ingest meter-days@max", 28, 28, 0)
+    assert (settle["label"], settle["sent"], settle["succ"]) == ("settle bills@max", 1, 1)
+    assert ingest["throughput_tps"] > 0 and report["in_sync"] is True and report["meters"] == 1 and report["rates"] == [0, 4]
+    # --rates 4: 28 meter-days sent no faster than 4 per second (the 28th no earlier than 6.75 s after the first)
+    assert (paced_ingest["label"], paced_ingest["succ"]) == ("ingest meter-days@4/s", 28) and paced_ingest["duration_s"] >= 27 / 4
+    assert paced_ingest["send_rate_tps"] <= 4 and (paced_settle["label"], paced_settle["succ"]) == ("settle bills@4/s", 1)
     assert (tmp_path / "report" / "report.html").exists()
     code, unknown = cli("bench", "--data", str(data), "--workload", "nope", "--tx", "1", "--one-process", "--json")
     assert code == 1 and unknown["code"] == "UNKNOWN_CHAINCODE"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chaincode.metering.batches import batch_hash, sign_batch
+from chaincode.metering.batches import READING_FIELDS, batch_hash, sign_batch
 from chaincode.metering.clock import iso, parse_iso_minutes
 from chaincode.metering.errors import METER_ROLE
 from chaincode.metering.proofs import build_reading_proof
@@ -119,9 +119,14 @@ class MeteringClient:
         except LedgerError as exc:
             return batch, Outcome(False, code=exc.code, message=exc.message)
 
-    def submit_round(self, batches: Sequence[tuple[MeterHandle, list[dict[str, Any]]]]) -> list[Outcome]:
-        """One batch for each of several meters, ordered together, then awaited; heads advance on success."""
-        sent = [(meter, *self.send_batch(meter, readings)) for meter, readings in batches]
+    def submit_round(self, batches: Sequence[tuple[MeterHandle, list[dict[str, Any]]]], pace: Callable[[], None] | None = None) -> list[Outcome]:
+        """One batch for each of several meters, ordered together, then awaited; heads advance on
+        success. `pace` is called before each send (the bench's fixed send rate)."""
+        sent = []
+        for meter, readings in batches:
+            if pace is not None:
+                pace()
+            sent.append((meter, *self.send_batch(meter, readings)))
         outcomes = []
         for meter, batch, pending in sent:
             outcome = pending if isinstance(pending, Outcome) else _await(pending)
@@ -137,8 +142,12 @@ class MeteringClient:
         minutes = parse_iso_minutes(start_iso, "start")
         rows = self.query("queryReadings", meter_id, iso(minutes), iso(minutes + 15), gateway=gateway)
         if not rows:
-            raise LedgerError("UNKNOWN_READING", f"meter {meter_id} has no reading starting at {start_iso}")
+            raise self._record_problem(meter_id, iso(minutes), gateway) or LedgerError("UNKNOWN_READING", f"meter {meter_id} has no reading starting at {start_iso}")
         stored = self.query("queryBatch", meter_id, str(rows[0]["seq"]), gateway=gateway)
+        signed = next((r for r in stored["batch"]["readings"] if r["start"] == rows[0]["start"]), None)
+        if signed != {k: rows[0][k] for k in READING_FIELDS}:
+            raise self._record_problem(meter_id, rows[0]["start"], gateway) or LedgerError(
+                "READING_RECORD_EDITED", f"the stored reading of {rows[0]['start']} is not the one meter {meter_id}'s batch {rows[0]['seq']} signed")
         meter = self.query("queryMeter", meter_id, gateway=gateway)
         located = (gateway or self.collector).commit_status(stored["txId"])
         if located is None:
@@ -148,6 +157,15 @@ class MeteringClient:
         block = decode(peer.block(number), Block)
         return build_reading_proof(meter, rows[0], stored["batch"], bytes.fromhex(meter["certificate"]), block, stored["txId"], code.name)
 
+    def _record_problem(self, meter_id: str, start: str, gateway: Gateway | None) -> LedgerError | None:
+        """The chain check's finding about the reading record of `start` (edited or deleted in
+        the state behind the contract's back), as an error naming the record."""
+        for problem in self.query("verifyMeterChain", meter_id, gateway=gateway)["problems"]:
+            if problem.get("start") == start:
+                code = "READING_RECORD_DELETED" if "was deleted" in problem["problem"] else "READING_RECORD_EDITED"
+                return LedgerError(code, f"{problem['key']}: {problem['problem']}")
+        return None
+
     # --- settlement -------------------------------------------------------------------------
 
     def settle_all(self, period: str, on_done: Callable[[], None] | None = None) -> list[tuple[str, Outcome]]:
@@ -155,10 +173,12 @@ class MeteringClient:
         meters = [m["meterId"] for m in self.query("listMeters", gateway=self.admin) if m["org"] == self.org]
         return self.settle_meters(meters, period, on_done)
 
-    def settle_meters(self, meters: Sequence[str], period: str, on_done: Callable[[], None] | None = None) -> list[tuple[str, Outcome]]:
+    def settle_meters(self, meters: Sequence[str], period: str, on_done: Callable[[], None] | None = None, pace: Callable[[], None] | None = None) -> list[tuple[str, Outcome]]:
         """Settle the given meters of this organization for `period`, ordered together."""
         pending: list[tuple[str, PendingTransaction | Outcome]] = []
         for meter_id in meters:
+            if pace is not None:
+                pace()
             invocation = self.admin.new_invocation("settle", [meter_id, period], chaincode=CHAINCODE)
             try:
                 pending.append((meter_id, self.admin.submit_async(invocation, [creator_party(self.admin.identity)])))
