@@ -28,7 +28,8 @@ SENDERS_DEFAULT = 16
 # round trips through the cluster, the broadcast acknowledged only once JetStream R3 has it
 # on disk): 16 senders capped the networked rounds at 16 transactions in flight, ~130 tx/s
 # on this 2-core machine, the nodes' per-message costs unbatched (JetStream groups fsyncs only
-# across concurrent writes). 64: 1.2-1.8x the VALID tx/s in A/B runs, at about twice the p50.
+# across concurrent writes). 64, in A/B runs: 1.2-1.9x the VALID tx/s while the machine had
+# spare CPU, no gain while other jobs held it; p50 2-5x higher (README, "Performance").
 NETWORKED_SENDERS_DEFAULT = 64
 ROUND_TIMEOUT_S = 120.0
 

@@ -32,6 +32,11 @@ READY_TIMEOUT_S = 30.0
 READY_POLL_S = 0.05
 STOP_TIMEOUT_S = 15.0
 SERVER_BINARY = "nats-server"
+# A route or client whose peer vanished without closing (a cut link, a machine gone) is
+# found by unanswered pings: PING_MAX pings PING_INTERVAL apart (~12-16 s; the default
+# 2 min x 2 would keep a dead route and its subscriptions' interest for minutes).
+SERVER_PING_INTERVAL = "4s"
+SERVER_PING_MAX = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +75,8 @@ def server_config(
         "port": me.client_port,
         "http": f"{me.host}:{me.monitor_port}",
         "max_payload": MAX_PAYLOAD_BYTES,
+        "ping_interval": SERVER_PING_INTERVAL,
+        "ping_max": SERVER_PING_MAX,
         "jetstream": {"store_dir": str(store_dir), "sync_interval": "always"},
     }
     if len(cluster) > 1:  # a lone server runs JetStream standalone, without a cluster block

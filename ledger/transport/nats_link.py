@@ -45,6 +45,10 @@ JS_TRANSIENT_STATUS = (503, 408)
 
 RECONNECT_WAIT_S = 0.25
 CONNECT_TIMEOUT_S = 5.0
+# A node whose server is cut off (no answer, no close) notices it after this many
+# unanswered pings this far apart (~9-12 s) and reconnects to another server of the cluster.
+PING_INTERVAL_S = 3
+PINGS_OUTSTANDING_MAX = 3
 DUPLICATE_WINDOW_S = 120.0
 STREAM_READY_S = 60.0  # a fresh cluster elects its meta leader, then each stream's leader
 RETRY_PAUSE_S = 0.1
@@ -95,6 +99,8 @@ def node_connect_options(home: Path, config: NodeConfig, **extra: Any) -> dict[s
         max_reconnect_attempts=-1,
         reconnect_time_wait=RECONNECT_WAIT_S,
         connect_timeout=CONNECT_TIMEOUT_S,
+        ping_interval=PING_INTERVAL_S,
+        max_outstanding_pings=PINGS_OUTSTANDING_MAX,
     )
     options.update(extra)
     return options

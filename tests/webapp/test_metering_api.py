@@ -4,6 +4,7 @@ meters, an administrator reads as a national regulator); routes in the OpenAPI d
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -12,6 +13,7 @@ from litestar.testing import TestClient
 
 from chaincode.metering.tools.client import MeteringClient
 from ledger.node.network import Network
+from webapp.errors import AppError
 
 DAY = [{"start": f"2026-11-03T0{h}:{m:02d}:00Z", "wh": 300, "varh": 30, "peak_w": 1500} for h in (1, 2) for m in (0, 15, 30, 45)]
 
@@ -76,3 +78,30 @@ def test_metering_routes_are_in_the_openapi_document(client: TestClient[Any]) ->
     for path in ("/meters", "/meters/{meter_id}", "/meters/{meter_id}/readings", "/meters/{meter_id}/verify", "/alerts", "/tariffs/{tariff_id}", "/bills"):
         assert "get" in paths[path], path
         assert {"401", "503"} <= set(paths[path]["get"]["responses"]), path
+
+
+def test_customer_reads_its_own_meter_and_monthly_totals(client: TestClient[Any], api: Any, meters: dict[str, str]) -> None:
+    """A console account linked to Org2's meter reads it (and nothing else) through /my/meters,
+    as a customer identity the contract scopes; its own member identity may not read that meter."""
+    from webapp import customers
+
+    services = client.app.state.services
+    user_id, user = api.register()
+    other_meter = meters["Org2"]
+    record = services.chain.gateway(services.chain.network.service_identity("Org2")).evaluate_json("queryMeter", [other_meter], chaincode="metering")
+    row = customers.link(services, user_id, record, "Zhang San", "110101199003071234", "6222020200112233")
+    assert row.customer_ref == record["customerRef"] and "Zhang" not in json.dumps(record)
+    status, mine = _get(client, "/my/meters", user)
+    assert status == 200 and [m["meter"]["meterId"] for m in mine] == [other_meter] and mine[0]["bills"] == []
+    assert _get(client, f"/meters/{other_meter}", user)[0] == 403  # its member identity still may not
+    shown = customers.masked(row)
+    assert (shown["name"], shown["id_number"], shown["bank_account"]) == ("••••• San", "•" * 14 + "1234", "•" * 12 + "2233")
+    assert _get(client, "/my/meters", api.register()[1]) == (200, [])
+    status, monthly = _get(client, f"/meters/{meters['Org1']}/monthly", api.register()[1])
+    assert (status, monthly) == (200, {"2026-11": 8 * 300})
+    with pytest.raises(AppError) as refused:
+        customers.link(services, user_id, record, "Li Si", "x", "y")
+    assert refused.value.code == "CUSTOMER_LINKED"  # a meter has one customer in the console
+    with pytest.raises(AppError) as refused:
+        customers.link(services, "no-such-account", record, "Li Si", "x", "y")
+    assert refused.value.code == "UNKNOWN_USER"
