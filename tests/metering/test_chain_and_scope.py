@@ -142,3 +142,26 @@ def test_regulator_levels_scope_every_read(scoped_world: World, label: str, visi
                 assert result == "NOT_IN_SCOPE"
         success, result = world.call(reader, "queryBill", meter_id, "2026-11")
         assert result == ("UNKNOWN_BILL" if expected_ok else "NOT_IN_SCOPE")
+
+
+def test_a_customer_reads_its_own_meters_only_and_writes_nothing(scoped_world: World) -> None:
+    """A customer identity (role customer, attribute customerRef, issued by the meter's
+    organization) reads exactly the meters registered with its customerRef."""
+    from meterkit import customer_ref
+
+    world = scoped_world
+    own = world.cas["Org1"].issue("cust-nj", "customer", {"customerRef": customer_ref("JS-NJ-LV")}).identity
+    elsewhere = world.cas["Org2"].issue("cust-nj", "customer", {"customerRef": customer_ref("JS-NJ-LV")}).identity
+    assert [m["meterId"] for m in world.ok(own, "listMeters")] == ["JS-NJ-LV"]
+    assert {a["meterId"] for a in world.ok(own, "listAlerts", "")} == {"JS-NJ-LV"}
+    for meter_id in METERS:
+        for function, args in (("queryMeter", ()), ("queryReadings", ("2026-11-03T00:00:00Z", "2026-11-04T00:00:00Z")), ("listBills", ()), ("queryMonthlyWh", ()), ("verifyMeterChain", ())):
+            success, result = world.call(own, function, meter_id, *args)
+            assert success == (meter_id == "JS-NJ-LV") and (success or result == "NOT_IN_SCOPE"), (function, meter_id, result)
+    assert world.ok(own, "queryMonthlyWh", "JS-NJ-LV") == {"2026-11": 100}
+    assert world.ok(elsewhere, "listMeters") == [] and world.call(elsewhere, "queryMeter", "JS-NJ-LV") == (False, "NOT_IN_SCOPE")
+    alert_id = world.ok(own, "listAlerts", "JS-NJ-LV")[0]["alertId"]
+    meter = world.register("CUST-W", voltage_kv="0.4")
+    for function, args in (("alertAck", (alert_id,)), ("settle", ("JS-NJ-LV", "2026-11")), ("meterRetire", ("JS-NJ-LV",)),
+                           ("readingsSubmit", ("CUST-W", json.dumps(world.batch(meter, [reading("2026-11-05T00:00:00Z")]))))):
+        assert world.call(own, function, *args) == (False, "NOT_AUTHORIZED"), function
