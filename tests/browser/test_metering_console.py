@@ -47,6 +47,9 @@ def test_settle_yoy_and_customer_view(admin: Any, approve: Any, person: Any, liv
 
     # year on year: February 2025 against February 2026
     page.goto(f"/metering/meters/{meter_id}")
+    page.click("#view-week")
+    page.wait_for_url("**view=week**")
+    assert page.locator("#chart-consumption rect.bar").count() == 7  # one bar per day of the week
     bars = page.locator("#chart-yoy rect.bar")
     assert {bars.nth(i).get_attribute("data-series") for i in range(bars.count())} == {"2025", "2026"}
     assert page.locator("#chart-yoy rect.bar[data-series='2025'][data-label='Feb'] title").text_content() == "Feb 2025: 20 kWh"

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import secrets
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +34,8 @@ if TYPE_CHECKING:
 CHAINCODE = "metering"
 COLLECTOR_NAME = "collector"  # the CLI user that submits an organization's batches
 SUBMIT_TIMEOUT_S = 60.0
+SALT_BYTES = 32
+_SALT_LOCK = threading.Lock()
 
 
 @dataclass
@@ -83,6 +88,25 @@ class MeteringClient:
 
     # --- meters -----------------------------------------------------------------------------
 
+    def customer_salt(self) -> str:
+        """The organization's secret salt of customer references (made on first use, kept with
+        its meter keys): without it, a customerRef cannot be tested against guessed customers."""
+        path = self.net.layout.app_dir(self.org, CHAINCODE) / "customer-salt"
+        with _SALT_LOCK:  # the bench registers meters from several threads
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                temporary = path.with_suffix(f".{os.getpid()}.tmp")
+                fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w") as out:
+                    out.write(secrets.token_hex(SALT_BYTES))
+                try:
+                    os.link(temporary, path)  # atomic, and never replaces a salt another process made
+                except FileExistsError:
+                    pass
+                finally:
+                    temporary.unlink()
+            return path.read_text().strip()
+
     def key_file(self, meter_id: str) -> Path:
         return self.net.layout.app_dir(self.org, CHAINCODE) / "meters" / f"{meter_id}.json"
 
@@ -100,7 +124,7 @@ class MeteringClient:
         record = self.meter_or_none(meter_id)
         key = self.meter_key(meter_id, region if record is None else record["region"])
         if record is None:
-            args = [meter_id, customer_ref(self.org, customer), rated_kw, tariff_id, region, voltage_kv]
+            args = [meter_id, customer_ref(self.customer_salt(), customer), rated_kw, tariff_id, region, voltage_kv]
             invocation = self.admin.new_invocation("meterRegister", args, chaincode=CHAINCODE)
             signoffs = [creator_party(self.admin.identity), make_signoff("party", key, compute_tx_id(invocation))]
             record = self.admin.submit(invocation, signoffs, timeout_s=SUBMIT_TIMEOUT_S).json()
