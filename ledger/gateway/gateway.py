@@ -64,6 +64,8 @@ ENDORSE_RETRY_PAUSE_S = 0.005
 ENDORSE_TIMEOUT_S = 30.0  # the endorsements' answers; a hung peer costs at most this, then others are asked
 CATCH_UP_WAIT_S = 5.0
 CATCH_UP_POLL_S = 0.001
+ENDORSERS_GRACE_S = 5.0  # a peer unheard for a moment (a late heartbeat under load, a restart) is awaited this long
+ENDORSERS_POLL_S = 0.05
 
 
 class Gateway:
@@ -214,6 +216,7 @@ class Gateway:
         policy = self.policies.get(chaincode)
         if policy is None:
             raise EndorsementError(GatewayCode.UNKNOWN_CHAINCODE, f"chaincode {chaincode!r} is not defined on this channel")
+        self._await_live_endorsers(policy)
         by_org: dict[str, list[EndorserService]] = {}
         for peer in self.endorsers:
             if peer.alive:  # a peer whose process ended is skipped
@@ -234,6 +237,17 @@ class Gateway:
         return alive
 
     # --- helpers ------------------------------------------------------------------------
+
+    def _await_live_endorsers(self, policy: Policy) -> None:
+        """Wait (bounded) until the live peers can satisfy `policy`. Liveness of a remote peer
+        is its last heartbeat: under load one can come late, and a peer that restarts is
+        unheard for a moment, so a client is refused NO_ENDORSERS only when the gap lasts
+        longer than ENDORSERS_GRACE_S, not at the first missed beat."""
+        deadline = time.monotonic() + ENDORSERS_GRACE_S
+        while not policy.satisfied_by([p.identity for p in self.endorsers if p.alive]):
+            if time.monotonic() >= deadline:
+                raise EndorsementError(GatewayCode.NO_ENDORSERS, f"the live peers cannot satisfy {policy.text}")
+            time.sleep(ENDORSERS_POLL_S)
 
     def _live_waiter(self) -> CommitWaiter:
         """Our commit peer's waiter, or a live peer's when ours died or went silent (a

