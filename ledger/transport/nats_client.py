@@ -52,7 +52,8 @@ class NatsClient:
         self._thread.start()
         connect = {"allow_reconnect": True, "max_reconnect_attempts": -1, "reconnect_time_wait": RECONNECT_WAIT_S, "ping_interval": PING_INTERVAL_S, "max_outstanding_pings": PINGS_OUTSTANDING_MAX, "error_cb": self._error, **options}
         try:
-            self.nc: Client = self.run(nats.connect(**connect), CONNECT_WAIT_S)
+            # wait_for cancels the connect on its own loop at the limit (no task left pending)
+            self.nc: Client = self.run(asyncio.wait_for(nats.connect(**connect), CONNECT_WAIT_S), CONNECT_WAIT_S + 1)
         except Exception as exc:
             self._stop_loop()
             raise NatsUnavailable(repr(exc)) from None
