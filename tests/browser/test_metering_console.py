@@ -76,3 +76,27 @@ def test_settle_yoy_and_customer_view(admin: Any, approve: Any, person: Any, liv
     mine.locator(".my-bills a").click()
     member.page.wait_for_selector("#bill-total")
     assert int(member.page.inner_text("#bill-total")) == bill["total_fen"]
+
+
+def test_regulator_publishes_a_tariff_version_from_the_console(admin: Any, person: Any, approve: Any) -> None:
+    import json
+
+    page = admin.page
+    page.goto("/metering/tariffs/CN-RES-TOU")
+    before = page.locator("#versions li").count()
+    tariff = json.loads(page.input_value("#tariff-json"))
+    effective = f"{2030 + before}-01-01"  # later than every earlier version
+    page.fill("#tariff-json", json.dumps({**tariff, "effective_from": effective}))
+    page.click("#tariff-publish")
+    page.wait_for_function(f"document.querySelectorAll('#versions li').length == {before + 1}", timeout=60_000)
+    assert f"from {effective}" in page.inner_text("#versions") and page.locator("#bands tbody tr").count() == 4
+    page.fill("#tariff-json", json.dumps({**tariff, "effective_from": effective, "tou": tariff["tou"][:2]}))
+    page.click("#tariff-publish")
+    page.wait_for_load_state()
+    assert "TARIFF_BANDS_INVALID" in page.content() and "Traceback" not in page.content()
+    page.goto("/metering/tariffs/CN-RES-TOU")
+    assert page.locator("#versions li").count() == before + 1  # the refused version wrote nothing
+    member = person()
+    assert approve(admin, member.sign_up(f"reader{uuid.uuid4().hex[:6]}", "Tariff Reader")) == "committed"
+    member.page.goto("/metering/tariffs/CN-RES-TOU")
+    assert member.page.locator("#tariff-id").count() == 1 and member.page.locator("#tariff-json").count() == 0
