@@ -63,6 +63,12 @@ def test_settle_yoy_and_customer_view(admin: Any, approve: Any, person: Any, liv
     member.page.goto("/metering/my")
     assert member.page.locator("#no-my-meters").count() == 1
     page.goto("/metering/customers")
+    for selector, value in (("#cust-username", username), ("#cust-meter", "NO-SUCH-METER"), ("#cust-name", "x"), ("#cust-id", "x"), ("#cust-bank", "x")):
+        page.fill(selector, value)
+    page.click("#cust-link")
+    page.wait_for_load_state()
+    assert "UNKNOWN_METER" in page.content() and "Traceback" not in page.content()
+    page.goto("/metering/customers")
     for selector, value in (("#cust-username", username), ("#cust-meter", meter_id), ("#cust-name", "Zhang San"), ("#cust-id", ID_NUMBER), ("#cust-bank", "6222020200112233")):
         page.fill(selector, value)
     page.click("#cust-link")
@@ -73,6 +79,10 @@ def test_settle_yoy_and_customer_view(admin: Any, approve: Any, person: Any, liv
     assert mine.count() == 1 and mine.get_attribute("data-meter") == meter_id
     assert mine.locator(".my-readings tbody tr").count() == 16  # the last local day: 2026-02-28 00:00-15:45 UTC and ID_NUMBER not in member.page.content()
     shoot(member.page, "metering-customer")
+    member.page.goto(f"/metering/my/bills/NOT-{meter_id}/2026-02")
+    assert "NOT_YOUR_METER" in member.page.content()
+    member.page.goto("/metering/my")
+    mine = member.page.locator(".my-meter")
     mine.locator(".my-bills a").click()
     member.page.wait_for_selector("#bill-total")
     assert int(member.page.inner_text("#bill-total")) == bill["total_fen"]
