@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import time
 from collections import defaultdict
 from typing import Annotated, Any
@@ -17,7 +18,7 @@ from litestar.response import Redirect, Template
 
 from ledger.gateway import GatewayError, creator_party
 from webapp.charts import bars, grouped_bars
-from webapp.deps import requires_login
+from webapp.deps import requires_admin, requires_login
 from webapp.errors import AppError, BadInput
 from webapp.metering_api import CHAINCODE, metering_query
 from webapp.pages import field, go, page
@@ -122,14 +123,27 @@ def alerts_page(request: Request[Any, Any, Any], services: Services, user: UserS
 @get("/metering/tariffs/{tariff_id:str}", include_in_schema=False, guards=[requires_login], sync_to_thread=True)
 def tariff_page(request: Request[Any, Any, Any], services: Services, user: UserSession, tariff_id: str) -> Template:
     """A tariff's newest version (bands, tiers, power-factor standard) and its version history."""
-    return page(request, "metering_tariff.html", tariff=metering_query(services, user, "queryTariff", tariff_id))
+    tariff = metering_query(services, user, "queryTariff", tariff_id)
+    draft = json.dumps(tariff["tariff"], indent=1, ensure_ascii=False) if user.is_admin else ""
+    return page(request, "metering_tariff.html", tariff=tariff, draft=draft)
+
+
+@post("/metering/tariffs/{tariff_id:str}/versions", include_in_schema=False, guards=[requires_admin], sync_to_thread=True)
+def tariff_publish(services: Services, user: UserSession, tariff_id: str, data: Form) -> Redirect:
+    """A regulator administrator publishes a new version (the contract validates it and keeps
+    every earlier one); signed by the administrator's own identity."""
+    text = field(data, "tariff").strip()
+    if not text:
+        raise BadInput("BAD_TARIFF", "Paste the new version's tariff JSON.")
+    _work_order(services, user, "tariffSet", tariff_id, text)
+    return go(f"/metering/tariffs/{tariff_id}")
 
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
 def _work_order(services: Services, user: UserSession, function: str, *args: str) -> None:
-    """alertAck / alertResolve signed by the user's own identity (the contract checks its organization)."""
+    """alertAck / alertResolve / tariffSet signed by the user's own identity (the contract checks who asks)."""
     identity = user.identity
     gateway = services.chain.gateway(identity)
     try:
@@ -154,4 +168,4 @@ def alert_resolve(services: Services, user: UserSession, alert_id: str, data: Fo
     return go("/metering/alerts")
 
 
-ROUTES = [meters_page, meter_page, bill_page, alerts_page, tariff_page, alert_ack, alert_resolve]
+ROUTES = [meters_page, meter_page, bill_page, alerts_page, tariff_page, tariff_publish, alert_ack, alert_resolve]

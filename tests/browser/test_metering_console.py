@@ -63,6 +63,12 @@ def test_settle_yoy_and_customer_view(admin: Any, approve: Any, person: Any, liv
     member.page.goto("/metering/my")
     assert member.page.locator("#no-my-meters").count() == 1
     page.goto("/metering/customers")
+    for selector, value in (("#cust-username", username), ("#cust-meter", "NO-SUCH-METER"), ("#cust-name", "x"), ("#cust-id", "x"), ("#cust-bank", "x")):
+        page.fill(selector, value)
+    page.click("#cust-link")
+    page.wait_for_load_state()
+    assert "UNKNOWN_METER" in page.content() and "Traceback" not in page.content()
+    page.goto("/metering/customers")
     for selector, value in (("#cust-username", username), ("#cust-meter", meter_id), ("#cust-name", "Zhang San"), ("#cust-id", ID_NUMBER), ("#cust-bank", "6222020200112233")):
         page.fill(selector, value)
     page.click("#cust-link")
@@ -73,6 +79,34 @@ def test_settle_yoy_and_customer_view(admin: Any, approve: Any, person: Any, liv
     assert mine.count() == 1 and mine.get_attribute("data-meter") == meter_id
     assert mine.locator(".my-readings tbody tr").count() == 16  # the last local day: 2026-02-28 00:00-15:45 UTC and ID_NUMBER not in member.page.content()
     shoot(member.page, "metering-customer")
+    member.page.goto(f"/metering/my/bills/NOT-{meter_id}/2026-02")
+    assert "NOT_YOUR_METER" in member.page.content()
+    member.page.goto("/metering/my")
+    mine = member.page.locator(".my-meter")
     mine.locator(".my-bills a").click()
     member.page.wait_for_selector("#bill-total")
     assert int(member.page.inner_text("#bill-total")) == bill["total_fen"]
+
+
+def test_regulator_publishes_a_tariff_version_from_the_console(admin: Any, person: Any, approve: Any) -> None:
+    import json
+
+    page = admin.page
+    page.goto("/metering/tariffs/CN-RES-TOU")
+    before = page.locator("#versions li").count()
+    tariff = json.loads(page.input_value("#tariff-json"))
+    effective = f"{2030 + before}-01-01"  # later than every earlier version
+    page.fill("#tariff-json", json.dumps({**tariff, "effective_from": effective}))
+    page.click("#tariff-publish")
+    page.wait_for_function(f"document.querySelectorAll('#versions li').length == {before + 1}", timeout=60_000)
+    assert f"from {effective}" in page.inner_text("#versions") and page.locator("#bands tbody tr").count() == 4
+    page.fill("#tariff-json", json.dumps({**tariff, "effective_from": effective, "tou": tariff["tou"][:2]}))
+    page.click("#tariff-publish")
+    page.wait_for_load_state()
+    assert "TARIFF_BANDS_INVALID" in page.content() and "Traceback" not in page.content()
+    page.goto("/metering/tariffs/CN-RES-TOU")
+    assert page.locator("#versions li").count() == before + 1  # the refused version wrote nothing
+    member = person()
+    assert approve(admin, member.sign_up(f"reader{uuid.uuid4().hex[:6]}", "Tariff Reader")) == "committed"
+    member.page.goto("/metering/tariffs/CN-RES-TOU")
+    assert member.page.locator("#tariff-id").count() == 1 and member.page.locator("#tariff-json").count() == 0

@@ -107,6 +107,9 @@ def test_customer_reads_its_own_meter_and_monthly_totals(client: TestClient[Any]
     with pytest.raises(AppError) as refused:
         customers.link(services, "no-such-account", record, "Li Si", "x", "y")
     assert refused.value.code == "UNKNOWN_USER"
+    with pytest.raises(AppError) as refused:
+        customers.link(services, user_id, {**record, "meterId": "OTHER"}, "  ", "x", "y")
+    assert refused.value.code == "BAD_CUSTOMER"
 
 
 def test_work_orders_turn_overdue_at_the_seed_deadlines() -> None:
