@@ -203,6 +203,18 @@ def test_snapshot_opened_before_apply_block_does_not_see_it(db: StateDB) -> None
     assert db.savepoint() == (1, bytes([1]) * 32)
 
 
+def test_snapshot_rows_of_history_and_tx_index_are_those_of_its_block(db: StateDB) -> None:
+    """A live verify compares history and tx index through the snapshot: same rows and types
+    as `iter_rows`, and nothing a later block wrote."""
+    apply(db, 0, [put("k", b"old"), delete("gone")], [put("b", b"1")])
+    before = {table: list(db.iter_rows(table)) for table in ("history", "txindex")}
+    with db.snapshot() as snap:
+        apply(db, 1, [put("k", b"new")])
+        assert {table: list(snap.iter_rows(table)) for table in ("history", "txindex")} == before
+        assert [type(part) for part in next(snap.iter_rows("history"))] == [type(part) for part in before["history"][0]]
+    assert len(list(db.iter_rows("history"))) == len(before["history"]) + 1
+
+
 def test_concurrent_readers_never_see_half_a_block(db: StateDB) -> None:
     keys = [f"k{i}" for i in range(20)]
     apply(db, 0, [put(k, b"0") for k in keys])

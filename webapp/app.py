@@ -22,7 +22,7 @@ from litestar.template.config import TemplateConfig
 
 from ledger.core.identity import write_private_file
 from ledger.node.layout import NetworkLayout
-from webapp import pages_accounts, pages_assets, pages_bench, pages_explorer, pages_metering, pages_reviews
+from webapp import pages_accounts, pages_assets, pages_bench, pages_customers, pages_explorer, pages_metering, pages_reviews, pages_settle
 from webapp.api import api_router
 from webapp.deps import provide_services, provide_user
 from webapp.errors import handle_exception
@@ -93,7 +93,7 @@ def create_app(data_dir: Path, *, network: Any | None = None, settings: Settings
                 owned.pop("network").close()
             app.state.services.engine.dispose()
 
-    html_routes = [*pages_accounts.ROUTES, *pages_assets.ROUTES, *pages_reviews.ROUTES, *pages_explorer.ROUTES, *pages_bench.ROUTES, *pages_metering.ROUTES]
+    html_routes = [*pages_accounts.ROUTES, *pages_assets.ROUTES, *pages_reviews.ROUTES, *pages_explorer.ROUTES, *pages_bench.ROUTES, *pages_metering.ROUTES, *pages_settle.ROUTES, *pages_customers.ROUTES]
     with warnings.catch_warnings():
         # Litestar 2.25 announces its 3.0 spellings for every handler; we pin <3 (LIBRARIES.md).
         warnings.simplefilter("ignore", DeprecationWarning)

@@ -3,7 +3,7 @@ the page). Every label is escaped; the result is markup safe to place in a templ
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from markupsafe import Markup, escape
 
@@ -63,3 +63,36 @@ def stacked_bars(title: str, labels: Sequence[str], series: dict[str, Sequence[f
 
 def bars(title: str, labels: Sequence[str], values: Sequence[float], chart_id: str, unit: str = "", name: str = "value") -> Markup:
     return stacked_bars(title, labels, {name: values}, chart_id, unit)
+
+
+def grouped_bars(title: str, labels: Sequence[str], series: Mapping[str, Sequence[float]], chart_id: str, unit: str = "") -> Markup:
+    """Bars side by side per label, one per series (e.g. a month this year and the year before)."""
+    top = max((v for values in series.values() for v in values), default=0) or 1
+    plot_w = CHART_WIDTH - MARGIN_LEFT - 8
+    plot_h = CHART_HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
+    slot = plot_w / max(len(labels), 1)
+    names = list(series)
+    width = slot * 0.8 / max(len(names), 1)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" id="{escape(chart_id)}" class="chart" viewBox="0 0 {CHART_WIDTH} {CHART_HEIGHT}" role="img" aria-label="{escape(title)}">',
+        f'<text x="4" y="16" font-size="13">{escape(title)}</text>',
+        f'<text x="4" y="{MARGIN_TOP + 10}" font-size="10">{top:g}{escape(unit)}</text>',
+        f'<line x1="{MARGIN_LEFT}" y1="{MARGIN_TOP + plot_h}" x2="{CHART_WIDTH - 8}" y2="{MARGIN_TOP + plot_h}" stroke="#999"/>',
+    ]
+    for i, label in enumerate(labels):
+        for n, name in enumerate(names):
+            value = series[name][i]
+            if value <= 0:
+                continue
+            height = plot_h * value / top
+            parts.append(
+                f'<rect class="bar" data-series="{escape(name)}" data-label="{escape(label)}" x="{MARGIN_LEFT + i * slot + slot * 0.1 + n * width:.1f}" y="{MARGIN_TOP + plot_h - height:.1f}" '
+                f'width="{width:.1f}" height="{height:.1f}" fill="{OTHER_COLOURS[n % len(OTHER_COLOURS)] if n else "#2f6fab"}"><title>{escape(label)} {escape(name)}: {value:g}{escape(unit)}</title></rect>'
+            )
+        parts.append(f'<text x="{MARGIN_LEFT + i * slot:.1f}" y="{CHART_HEIGHT - MARGIN_BOTTOM + 14}" font-size="10">{escape(label)}</text>')
+    for n, name in enumerate(names):
+        x = MARGIN_LEFT + n * 150
+        parts.append(f'<rect x="{x}" y="{CHART_HEIGHT - 14}" width="10" height="10" fill="{OTHER_COLOURS[n % len(OTHER_COLOURS)] if n else "#2f6fab"}"/>')
+        parts.append(f'<text x="{x + 14}" y="{CHART_HEIGHT - 5}" font-size="10">{escape(name)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

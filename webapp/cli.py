@@ -42,7 +42,7 @@ def up(
     from ledger.core.errors import ConfigError, LedgerError
     from ledger.node.init import init_network
     from ledger.node.layout import NetworkLayout
-    from ledger.node.network import ensure_idle
+    from ledger.node.network import Network
     from ledger.node.spec import default_config_path, load_spec
     from webapp.app import create_app
 
@@ -59,12 +59,19 @@ def up(
         supervise(data, host, port)
         return
     spec = load_spec(layout.network_file)  # a ConfigError is printed as {code, message} by ledger.tools.cli.main
-    ensure_idle(data)  # NETWORK_BUSY now, not as a traceback inside the server's start-up
     processes = spec.embedded.peer_processes and not one_process
-    typer.echo(f"GridLedger console on http://{host}:{port}/  (API description at /schema)")
-    # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from loopback; the console
-    # decides itself, from GRIDLEDGER_TRUSTED_PROXIES (webapp.throttle.client_address)
-    uvicorn.run(create_app(data, peer_processes=processes), host=host, port=port, log_level="warning", proxy_headers=False)
+    # Opened before the server starts, so that NETWORK_BUSY, a damaged peer's STORAGE_CORRUPT
+    # (naming `gridledger repair`) or ORDERER_DAMAGED is one {code, message}, not a traceback
+    # inside the server's start-up. The orderer and the console run in this process; only the
+    # peers are children (with pid files: a killed run's orphans are ended by the next).
+    network = Network.open(data, peer_processes=processes)
+    try:
+        typer.echo(f"GridLedger console on http://{host}:{port}/  (API description at /schema)")
+        # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from loopback; the console
+        # decides itself, from GRIDLEDGER_TRUSTED_PROXIES (webapp.throttle.client_address)
+        uvicorn.run(create_app(data, network=network), host=host, port=port, log_level="warning", proxy_headers=False)
+    finally:
+        network.close()
 
 
 def supervise(data: Path, host: str, port: int) -> None:

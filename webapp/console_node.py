@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ledger.core.errors import ConfigError
+from ledger.node.health import maybe_serve, network_health
 from ledger.node.layout import NetworkLayout
 from ledger.node.nodeconf import NodeConfig
 from ledger.transport.nats_link import node_connect_options
@@ -38,10 +39,14 @@ def run_console_node(home: Path, config: NodeConfig, host: str | None, port: int
     configure_logging()
     data = data_dir_of(home)
     network = Network.open(data, networked=True, nats_options=node_connect_options(home, config))
+    health = None
     try:
+        health = maybe_serve(config.health_host, config.health_port, lambda: network_health(config.name, "console", network))
         app = create_app(data, network=network)
         # proxy_headers=False: the console decides itself whom to believe (webapp.throttle)
         uvicorn.run(app, host=host or config.console_host or DEFAULT_HOST, port=port if port is not None else (config.console_port or DEFAULT_PORT), log_level="warning", proxy_headers=False)
     finally:
+        if health is not None:
+            health.stop()
         network.close()
     return 0

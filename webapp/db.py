@@ -96,6 +96,23 @@ class DatasetRecord(SQLModel, table=True):
     created_at: float = Field(default_factory=now_s)
 
 
+class MeteringCustomer(SQLModel, table=True):
+    """A grid company's customer and one of its meters. Personal data (name, ID number, bank
+    account) stays here, off the ledger (which holds only the meter's salted customerRef), and
+    is shown masked to its last 4 characters. `username` is the console account that sees it."""
+
+    __tablename__ = "metering_customer"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(index=True)
+    meter_id: str = Field(index=True, unique=True)
+    org: str
+    customer_ref: str
+    name: str
+    id_number: str
+    bank_account: str
+    created_at: float = Field(default_factory=now_s)
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

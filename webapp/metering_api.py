@@ -18,6 +18,7 @@ from ledger.core.identity import SigningIdentity
 from ledger.gateway import GatewayError
 from webapp.api import refusals
 from webapp.chain import Chain
+from webapp.customers import customers_of, reader
 from webapp.deps import requires_login
 from webapp.errors import AppError, BadInput, Forbidden, NotFound
 from webapp.services import Services
@@ -39,9 +40,10 @@ def _regulator_reader(chain: Chain) -> SigningIdentity:
         return found
 
 
-def metering_query(services: Services, user: UserSession, function: str, *args: str) -> Any:
-    """Evaluate a metering query as the reader this user maps to; refusals keep their codes."""
-    identity = _regulator_reader(services.chain) if user.is_admin else user.identity
+def metering_query(services: Services, user: UserSession, function: str, *args: str, reader: SigningIdentity | None = None) -> Any:
+    """Evaluate a metering query as `reader`, else as the reader this user maps to (its own
+    identity; the national regulator reader for administrators); refusals keep their codes."""
+    identity = reader or (_regulator_reader(services.chain) if user.is_admin else user.identity)
     try:
         return services.chain.gateway(identity).evaluate_json(function, list(args), chaincode=CHAINCODE)
     except GatewayError as exc:
@@ -77,6 +79,12 @@ def meters_readings(
     return list(metering_query(services, user, "queryReadings", meter_id, from_iso, to_iso))
 
 
+@get("/meters/{meter_id:str}/monthly", sync_to_thread=True, guards=[requires_login], responses=refusals(400, 401, 403, 404, 503))
+def meters_monthly(services: Services, user: UserSession, meter_id: str) -> dict[str, int]:
+    """Wh per local month ({"YYYY-MM": wh}): what the year-on-year chart compares."""
+    return dict(metering_query(services, user, "queryMonthlyWh", meter_id))
+
+
 @get("/meters/{meter_id:str}/verify", sync_to_thread=True, guards=[requires_login], responses=refusals(400, 401, 403, 404, 503))
 def meters_verify(services: Services, user: UserSession, meter_id: str) -> dict[str, Any]:
     """Every stored batch's meter signature, sequence and link re-checked: {ok, batches, problems}."""
@@ -107,10 +115,22 @@ def bills_list(
     return list(metering_query(services, user, "listBills", meter_id))
 
 
+@get("/my/meters", sync_to_thread=True, guards=[requires_login], responses=refusals(401, 503))
+def my_meters(services: Services, user: UserSession) -> list[dict[str, Any]]:
+    """A customer's own meters (linked to this account by an administrator), each with its bills;
+    read as the customer's identity, so the contract returns nothing else."""
+    found = []
+    for row in customers_of(services, user.username):
+        identity = reader(services, row)
+        meter = dict(metering_query(services, user, "queryMeter", row.meter_id, reader=identity))
+        found.append({"meter": meter, "bills": list(metering_query(services, user, "listBills", row.meter_id, reader=identity))})
+    return found
+
+
 def metering_router() -> Router:
     return Router(
         path="/",
-        route_handlers=[meters_list, meters_get, meters_readings, meters_verify, alerts_list, tariffs_get, bills_list],
+        route_handlers=[my_meters, meters_list, meters_get, meters_readings, meters_monthly, meters_verify, alerts_list, tariffs_get, bills_list],
         opt={"api": True, "exclude_from_csrf": True},
         tags=["metering"],
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import time
 from collections import defaultdict
 from typing import Annotated, Any
@@ -16,8 +17,8 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 
 from ledger.gateway import GatewayError, creator_party
-from webapp.charts import bars
-from webapp.deps import requires_login
+from webapp.charts import bars, grouped_bars
+from webapp.deps import requires_admin, requires_login
 from webapp.errors import AppError, BadInput
 from webapp.metering_api import CHAINCODE, metering_query
 from webapp.pages import field, go, page
@@ -57,6 +58,20 @@ def consumption(services: Services, user: UserSession, meter_id: str, last_day: 
     return labels, [totals.get(label, 0) / WH_PER_KWH for label in labels]
 
 
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def year_on_year(monthly_wh: dict[str, int]) -> tuple[int, dict[str, list[float]]] | None:
+    """(year, {"year-1": kWh per month, "year": kWh per month}) for the latest year with
+    readings, when the year before has readings too (None otherwise: nothing to compare)."""
+    if not monthly_wh:
+        return None
+    year = int(max(monthly_wh)[:4])
+    if not any(month.startswith(f"{year - 1:04d}-") and wh > 0 for month, wh in monthly_wh.items()):
+        return None
+    return year, {str(y): [monthly_wh.get(f"{y:04d}-{m:02d}", 0) / WH_PER_KWH for m in range(1, 13)] for y in (year - 1, year)}
+
+
 @get("/metering", include_in_schema=False, guards=[requires_login], sync_to_thread=True)
 def meters_page(request: Request[Any, Any, Any], services: Services, user: UserSession) -> Template:
     return page(request, "metering_meters.html", meters=metering_query(services, user, "listMeters"))
@@ -72,8 +87,10 @@ def meter_page(request: Request[Any, Any, Any], services: Services, user: UserSe
     if last_day is not None:
         labels, kwh = consumption(services, user, meter_id, last_day, view)
         chart = bars(f"Consumption (kWh) — {view} to {last_day.isoformat()}", labels, kwh, "chart-consumption", " kWh", "kWh")
+    compared = year_on_year(metering_query(services, user, "queryMonthlyWh", meter_id))
+    yoy = None if compared is None else grouped_bars(f"Consumption (kWh) by local month — {compared[0]} against {compared[0] - 1}", MONTHS, compared[1], "chart-yoy", " kWh")
     return page(
-        request, "metering_meter.html", meter=meter, view=view, views=list(VIEWS), date=last_day.isoformat() if last_day else "", chart=chart,
+        request, "metering_meter.html", meter=meter, view=view, yoy=yoy, views=list(VIEWS), date=last_day.isoformat() if last_day else "", chart=chart,
         chain=metering_query(services, user, "verifyMeterChain", meter_id), alerts=metering_query(services, user, "listAlerts", meter_id),
         bills=metering_query(services, user, "listBills", meter_id),
     )
@@ -106,14 +123,27 @@ def alerts_page(request: Request[Any, Any, Any], services: Services, user: UserS
 @get("/metering/tariffs/{tariff_id:str}", include_in_schema=False, guards=[requires_login], sync_to_thread=True)
 def tariff_page(request: Request[Any, Any, Any], services: Services, user: UserSession, tariff_id: str) -> Template:
     """A tariff's newest version (bands, tiers, power-factor standard) and its version history."""
-    return page(request, "metering_tariff.html", tariff=metering_query(services, user, "queryTariff", tariff_id))
+    tariff = metering_query(services, user, "queryTariff", tariff_id)
+    draft = json.dumps(tariff["tariff"], indent=1, ensure_ascii=False) if user.is_admin else ""
+    return page(request, "metering_tariff.html", tariff=tariff, draft=draft)
+
+
+@post("/metering/tariffs/{tariff_id:str}/versions", include_in_schema=False, guards=[requires_admin], sync_to_thread=True)
+def tariff_publish(services: Services, user: UserSession, tariff_id: str, data: Form) -> Redirect:
+    """A regulator administrator publishes a new version (the contract validates it and keeps
+    every earlier one); signed by the administrator's own identity."""
+    text = field(data, "tariff").strip()
+    if not text:
+        raise BadInput("BAD_TARIFF", "Paste the new version's tariff JSON.")
+    _work_order(services, user, "tariffSet", tariff_id, text)
+    return go(f"/metering/tariffs/{tariff_id}")
 
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
 def _work_order(services: Services, user: UserSession, function: str, *args: str) -> None:
-    """alertAck / alertResolve signed by the user's own identity (the contract checks its organization)."""
+    """alertAck / alertResolve / tariffSet signed by the user's own identity (the contract checks who asks)."""
     identity = user.identity
     gateway = services.chain.gateway(identity)
     try:
@@ -138,4 +168,4 @@ def alert_resolve(services: Services, user: UserSession, alert_id: str, data: Fo
     return go("/metering/alerts")
 
 
-ROUTES = [meters_page, meter_page, bill_page, alerts_page, tariff_page, alert_ack, alert_resolve]
+ROUTES = [meters_page, meter_page, bill_page, alerts_page, tariff_page, tariff_publish, alert_ack, alert_resolve]

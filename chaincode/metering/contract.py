@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaincode.metering import access, checks
+from chaincode.metering import access, chain_check, checks
 from chaincode.metering.batches import SEQ_MAX, Reading, batch_hash, check_readings, parse_batch, signature_ok
 from chaincode.metering.billing import Interval, bill_lines
 from chaincode.metering.clock import compact, iso, local_month, local_month_bounds, parse_iso_minutes, parse_period
@@ -35,7 +35,6 @@ from chaincode.metering.keys import (
     alert_key_of_id,
     alert_prefix,
     batch_key,
-    batch_prefix,
     bill_key,
     head_key,
     meter_key,
@@ -193,6 +192,14 @@ class MeteringContract(Contract):
         rows = stub.range_json(reading_key(meter_id, iso(low)), reading_key(meter_id, iso(high)), READINGS_SPAN_DAYS_MAX * 96)
         return [row for _, row in rows]
 
+    @query("queryMonthlyWh", "meterId")
+    def query_monthly_wh(self, stub: Stub, meter_id: str) -> dict[str, int]:
+        """Wh recorded per local month ({"YYYY-MM": wh}, in month order): the year-on-year chart."""
+        checks.check_id(meter_id, "meterId")
+        access.require_scope(stub.creator, checks.existing_meter(stub, meter_id), self.regulator_org)
+        prefix = month_key(meter_id, "")
+        return {key[len(prefix):]: wh for key, wh in stub.prefix_json(prefix, LIST_MAX)}
+
     @query("queryBatch", "meterId", "seq")
     def query_batch(self, stub: Stub, meter_id: str, seq: str) -> dict[str, Any]:
         """One stored batch as submitted, with its hash and the id of the transaction that
@@ -210,32 +217,12 @@ class MeteringContract(Contract):
 
     @query("verifyMeterChain", "meterId")
     def verify_meter_chain(self, stub: Stub, meter_id: str) -> dict[str, Any]:
-        """Re-check every stored batch: its meter signature, its seq and its link to the one before."""
+        """Re-check every stored batch (signature, seq, link) and every reading record and month
+        total derived from them (`chain_check`): an edited, deleted or added record is named."""
         checks.check_id(meter_id, "meterId")
         meter = checks.existing_meter(stub, meter_id)
         access.require_scope(stub.creator, meter, self.regulator_org)
-        public_key = bytes.fromhex(meter["publicKey"])
-        problems: list[dict[str, Any]] = []
-        expected_prev, count = "", 0
-        for key, stored in stub.prefix_json(batch_prefix(meter_id), BATCHES_MAX):
-            count += 1
-            batch = stored.get("batch") if isinstance(stored, dict) else None
-            if not isinstance(batch, dict):
-                problems.append({"key": key, "seq": count, "problem": "the stored batch cannot be read"})
-                expected_prev = ""
-                continue
-            seq = batch.get("seq")
-            if seq != count:
-                problems.append({"key": key, "seq": seq, "problem": f"sequence number {seq}, expected {count}"})
-            if not signature_ok(batch, public_key):
-                problems.append({"key": key, "seq": seq, "problem": "the meter's signature does not verify"})
-            if batch.get("prev") != expected_prev:
-                problems.append({"key": key, "seq": seq, "problem": "prev is not the hash of the batch before"})
-            expected_prev = batch_hash(batch)
-        head = stub.get_json(head_key(meter_id)) or {"seq": 0, "hash": ""}
-        if head["seq"] != count or head["hash"] != expected_prev:
-            problems.append({"key": head_key(meter_id), "seq": head["seq"], "problem": "the chain head does not match the last batch"})
-        return {"ok": not problems, "meterId": meter_id, "batches": count, "problems": problems}
+        return chain_check.verify_chain(stub, meter)
 
     # --- alerts ---------------------------------------------------------------------------
 
@@ -246,6 +233,8 @@ class MeteringContract(Contract):
             checks.check_id(meter_id, "meterId")
             access.require_scope(stub.creator, checks.existing_meter(stub, meter_id), self.regulator_org)
         rows = stub.prefix_json(alert_prefix(meter_id) if meter_id else ALERT_PREFIX, BATCHES_MAX)
+        if meter_id:  # the meter's scope was checked: these are its alerts
+            return [a for _, a in rows][:LIST_MAX]
         return [a for _, a in rows if not access.scope_problem(stub.creator, a, self.regulator_org)][:LIST_MAX]
 
     @transaction("alertAck", "alertId")
@@ -307,7 +296,7 @@ class MeteringContract(Contract):
         checks.check_id(meter_id, "meterId")
         year, month = parse_period(period)
         meter = checks.existing_meter(stub, meter_id)
-        access.require_org(stub.creator, meter)
+        access.require_settler(stub.creator, meter, self.regulator_org)
         if stub.get_json(bill_key(meter_id, period)) is not None:
             raise refuse(Code.BILL_EXISTS, f"meter {meter_id} is already billed for {period}")
         version = effective_tariff(stub, meter["tariffId"], f"{period}-01")
@@ -352,9 +341,11 @@ class MeteringContract(Contract):
             checks.check_id(meter_id, "meterId")
             access.require_scope(stub.creator, checks.existing_meter(stub, meter_id), self.regulator_org)
         rows = stub.prefix_json(f"bill/{meter_id}/" if meter_id else "bill/", BATCHES_MAX)
+        if meter_id:  # the meter's scope was checked: these are its bills
+            return [b for _, b in rows][:LIST_MAX]
         return [b for _, b in rows if not access.scope_problem(stub.creator, b, self.regulator_org)][:LIST_MAX]
 
 
 def _scope_fields(meter: dict[str, Any]) -> dict[str, Any]:
     """What reads of an alert or bill are scoped by, copied from its meter."""
-    return {k: meter[k] for k in ("org", "region", "voltageKv", "voltage_v")}
+    return {k: meter[k] for k in ("org", "region", "voltageKv", "voltage_v", "customerRef")}

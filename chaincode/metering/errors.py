@@ -13,6 +13,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 METER_ROLE = "meter"  # the certificate role of a meter identity
+CUSTOMER_ROLE = "customer"  # a customer reader: attribute customerRef, reads only that customer's meters
 ID_PATTERN = r"[A-Za-z0-9_-]{1,40}"  # meter, tariff ids: no "." (alert ids are joined with it)
 REGION_PATTERN = r"[A-Z0-9]{1,8}(-[A-Z0-9]{1,8}){0,4}"  # hierarchical: CN, CN-32, CN-32-01
 SHA256_HEX_PATTERN = r"[0-9a-f]{64}"

@@ -125,6 +125,7 @@ class NodeCode(StrEnum):
     NODE_FAILED = "NODE_FAILED"
     STORAGE_CORRUPT = "STORAGE_CORRUPT"
     ORDERER_DAMAGED = "ORDERER_DAMAGED"
+    REPAIR_FAILED = "REPAIR_FAILED"
     INTERNAL_ERROR = "INTERNAL_ERROR"
     VERIFY_FAILED = "VERIFY_FAILED"
 
@@ -199,7 +200,8 @@ _SENTENCES: dict[str, str] = {
     "BAD_ARGUMENT": "an argument of the command is not valid",
     "UNKNOWN_USER": "there is no such user or organization",
     "NODE_FAILED": "a node stopped because its work loop failed",
-    "STORAGE_CORRUPT": "a node's stored data is damaged",
+    "STORAGE_CORRUPT": "a node's stored data is damaged; a peer is repaired with `gridledger repair --data DIR --peer NAME`",
+    "REPAIR_FAILED": "the peer could not be repaired; the message says why",
     "ORDERER_DAMAGED": "the orderer's block files are damaged and no peer holds a verified copy to repair them",
     "INTERNAL_ERROR": "an unexpected error; the log has the details",
     "VERIFY_FAILED": "verify found a fault; the first one is named",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -20,6 +20,11 @@ from ledger.transport.protocols import CommitEvents
 
 SUBMIT_TIMEOUT_S_DEFAULT = 30.0
 COMMIT_CHECK_S = 0.5  # while waiting, how often a dead commit peer is noticed and replaced
+# A commit peer that sends no commit event for this long while a transaction it should commit
+# is pending is taken for hung (stopped, not dead): the wait moves to another live peer and
+# the outcome is asked of the others by tx id. Blocks are cut within the batch timeout
+# (milliseconds), so a healthy peer, even a loaded one, is never silent this long.
+COMMIT_STALL_S = 5.0
 Committed = tuple[int, ValidationCode]  # (block number, validation code)
 
 
@@ -38,6 +43,9 @@ class CommitSource(CommitEvents, Protocol):
     """The peer whose commit events a gateway waits for."""
 
     @property
+    def name(self) -> str: ...
+
+    @property
     def height(self) -> int: ...
 
     @property
@@ -48,6 +56,9 @@ class TxLocator(Protocol):
     """A peer asked where a transaction was committed (its transaction index)."""
 
     @property
+    def name(self) -> str: ...
+
+    @property
     def alive(self) -> bool: ...
 
     @property
@@ -56,11 +67,12 @@ class TxLocator(Protocol):
     def tx_location(self, tx_id: str) -> tuple[int, int, int] | None: ...  # (block, tx_num, code)
 
 
-def locate(tx_id: str, peers: Sequence[TxLocator]) -> Committed | None:
-    """Commit status by transaction id from any live peer (the highest first): every peer
-    validates every block the same way, so the first that has the id knows its outcome.
-    None when no live peer has it (not committed yet, or never ordered)."""
-    for peer in sorted((p for p in peers if p.alive), key=lambda p: p.height, reverse=True):
+def locate(tx_id: str, peers: Sequence[TxLocator], avoid: Collection[str] = ()) -> Committed | None:
+    """Commit status by transaction id from any live peer (the highest first) not named in
+    `avoid` (a hung one would hold the caller for a whole call limit): every peer validates
+    every block the same way, so the first that has the id knows its outcome. None when no
+    such peer has it (not committed yet, or never ordered)."""
+    for peer in sorted((p for p in peers if p.alive and p.name not in avoid), key=lambda p: p.height, reverse=True):
         try:
             found = peer.tx_location(tx_id)
         except LedgerError:  # it died meanwhile: ask the next one
@@ -70,8 +82,9 @@ def locate(tx_id: str, peers: Sequence[TxLocator]) -> Committed | None:
     return None
 
 
-Failover = Callable[[], "CommitWaiter | None"]  # a waiter on a live peer, when ours died
-Lookup = Callable[[str], "Committed | None"]
+Failover = Callable[[Collection[str]], "CommitWaiter | None"]  # a waiter on a live peer not named (ours died or hung)
+Lookup = Callable[[str, Collection[str]], "Committed | None"]  # commit status by tx id, from peers not named
+StallReport = Callable[[str], None]  # told the name of a commit peer that went silent
 
 
 class CommitWaiter:
@@ -81,6 +94,7 @@ class CommitWaiter:
         self._futures: dict[str, Future[Committed]] = {}
         self._lock = threading.Lock()
         self.peer = peer
+        self.last_event = time.monotonic()  # when the peer last sent a commit event (or this waiter began)
         peer.add_commit_listener(self._on_commit)
 
     def expect(self, tx_id: str) -> "Future[Committed]":
@@ -95,6 +109,7 @@ class CommitWaiter:
             self._futures.pop(tx_id, None)
 
     def _on_commit(self, event: CommitEvent) -> None:
+        self.last_event = time.monotonic()
         with self._lock:
             if not self._futures:
                 return
@@ -113,7 +128,9 @@ class PendingTransaction:
 
     With `failover` and `lookup` (what `Gateway` gives), a commit peer that dies while we
     wait does not cost the outcome: the wait moves to another live peer's commit events and
-    the transaction is looked up by id on the live peers (it may have committed meanwhile)."""
+    the transaction is looked up by id on the live peers (it may have committed meanwhile).
+    The same for a commit peer that hangs: after `stall_s` without a commit event from it,
+    it is reported (`on_stall`) and avoided, the wait moves and the others are asked."""
 
     def __init__(
         self,
@@ -124,6 +141,8 @@ class PendingTransaction:
         *,
         failover: Failover | None = None,
         lookup: Lookup | None = None,
+        stall_s: float = COMMIT_STALL_S,
+        on_stall: StallReport | None = None,
     ) -> None:
         self.tx_id = tx_id
         self.future = future
@@ -131,6 +150,10 @@ class PendingTransaction:
         self._waiter = waiter
         self._failover = failover
         self._lookup = lookup
+        self._stall_s = stall_s
+        self._on_stall = on_stall
+        self._since = time.monotonic()  # when the current waiter began waiting for us
+        self._silent: set[str] = set()  # commit peers that went silent while we waited
 
     def result(self, timeout_s: float = SUBMIT_TIMEOUT_S_DEFAULT) -> SubmitResult:
         """The commit's outcome; raises CommitError for an invalid transaction, CommitTimeout
@@ -154,8 +177,10 @@ class PendingTransaction:
                 return self.future.result(timeout=max(0.0, min(COMMIT_CHECK_S, remaining)))
             except FutureTimeout:
                 pass
-            moved = not self._waiter.peer.alive and self._move_wait()
-            found = self._lookup(self.tx_id) if self._lookup is not None and (moved or remaining <= 0) else None
+            stalled = self._stalled()
+            moved = (stalled or not self._waiter.peer.alive) and self._move_wait()
+            asked = moved or stalled or remaining <= 0
+            found = self._lookup(self.tx_id, frozenset(self._silent)) if self._lookup is not None and asked else None
             if found is not None:
                 self._waiter.forget(self.tx_id)
                 return found
@@ -163,13 +188,27 @@ class PendingTransaction:
                 self._waiter.forget(self.tx_id)
                 raise CommitTimeout(self.tx_id, timeout_s)
 
+    def _stalled(self) -> bool:
+        """Our commit peer has sent no commit event for `stall_s` while we waited: hung (or
+        cut off). It is noted as silent (and reported once) and from then on avoided."""
+        peer = self._waiter.peer.name
+        if peer in self._silent:
+            return True  # no other peer to move to: keep asking the others by id
+        if time.monotonic() - max(self._since, self._waiter.last_event) < self._stall_s:
+            return False
+        self._silent.add(peer)
+        if self._on_stall is not None:
+            self._on_stall(peer)
+        return True
+
     def _move_wait(self) -> bool:
         """Wait on a live peer's commit events instead; True if moved (the caller then looks
         the id up: a commit before the move is seen there, one after it by the new waiter)."""
-        replacement = self._failover() if self._failover is not None else None
+        replacement = self._failover(frozenset(self._silent)) if self._failover is not None else None
         if replacement is None or replacement is self._waiter:
             return False
         self._waiter.forget(self.tx_id)
         self._waiter = replacement
         self.future = replacement.expect(self.tx_id)
+        self._since = time.monotonic()
         return True

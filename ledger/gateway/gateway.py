@@ -7,7 +7,8 @@
      transaction's validation code.
 `evaluate` runs a query on one peer; `simulate` endorses without ordering (a dry run);
 `commit_status` looks a transaction up by id on any live peer. When the commit peer dies,
-the gateway waits on another live peer's commit events (failover).
+or hangs (no commit event for `commit_stall_s` while a transaction waits), the gateway waits
+on another live peer's commit events and asks the others by tx id (failover).
 Each step is a public method, so tools and tests can run one of them alone.
 Errors are typed (`ledger.gateway.errors`) and carry a stable code.
 """
@@ -18,7 +19,7 @@ import itertools
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
@@ -43,6 +44,7 @@ from ledger.core.messages import (
 )
 from ledger.core.policy import Policy
 from ledger.gateway.commit_status import (
+    COMMIT_STALL_S,
     SUBMIT_TIMEOUT_S_DEFAULT,
     Committed,
     CommitWaiter,
@@ -62,6 +64,8 @@ ENDORSE_RETRY_PAUSE_S = 0.005
 ENDORSE_TIMEOUT_S = 30.0  # the endorsements' answers; a hung peer costs at most this, then others are asked
 CATCH_UP_WAIT_S = 5.0
 CATCH_UP_POLL_S = 0.001
+ENDORSERS_GRACE_S = 5.0  # a peer unheard for a moment (a late heartbeat under load, a restart) is awaited this long
+ENDORSERS_POLL_S = 0.05
 
 
 class Gateway:
@@ -81,10 +85,12 @@ class Gateway:
         locators: Sequence[TxLocator] = (),
         suspects: Suspects | None = None,
         endorse_timeout_s: float = ENDORSE_TIMEOUT_S,
+        commit_stall_s: float = COMMIT_STALL_S,
     ) -> None:
         """`failover` gives a waiter on a live peer when `waiter`'s peer dies; `locators` are
         the peers `commit_status` asks; `suspects` (shared by a network's gateways) remembers
-        peers that did not answer in `endorse_timeout_s`."""
+        peers that did not answer in `endorse_timeout_s`, or sent no commit event for
+        `commit_stall_s` while a transaction waited on them."""
         self.identity = identity
         self.channel = channel
         self.default_chaincode = default_chaincode
@@ -96,6 +102,7 @@ class Gateway:
         self.locators = list(locators)
         self.suspects = suspects if suspects is not None else Suspects()
         self.endorse_timeout_s = endorse_timeout_s
+        self.commit_stall_s = commit_stall_s
         self._round_robin = itertools.count()
 
     def new_invocation(self, function: str, args: Sequence[str], *, chaincode: str | None = None) -> Invocation:
@@ -121,12 +128,20 @@ class Gateway:
         except GatewayError:
             waiter.forget(tx_id)
             raise
-        return PendingTransaction(tx_id, future, payload_bytes, waiter, failover=self._failover_waiter, lookup=self.commit_status)  # 3.+4.
+        return PendingTransaction(
+            tx_id, future, payload_bytes, waiter, failover=self._failover_waiter, lookup=self._lookup, stall_s=self.commit_stall_s, on_stall=self.suspects.mark
+        )  # 3.+4.
 
     def commit_status(self, tx_id: str) -> Committed | None:
         """(block, validation code) of a committed transaction, asked of any live peer; None
-        when none has it. How a caller settles a COMMIT_TIMEOUT without resubmitting."""
-        return locate(tx_id, self.locators)
+        when none has it. How a caller settles a COMMIT_TIMEOUT without resubmitting. A
+        suspect peer (one that did not answer lately) is not asked: it could hold us a whole
+        call limit."""
+        return locate(tx_id, self.locators, [p.name for p in self.locators if p.name in self.suspects])
+
+    def _lookup(self, tx_id: str, avoid: Collection[str]) -> Committed | None:
+        """`commit_status` asked of the peers not in `avoid` (the silent ones)."""
+        return locate(tx_id, self.locators, avoid)
 
     def can_endorse(self, chaincode: str | None = None) -> bool:
         """Whether the live peers can satisfy the chaincode's endorsement policy now."""
@@ -201,6 +216,7 @@ class Gateway:
         policy = self.policies.get(chaincode)
         if policy is None:
             raise EndorsementError(GatewayCode.UNKNOWN_CHAINCODE, f"chaincode {chaincode!r} is not defined on this channel")
+        self._await_live_endorsers(policy)
         by_org: dict[str, list[EndorserService]] = {}
         for peer in self.endorsers:
             if peer.alive:  # a peer whose process ended is skipped
@@ -222,16 +238,34 @@ class Gateway:
 
     # --- helpers ------------------------------------------------------------------------
 
+    def _await_live_endorsers(self, policy: Policy) -> None:
+        """Wait (bounded) until the live peers can satisfy `policy`. Liveness of a remote peer
+        is its last heartbeat: under load one can come late, and a peer that restarts is
+        unheard for a moment, so a client is refused NO_ENDORSERS only when the gap lasts
+        longer than ENDORSERS_GRACE_S, not at the first missed beat."""
+        deadline = time.monotonic() + ENDORSERS_GRACE_S
+        while not policy.satisfied_by([p.identity for p in self.endorsers if p.alive]):
+            if time.monotonic() >= deadline:
+                raise EndorsementError(GatewayCode.NO_ENDORSERS, f"the live peers cannot satisfy {policy.text}")
+            time.sleep(ENDORSERS_POLL_S)
+
     def _live_waiter(self) -> CommitWaiter:
-        """Our commit peer's waiter, or a live peer's when ours died (kept from then on)."""
-        if not self.waiter.peer.alive:
-            self._failover_waiter()
+        """Our commit peer's waiter, or a live peer's when ours died or went silent (a
+        suspect: kept from then on; if none can replace it, ours stays)."""
+        peer = self.waiter.peer
+        if not peer.alive or peer.name in self.suspects:
+            self._failover_waiter({peer.name})
         return self.waiter
 
-    def _failover_waiter(self) -> CommitWaiter | None:
-        if self._failover is None or self.waiter.peer.alive:
-            return self.waiter if self.waiter.peer.alive else None
-        replacement = self._failover()
+    def _failover_waiter(self, avoid: Collection[str] = ()) -> CommitWaiter | None:
+        """Our waiter while its peer is alive and not in `avoid`, else a waiter on another
+        live peer (which becomes ours), or None when there is none."""
+        current = self.waiter
+        if current.peer.alive and current.peer.name not in avoid:
+            return current
+        if self._failover is None:
+            return None
+        replacement = self._failover(frozenset(avoid) | {current.peer.name})
         if replacement is not None:
             self.waiter = replacement
         return replacement

@@ -1,28 +1,40 @@
-"""The networked channel as one `Network`: its nodes run on their own, reached over NATS.
+"""The networked channel's parts: its nodes run on their own, reached over NATS.
 
 The CLI (`invoke`, `query`, `status`, `verify`) and the console hold a networked channel
-the way they hold the embedded one: a `Network` with peers and an ordering service, here
-`RemotePeer`s and a `RemoteOrderer` on one NATS connection (`ledger.transport.nats_remote`).
-Nothing is started or locked: the nodes are other processes, possibly on other machines.
+the way they hold the embedded one: a `Network` (`ledger.node.network`) with peers and an
+ordering service, here `RemotePeer`s and a `RemoteOrderer` on one NATS connection
+(`ledger.transport.nats_remote`), which this module connects. Nothing is started or locked:
+the nodes are other processes, possibly on other machines. It does not know `Network`
+(which builds itself from these parts), so the two modules form no import cycle.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from ledger.core.channel import Channel
 from ledger.core.channel_config import genesis_config
 from ledger.core.errors import ConfigError
 from ledger.core.messages import Block
 from ledger.node.layout import NetworkLayout
+from ledger.node.netstatus import client_options
 from ledger.node.spec import load_spec
 from ledger.transport.nats_client import NatsClient
 from ledger.transport.nats_remote import ChannelLink, RemoteOrderer, RemotePeer
 from ledger.transport.protocols import PeerService
 from ledger.transport.subjects import ChannelSubjects
 
-if TYPE_CHECKING:
-    from ledger.node.network import Network
+
+@dataclass(frozen=True)
+class RemoteParts:
+    """A networked channel as a `Network` holds it: the ordering service, the peers, and
+    what closes their NATS connection."""
+
+    orderer: RemoteOrderer
+    peers: list[PeerService]
+    close: Callable[[], None]
 
 
 def is_networked(layout: NetworkLayout) -> bool:
@@ -32,8 +44,6 @@ def is_networked(layout: NetworkLayout) -> bool:
 
 def cli_options(layout: NetworkLayout) -> dict[str, Any]:
     """The console organization's CLI client credentials (what `invoke` and `query` use)."""
-    from ledger.node.netstatus import client_options
-
     spec = load_spec(layout.network_file)
     options = client_options(layout, spec.console.org)
     if not options:
@@ -41,14 +51,13 @@ def cli_options(layout: NetworkLayout) -> dict[str, Any]:
     return options
 
 
-def open_networked(layout: NetworkLayout, genesis: Block, options: dict[str, Any] | None = None) -> "Network":
-    from ledger.node.network import Network
-
-    spec = load_spec(layout.network_file)
+def connect_networked(genesis: Block, options: dict[str, Any]) -> RemoteParts:
+    """Connect to the channel of `genesis` over NATS (with `options`) and ask every peer's
+    status once, so a new client starts with their heights instead of waiting a heartbeat."""
     config = genesis_config(genesis)
     channel = Channel(config)
     subjects = ChannelSubjects(config.channel)
-    client = NatsClient(options if options is not None else cli_options(layout))
+    client = NatsClient(options)
     try:
         remote = [RemotePeer(client, subjects, node.node_id, channel.msp.deserialize(node.cert)) for node in config.peers]
         orderer = RemoteOrderer(client, subjects, [node.node_id for node in config.orderers])
@@ -57,5 +66,4 @@ def open_networked(layout: NetworkLayout, genesis: Block, options: dict[str, Any
     except BaseException:
         client.close()
         raise
-    peers: list[PeerService] = list(remote)
-    return Network(layout, spec, genesis, orderer, peers, peer_processes=False, on_close=link.close)
+    return RemoteParts(orderer, list(remote), link.close)

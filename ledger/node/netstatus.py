@@ -24,6 +24,7 @@ from ledger.transport.subjects import ChannelSubjects
 
 HEARTBEAT_LISTEN_S = 2.5  # a little over two heartbeat periods
 CONNECT_TIMEOUT_S = 3.0
+CONNECT_TOTAL_S = 8.0  # all servers tried: a stopped consortium is reported, not waited for
 
 
 def client_options(layout: NetworkLayout, org: str) -> dict[str, Any]:
@@ -51,7 +52,10 @@ async def _listen_heartbeats(options: dict[str, Any], subject: str, listen_s: fl
         pass
 
     try:
-        nc = await nats.connect(**options, connect_timeout=CONNECT_TIMEOUT_S, max_reconnect_attempts=0, allow_reconnect=False, error_cb=quiet)
+        # Bounded as a whole: with every server down nats-py can keep trying the server list
+        # (measured: `status` of a stopped consortium hung > 60 s instead of reporting it).
+        connecting = nats.connect(**options, connect_timeout=CONNECT_TIMEOUT_S, max_reconnect_attempts=0, allow_reconnect=False, error_cb=quiet)
+        nc = await asyncio.wait_for(connecting, CONNECT_TOTAL_S)
     except Exception:  # no NATS server reachable: nothing is heard
         return beats
 

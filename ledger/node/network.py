@@ -14,20 +14,21 @@ import fcntl
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ledger.core.channel import Channel
 from ledger.core.channel_config import ChannelConfig, genesis_config
-from ledger.core.errors import LedgerError
+from ledger.core.errors import LedgerError, StorageCorruption
 from ledger.core.identity import SigningIdentity
 from ledger.core.messages import Block
 from ledger.gateway import CommitWaiter, Gateway, Suspects
 from ledger.node.init import load_admin, load_ca, load_genesis, load_node_identity
 from ledger.node.layout import NetworkLayout
 from ledger.node.logs import configure_logging
+from ledger.node.netnetwork import cli_options, connect_networked, is_networked
 from ledger.node.orphans import end_orphans, remove_pid_file, write_pid_file
 from ledger.node.spec import NetworkSpec, load_spec
 from ledger.order.solo import SoloOrderer
@@ -61,7 +62,7 @@ def _lock_data_dir(layout: NetworkLayout) -> int:
     return fd
 
 
-def _stored_blocks(blocks_dir: Path) -> Callable[[int], Iterator[bytes]]:
+def stored_blocks(blocks_dir: Path) -> Callable[[int], Iterator[bytes]]:
     """A peer's block files read in place (before the peers start): what the orderer repairs
     damaged blocks from."""
 
@@ -71,6 +72,28 @@ def _stored_blocks(blocks_dir: Path) -> Callable[[int], Iterator[bytes]]:
                 yield data
 
     return blocks_from
+
+
+class PeerDamaged(StorageCorruption):
+    """A peer's stored data is damaged: it refuses to start, and the message names the repair."""
+
+    def __init__(self, layout: NetworkLayout, peer: str, why: str) -> None:
+        super().__init__(
+            f"{peer} refuses to start: {why}; with the network stopped, run `gridledger repair --data {layout.root} --peer {peer}` "
+            "to restore its blocks from verified copies (the orderer's, the other peers') and rebuild its state"
+        )
+        self.peer = peer
+
+
+@contextlib.contextmanager
+def _repair_hint(layout: NetworkLayout, peer: str) -> Iterator[None]:
+    """A STORAGE_CORRUPT refusal of `peer` (in this process or its own) as PeerDamaged."""
+    try:
+        yield
+    except LedgerError as exc:
+        if exc.code != "STORAGE_CORRUPT" or isinstance(exc, PeerDamaged):
+            raise
+        raise PeerDamaged(layout, peer, exc.message) from None
 
 
 @contextlib.contextmanager
@@ -142,10 +165,10 @@ class Network:
         configure_logging()
         layout = NetworkLayout(Path(data_dir))
         genesis = load_genesis(layout)
-        from ledger.node.netnetwork import is_networked, open_networked
-
         if is_networked(layout) if networked is None else networked:  # nodes run on their own: nothing to lock
-            return open_networked(layout, genesis, nats_options)
+            remote = connect_networked(genesis, nats_options if nats_options is not None else cli_options(layout))
+            spec = load_spec(layout.network_file)
+            return cls(layout, spec, genesis, remote.orderer, remote.peers, peer_processes=False, on_close=remote.close)
         lock_fd = _lock_data_dir(layout)
         try:
             end_orphans(layout)  # children of a killed run would still hold their block stores
@@ -161,7 +184,7 @@ class Network:
         spec = load_spec(layout.network_file)
         config = genesis_config(genesis)
         orderer_node = config.orderers[0].node_id  # the embedded ordering service is solo
-        copies = [_stored_blocks(layout.blocks_dir(node.node_id)) for node in config.peers]
+        copies = [stored_blocks(layout.blocks_dir(node.node_id)) for node in config.peers]
         orderer = SoloOrderer(load_node_identity(layout, orderer_node), Channel(config), layout.node_dir(orderer_node), genesis, copies=copies)
         peers: list[PeerService] = []
         pipe_peers: list[PipePeer] = []
@@ -179,12 +202,14 @@ class Network:
                     pipe_peers.append(pipe_peer)
                     peers.append(pipe_peer)
                 else:
-                    peer = Peer(name, identity, Channel(config), layout.node_dir(name), url)
-                    orderer.subscribe(peer.deliver)
-                    peer.start(genesis, orderer.blocks_from)
+                    with _repair_hint(layout, name):
+                        peer = Peer(name, identity, Channel(config), layout.node_dir(name), url)
+                        orderer.subscribe(peer.deliver)
+                        peer.start(genesis, orderer.blocks_from)
                     peers.append(peer)
             for pipe_peer in pipe_peers:
-                pipe_peer.wait_ready()
+                with _repair_hint(layout, pipe_peer.name):
+                    pipe_peer.wait_ready()
         except BaseException:
             for started in peers:
                 started.stop()
@@ -254,12 +279,13 @@ class Network:
 
     def gateway(self, identity: SigningIdentity, *, commit_peer: PeerService | None = None) -> Gateway:
         """A gateway waiting on `commit_peer` (default: the first peer of the identity's org),
-        failing over to another live peer (own org first) when that one dies."""
+        failing over to another live peer (own org first) when that one dies or hangs."""
         org = identity.identity.org
         waiter = self._waiter(commit_peer or self._home_peer(identity))
 
-        def failover() -> CommitWaiter | None:
-            live = sorted((p for p in self.peers if p.alive), key=lambda p: (p.org != org, -p.height))
+        def failover(avoid: Collection[str]) -> CommitWaiter | None:
+            """A live peer not in `avoid` (dead or silent ones): own org, not suspect, highest first."""
+            live = sorted((p for p in self.peers if p.alive and p.name not in avoid), key=lambda p: (p.org != org, p.name in self.suspects, -p.height))
             return self._waiter(live[0]) if live else None
 
         policies = {cc.name: self.channel_view.endorsement_policy(cc.name) for cc in self.config.chaincodes}

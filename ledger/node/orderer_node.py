@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -18,6 +19,7 @@ from ledger.core.channel import Channel
 from ledger.core.channel_config import genesis_config
 from ledger.core.errors import ConfigError, NodeFailed
 from ledger.core.identity import SigningIdentity
+from ledger.node.health import maybe_serve, with_status
 from ledger.node.init import read_genesis
 from ledger.node.logs import configure_logging
 from ledger.node.nodeconf import NodeConfig
@@ -27,6 +29,7 @@ from ledger.transport.nats_link import node_connect_options, stream_replicas
 log = structlog.get_logger("orderer")
 
 EXIT_FAULT = 1
+STREAM_INFO_TIMEOUT_S = 2.0  # a health probe's look at the streams (no quorum: it says so)
 
 
 def build_orderer(home: Path, config: NodeConfig) -> JetStreamOrderer:
@@ -44,9 +47,33 @@ def build_orderer(home: Path, config: NodeConfig) -> JetStreamOrderer:
     return JetStreamOrderer(config.name, identity, channel, genesis, options, stream_replicas(config.nats.urls))
 
 
-async def _serve(orderer: JetStreamOrderer) -> None:
+class OrdererHealth:
+    """The orderer's health report: its own facts and both streams' replication state."""
+
+    def __init__(self, orderer: JetStreamOrderer) -> None:
+        self.orderer = orderer
+        self.loop: asyncio.AbstractEventLoop | None = None  # the node's loop, once running
+
+    def __call__(self) -> dict[str, Any]:
+        facts = self.orderer.health()
+        loop = self.loop
+        if loop is not None and not loop.is_closed() and not facts["problems"]:
+            ask = asyncio.run_coroutine_threadsafe(self.orderer.streams_health(STREAM_INFO_TIMEOUT_S), loop)
+            try:
+                streams = ask.result(STREAM_INFO_TIMEOUT_S * 2 + 1)
+            except Exception as exc:  # the loop is stopping, or too busy to answer in time
+                streams = {"error": repr(exc)}
+            facts["streams"] = streams
+            failing = [name for name, info in streams.items() if not isinstance(info, dict) or "error" in info]
+            if failing:
+                facts["problems"] = [*facts["problems"], f"stream state unavailable: {', '.join(failing)}"]
+        return with_status(facts)
+
+
+async def _serve(orderer: JetStreamOrderer, health: OrdererHealth) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    health.loop = loop
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await orderer.run(stop)
@@ -56,10 +83,15 @@ def run_orderer(home: Path, config: NodeConfig) -> int:
     """Run until stopped; the process exit code (0 clean stop, EXIT_FAULT on a fault)."""
     configure_logging()
     orderer = build_orderer(home, config)
+    health = OrdererHealth(orderer)
+    server = maybe_serve(config.health_host, config.health_port, health)
     try:
-        asyncio.run(_serve(orderer))
+        asyncio.run(_serve(orderer, health))
     except NodeFailed as exc:
         log.error("orderer_stopped", node=config.name, why=exc.message)
         return EXIT_FAULT
+    finally:
+        if server is not None:
+            server.stop()
     log.info("orderer_stopped", node=config.name, height=orderer.height)
     return 0

@@ -16,6 +16,7 @@ from ledger.core.channel import Channel
 from ledger.core.channel_config import genesis_config
 from ledger.core.errors import ConfigError
 from ledger.core.identity import SigningIdentity
+from ledger.node.health import maybe_serve, with_status
 from ledger.node.init import read_genesis
 from ledger.node.layout import NodeLayout
 from ledger.node.logs import configure_logging
@@ -50,6 +51,7 @@ def run_peer(home: Path, config: NodeConfig) -> int:
     """Run the peer until SIGTERM/SIGINT (exit 0) or until its commit path fails."""
     configure_logging()
     node = build_peer_node(home, config)
+    server = maybe_serve(config.health_host, config.health_port, lambda: with_status(node.health()))
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -57,5 +59,9 @@ def run_peer(home: Path, config: NodeConfig) -> int:
             loop.add_signal_handler(signum, node.stop.set)
         await node.run()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        if server is not None:
+            server.stop()
     return 0

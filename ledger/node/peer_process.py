@@ -19,7 +19,7 @@ import structlog
 
 from ledger.core.channel import Channel
 from ledger.core.channel_config import genesis_config
-from ledger.core.errors import NodeFailed
+from ledger.core.errors import LedgerError, NodeFailed
 from ledger.node.init import load_genesis, load_node_identity
 from ledger.node.layout import NetworkLayout
 from ledger.node.logs import configure_logging
@@ -31,6 +31,7 @@ from ledger.transport.pipe_server import PipeServer
 log = structlog.get_logger("peer_process")
 
 EXIT_NODE_FAILED = 3  # the peer's commit loop failed: the process ends, loudly, with this code
+EXIT_REFUSED = 4  # the peer refused to start (damaged storage, bad configuration): told to the parent first
 
 
 def orderer_blocks(blocks_dir: Path) -> BlockSource:
@@ -59,8 +60,13 @@ def main(argv: list[str]) -> int:
     layout = NetworkLayout(data_dir)
     genesis = load_genesis(layout)
     config = genesis_config(genesis)
-    peer = Peer(node_id, load_node_identity(layout, node_id), Channel(config), layout.node_dir(node_id), state_url)
-    peer.start(genesis, orderer_blocks(layout.blocks_dir(config.orderers[0].node_id)), commit_thread=False)
+    try:
+        peer = Peer(node_id, load_node_identity(layout, node_id), Channel(config), layout.node_dir(node_id), state_url)
+        peer.start(genesis, orderer_blocks(layout.blocks_dir(config.orderers[0].node_id)), commit_thread=False)
+    except LedgerError as exc:  # e.g. STORAGE_CORRUPT: the parent raises it with its code, not "process ended"
+        log.error("peer_refused_to_start", peer=node_id, code=exc.code, message=exc.message, exit_code=EXIT_REFUSED)
+        FrameWriter(protocol_out).send(["refused", exc.code, exc.message])
+        return EXIT_REFUSED
     server = PipeServer(peer, FrameReader(0), FrameWriter(protocol_out))
     try:
         server.serve()

@@ -16,7 +16,6 @@ import signal
 import subprocess
 import threading
 import time
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ import structlog
 from ledger.core.errors import ConfigError
 from ledger.node.layout import NetworkLayout, NodeLayout
 from ledger.node.nodeconf import NodeConfig, load_node_config
+from ledger.transport.nats_cluster import http_ok
 
 log = structlog.get_logger("supervisor")
 
@@ -49,12 +49,7 @@ def networked_homes(layout: NetworkLayout) -> list[Path]:
 
 
 def nats_healthy(config: NodeConfig) -> bool:
-    url = f"http://{config.health_host}:{config.health_port}/healthz"
-    try:
-        with urllib.request.urlopen(url, timeout=HEALTH_TIMEOUT_S) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
+    return http_ok(f"http://{config.health_host}:{config.health_port}/healthz", HEALTH_TIMEOUT_S)
 
 
 @dataclass

@@ -116,8 +116,8 @@ class JetStreamOrderer:
         try:
             self._js = self._nc.jetstream()
             s = self.subjects
-            await link.ensure_stream(self._js, s.envelopes_stream, s.envelopes, self._replicas)
-            await link.ensure_stream(self._js, s.blocks_stream, s.blocks, self._replicas)
+            await link.ensure_stream(self._js, link.envelopes_stream_config(s.envelopes_stream, s.envelopes, self._replicas, self._batch))
+            await link.ensure_stream(self._js, link.blocks_stream_config(s.blocks_stream, s.blocks, self._replicas, self._batch))
             await self._append_genesis()
             number, previous_hash, resume_seq = await self._resume_point()
             self._consenter = Consenter(self._batch, number + 1, resume_seq)
@@ -252,6 +252,9 @@ class JetStreamOrderer:
                 self.stats.accepted += 1
                 return verdict
             except Exception as exc:
+                if isinstance(exc, APIError) and exc.err_code == link.JS_MESSAGE_TOO_LARGE:
+                    self.stats.refused += 1  # the stream's own max_msg_size (admission let it pass)
+                    return BroadcastResult(False, OrdererCode.TOO_LARGE, "the envelopes stream refuses a message this large")
                 if not link.is_transient(exc):
                     log.error("envelope_append_failed", node=self.name, tx_id=tx_id, error=repr(exc))
                     break
@@ -405,3 +408,42 @@ class JetStreamOrderer:
             except Exception as exc:
                 log.debug("heartbeat_failed", node=self.name, error=str(exc))
             await asyncio.sleep(HEARTBEAT_S)
+
+    # --- health -----------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        """The node's own facts for its health endpoint (`ledger.node.health`), read from the
+        endpoint's thread: degraded while NATS is unreachable, before it resumed, or after a fault."""
+        nc = self._nc
+        connected = nc is not None and nc.is_connected
+        problems = []
+        if not connected:
+            problems.append("not connected to NATS")
+        if self._consenter is None:
+            problems.append("not resumed from the blocks stream yet")
+        if self._failure is not None:
+            problems.append(f"fault: {self._failure.message}")
+        beat = self.heartbeat()
+        return {
+            **{k: v for k, v in beat.items() if k not in ("kind", "commit_hash", "block_hash")},
+            "role": "orderer",
+            "block_hash": self.last_hash.hex(),
+            "envelopes_pending": self._stream_pending,
+            "nats": {"connected": connected, "server": nc.connected_url.netloc if connected and nc.connected_url else None},
+            "problems": problems,
+        }
+
+    async def streams_health(self, timeout_s: float) -> dict[str, Any]:
+        """Both streams' replication as the cluster reports it (leader, replicas current, lag);
+        a stream that cannot answer (no quorum, unreachable) says why."""
+        out: dict[str, Any] = {}
+        for name in (self.subjects.envelopes_stream, self.subjects.blocks_stream):
+            try:
+                info = await asyncio.wait_for(self._js.stream_info(name), timeout_s)
+            except Exception as exc:
+                out[name] = {"error": repr(exc)}
+                continue
+            cluster = info.cluster
+            replicas = [{"name": r.name, "current": r.current, "lag": r.lag} for r in (cluster.replicas or [])] if cluster else []
+            out[name] = {"messages": info.state.messages, "last_seq": info.state.last_seq, "leader": cluster.leader if cluster else None, "replicas": replicas}
+        return out

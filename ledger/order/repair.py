@@ -51,7 +51,7 @@ def open_orderer_store(directory: Path, genesis: Block, channel: Channel, copies
         number = damage.number
         previous_hash = _last_intact_hash(directory, number)
         needed = max(number + 1, _index_entries(directory))
-        repair = max((_verified_run(source, number, previous_hash, genesis, channel) for source in copies), key=len, default=[])
+        repair = max((verified_run(source, number, previous_hash, genesis, channel) for source in copies), key=len, default=[])
         if number + len(repair) < needed:
             raise OrdererDamaged(number, f"{damage.reason}; the peers hold verified copies up to block {number + len(repair) - 1}, the orderer had {needed} blocks") from None
         cut_damaged(directory, damage)
@@ -79,9 +79,10 @@ def _index_entries(directory: Path) -> int:
     return index.stat().st_size // INDEX_ENTRY.size if index.exists() else 0
 
 
-def _verified_run(source: BlockCopies, number: int, previous_hash: bytes | None, genesis: Block, channel: Channel) -> list[bytes]:
+def verified_run(source: BlockCopies, number: int, previous_hash: bytes | None, genesis: Block, channel: Channel) -> list[bytes]:
     """The longest run of blocks from `number` in `source` that seal onto `previous_hash`,
-    re-encoded as the orderer stores them (peer metadata stripped)."""
+    re-encoded as the orderer stores them (peer metadata stripped). A peer's repair uses it
+    too (`ledger.peer.repair`)."""
     run: list[bytes] = []
     try:
         for data in source(number):

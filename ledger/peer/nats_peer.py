@@ -69,6 +69,7 @@ class NatsPeerNode:
         self._commit_pool = ThreadPoolExecutor(1, thread_name_prefix="commit")
         self._inbox: asyncio.Queue[Msg] = asyncio.Queue(INBOX_MAX)
         self._next_number = 0  # the block the consumer should deliver next
+        self._consumer_error: str | None = "not started"  # why the blocks consumer last failed (health)
         self._queries: dict[str, Callable[..., Any]] = {
             "evaluate": peer.evaluate,
             "block": peer.block,
@@ -132,13 +133,16 @@ class NatsPeerNode:
                     try:
                         messages = await subscription.fetch(FETCH_MAX, timeout=FETCH_WAIT_S)
                     except nats.errors.TimeoutError:
+                        self._consumer_error = None
                         continue
+                    self._consumer_error = None
                     for message in messages:
                         await self._inbox.put(message)
                         self._next_number = message.metadata.sequence.stream  # block seq-1 taken, next is seq
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # server failover, stream not there yet, consumer lost
+                self._consumer_error = repr(exc)
                 log.info("blocks_consumer_retry", peer=self.peer.name, error=repr(exc), next_block=self._next_number)
                 await asyncio.sleep(CONSUMER_RETRY_S)
 
@@ -248,3 +252,29 @@ class NatsPeerNode:
         height, commit = self.peer.status
         return ok_reply({"name": self.peer.name, "org": self.peer.org, "height": height, "commit_hash": commit})
 
+    # --- health -------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        """What the node's health endpoint says (`ledger.node.health`; read from its thread):
+        degraded while NATS is unreachable, the blocks consumer fails or the commit path died."""
+        nc = self._nc
+        connected = nc is not None and nc.is_connected
+        height, commit = self.peer.status
+        problems = []
+        if not connected:
+            problems.append("not connected to NATS")
+        if self._consumer_error is not None:
+            problems.append(f"blocks consumer: {self._consumer_error}")
+        if not self.peer.alive:
+            problems.append(f"commit path failed: {self.peer.failure}")
+        server = nc.connected_url.netloc if connected and nc is not None and nc.connected_url else None
+        return {
+            "name": self.peer.name,
+            "org": self.peer.org,
+            "role": "peer",
+            "height": height,
+            "commit_hash": commit.hex(),
+            "nats": {"connected": connected, "server": server},
+            "blocks": {"next_block": self._next_number, "fetched_not_committed": self._inbox.qsize()},
+            "problems": problems,
+        }

@@ -148,7 +148,7 @@ def cut_damaged(directory: Path, damage: BlockStoreCorruption) -> list[Path]:
     later = sorted(p for p in directory.iterdir() if (m := _DATA_NAME.match(p.name)) and int(m.group(1)) >= file_no)
     for path in later:
         start = damage.offset if path == damage.path else 0
-        keep = directory / f"{DAMAGED_PREFIX}{damage.number:08d}-{path.name}"
+        keep = unused_path(directory / f"{DAMAGED_PREFIX}{damage.number:08d}-{path.name}")
         with open(path, "rb") as data:
             data.seek(start)
             keep.write_bytes(data.read())
@@ -167,6 +167,16 @@ def cut_damaged(directory: Path, damage: BlockStoreCorruption) -> list[Path]:
         os.close(fd)
     log.warning("blockstore.damage_cut", directory=str(directory), block=damage.number, reason=damage.reason, kept=[str(k) for k in kept])
     return kept
+
+
+def unused_path(path: Path) -> Path:
+    """`path`, or `path` with a `.1`, `.2`, ... suffix when it exists: a second repair of the
+    same block never overwrites the bytes an earlier one kept."""
+    candidate, n = path, 0
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}.{n}")
+    return candidate
 
 
 def index_problem(directory: Path, height: int) -> tuple[int, str] | None:

@@ -12,11 +12,16 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from ledger.core.messages import HistoryEntry, Version
 
 KEYS_PER_QUERY_MAX = 500
 BUSY_TIMEOUT_S = 30.0
+_ROW_QUERIES = {  # same columns and order as the tables in statedb (is_delete last, as a bool)
+    "history": "SELECT key, block, tx_num, tx_id, timestamp_ms, value, is_delete FROM history ORDER BY key, block, tx_num",
+    "txindex": "SELECT tx_id, block, tx_num, code FROM txindex ORDER BY tx_id",
+}
 
 
 def _chunks(items: list[str]) -> Iterator[list[str]]:
@@ -80,6 +85,18 @@ class RawSnapshot:
     def savepoint(self) -> tuple[int, bytes] | None:
         row = self._conn.execute("SELECT block, commit_hash FROM savepoint WHERE id = 1").fetchone()
         return None if row is None else (row[0], row[1])
+
+    def iter_rows(self, table: str, page_rows: int = 1000) -> Iterator[tuple[Any, ...]]:
+        """Every row of `history` or `txindex` in primary-key order (columns as
+        `statedb.StateDB.iter_rows` gives them), streamed from this connection's cursor."""
+        sql = _ROW_QUERIES[table]
+        cursor = self._conn.execute(sql)
+        try:
+            while rows := cursor.fetchmany(page_rows):
+                for row in rows:
+                    yield (*row[:6], bool(row[6])) if table == "history" else tuple(row)
+        finally:
+            cursor.close()
 
     def iter_state(self, page_rows: int = 1000) -> Iterator[tuple[str, bytes, Version]]:
         """All keys in key order, in pages (memory stays bounded)."""

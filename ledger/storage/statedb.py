@@ -84,6 +84,7 @@ savepoint_table = sa.Table(
     sa.Column("commit_hash", sa.LargeBinary, nullable=False),
 )
 
+_ROW_TABLES = {"history": history_table, "txindex": txindex_table}  # derived tables verify compares row by row
 _S, _H, _T, _P = state_table.c, history_table.c, txindex_table.c, savepoint_table.c
 _SELECT_ONE = sa.select(_S.value, _S.block, _S.tx_num).where(_S.key == sa.bindparam("k"))
 _SELECT_MANY = sa.select(_S.key, _S.value, _S.block, _S.tx_num).where(_S.key.in_(sa.bindparam("ks", expanding=True)))
@@ -185,6 +186,14 @@ class StateSnapshot:
         """(last applied block number, its commit hash), or None when nothing was applied."""
         row = self._conn.execute(_SELECT_SAVEPOINT).first()
         return None if row is None else (row[0], row[1])
+
+    def iter_rows(self, table: str) -> Generator[tuple[Any, ...], None, None]:
+        """Every row of `history` or `txindex` in primary-key order, streamed, as of this
+        snapshot (a live verify compares them with a rebuild from the same blocks)."""
+        chosen = _ROW_TABLES[table]
+        query = sa.select(chosen).order_by(*chosen.primary_key.columns)
+        for row in self._conn.execute(query, execution_options={"stream_results": True, "yield_per": STATE_ROWS_PER_FETCH}):
+            yield tuple(row)
 
     def iter_state(self) -> Generator[tuple[str, bytes, Version], None, None]:
         """All keys in key order, read in pages (keyset pagination): memory stays bounded."""
@@ -312,7 +321,7 @@ class StateDB:
     def iter_rows(self, table: str) -> Generator[tuple[Any, ...], None, None]:
         """Every row of `history` or `txindex` in primary-key order, streamed (verify compares
         them with a rebuild from the blocks); the key columns come first in each row."""
-        chosen = {"history": history_table, "txindex": txindex_table}[table]
+        chosen = _ROW_TABLES[table]
         query = sa.select(chosen).order_by(*chosen.primary_key.columns)
         with self._engine.connect() as conn:
             for row in conn.execution_options(stream_results=True, yield_per=STATE_ROWS_PER_FETCH).execute(query):
@@ -321,7 +330,7 @@ class StateDB:
     @staticmethod
     def key_width(table: str) -> int:
         """How many leading columns of `iter_rows(table)` form the primary key."""
-        return len({"history": history_table, "txindex": txindex_table}[table].primary_key.columns)
+        return len(_ROW_TABLES[table].primary_key.columns)
 
     def state_digest(self) -> bytes:
         """sha256 over the domain tag, then encode((key, value, (block, tx_num))) of every key in key order."""

@@ -24,6 +24,13 @@ from ledger.core.messages import compute_tx_id
 from ledger.gateway import Gateway, GatewayError, creator_party, make_signoff
 
 SENDERS_DEFAULT = 16
+# Over NATS a sender waits ~5-10x longer per transaction (endorse and broadcast are network
+# round trips through the cluster, the broadcast acknowledged only once JetStream R3 has it
+# on disk): 16 senders capped the networked rounds at 16 transactions in flight, ~130 tx/s
+# on this 2-core machine, the nodes' per-message costs unbatched (JetStream groups fsyncs only
+# across concurrent writes). 64, in A/B runs: 1.2-1.9x the VALID tx/s while the machine had
+# spare CPU, no gain while other jobs held it; p50 2-5x higher (README, "Performance").
+NETWORKED_SENDERS_DEFAULT = 64
 ROUND_TIMEOUT_S = 120.0
 
 

@@ -1,4 +1,4 @@
-"""The `gridledger` command line: init, invoke, query, status, verify, bench.
+"""The `gridledger` command line: init, invoke, query, status, verify, repair, bench.
 
 Every command prints one JSON document on stdout and logs on stderr. A committed
 transaction exits 0 with its `tx_id`, `block` and `code: "VALID"`. Every error is
@@ -268,11 +268,31 @@ def verify(data: Path = DataOption) -> None:
 
 
 @app.command()
+def repair(
+    data: Path = DataOption,
+    peer: str = typer.Option(..., "--peer", help="The peer to repair, e.g. peer1.Org2 (`gridledger status` lists them)."),
+) -> None:
+    """Repair a stopped network's peer whose block files are damaged (STORAGE_CORRUPT): its
+    first unsound block and every one after it are replaced by verified copies from the
+    orderer and the other peers (damaged bytes kept in damaged-* files), its state, history
+    and tx index rebuilt from the blocks; then the network is verified. Exits 1 unless
+    verify passes."""
+    from ledger.tools.repair import repair_network_peer
+
+    if not NetworkLayout(data).genesis_file.exists():
+        fail("NO_NETWORK", f"{data} holds no network: run `gridledger init --data {data}` first")
+    if is_networked(data):
+        fail("REPAIR_FAILED", "repair works on an embedded network; a networked peer node catches up from the blocks stream: stop it, move its blocks and state aside, start it")
+    result = repair_network_peer(data, peer)
+    emit(result, 0 if result["verify"]["ok"] else 1)
+
+
+@app.command()
 def bench(
     data: Path = typer.Option(Path("bench-data"), "--data", help="Network to benchmark (created if missing)."),
     transactions: int = typer.Option(2000, "--tx", min=1, help="Transactions per measured round."),
     rates: str = typer.Option("0", "--rates", help="Comma-separated send rates in tx/s per round; 0 = as fast as possible."),
-    workers: int = typer.Option(16, "--senders", min=1, help="Client threads that endorse and order (commits are awaited asynchronously)."),
+    senders: int | None = typer.Option(None, "--senders", min=1, help="Client threads that endorse and order (commits are awaited asynchronously); default 16, or 64 with --networked."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     report_dir: Path | None = typer.Option(None, "--report", help="Also write report.json and SVG charts here."),
     one_process: bool = typer.Option(False, "--one-process", help="Run every peer in this process even if the network file asks for peer processes."),
@@ -280,9 +300,11 @@ def bench(
     networked: bool = typer.Option(False, "--networked", help="Benchmark the networked topology (NATS, 3 orderer nodes, 4 peer nodes), started for the run unless already running."),
 ) -> None:
     """Caliper-style benchmark: setup, then measured rounds at fixed send rates."""
+    from ledger.tools.bench import NETWORKED_SENDERS_DEFAULT, SENDERS_DEFAULT
     from ledger.tools.benchrun import run_benchmark
 
     round_rates = parse_rates(rates)
+    workers = senders if senders is not None else (NETWORKED_SENDERS_DEFAULT if networked else SENDERS_DEFAULT)
     layout = NetworkLayout(data)
     if not layout.genesis_file.exists():
         init_network(default_config_path(), data, admin_password=os.environ.get("GRIDLEDGER_ADMIN_PASSWORD") or None, networked=networked)
@@ -309,7 +331,7 @@ def bench(
         elif chosen.bench:
             module_name, _, attr = chosen.bench.partition(":")
             runner = getattr(importlib.import_module(module_name), attr)
-            report = runner(net, transactions, workers, quiet=as_json, report_dir=report_dir)
+            report = runner(net, transactions, workers, quiet=as_json, report_dir=report_dir, rates=round_rates)
         elif chosen.name == net.chaincode_name:
             report = run_benchmark(net, transactions, round_rates, workers, quiet=as_json, report_dir=report_dir)
         else:

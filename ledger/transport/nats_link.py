@@ -18,9 +18,10 @@ from typing import Any
 import msgspec
 import nats
 from nats.aio.msg import Msg
-from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import APIError, NoStreamResponseError, ServiceUnavailableError
 
+from ledger.core.channel_config import BatchParameters
 from ledger.core.codes import OrdererCode
 from ledger.core.encoding import decode, encode
 from ledger.core.errors import ConfigError
@@ -39,14 +40,32 @@ JS_WRONG_LAST_SEQUENCE = 10071
 JS_DUPLICATE_IN_PROCESS = 10158  # concurrent publishes of one Msg-Id: retry
 JS_NO_MESSAGE_FOUND = 10037
 JS_STREAM_NAME_IN_USE = 10058  # exists with a different configuration
+JS_MESSAGE_TOO_LARGE = 10054  # "message size exceeds maximum allowed" (a stream's max_msg_size)
 JS_TRANSIENT_STATUS = (503, 408)
 
 RECONNECT_WAIT_S = 0.25
 CONNECT_TIMEOUT_S = 5.0
+# A node whose server is cut off (no answer, no close) notices it after this many
+# unanswered pings this far apart (~9-12 s) and reconnects to another server of the cluster.
+PING_INTERVAL_S = 3
+PINGS_OUTSTANDING_MAX = 3
 DUPLICATE_WINDOW_S = 120.0
 STREAM_READY_S = 60.0  # a fresh cluster elects its meta leader, then each stream's leader
 RETRY_PAUSE_S = 0.1
 FULL_REPLICAS = 3
+
+# Stream limits ------------------------------------------------------------------------------
+# The blocks stream is the ledger: peers catch up from it and `verify` reads it from block 0,
+# so it keeps everything (no byte, age or count limit), refuses deletes and purges, and if a
+# limit were ever set by hand it would refuse new blocks (discard NEW), never drop old ones.
+# The envelopes stream is only the ordering queue: an envelope is in a block once cut, and an
+# orderer resumes from the last block's `Gl-Resume-Seq`, so old envelopes may go (by age, and
+# by size, oldest first); both bounds are far beyond any backlog that waits to be cut.
+ENVELOPES_MAX_AGE_S = 24 * 3600.0  # well past the duplicate window and any orderer outage
+ENVELOPES_MAX_BYTES = 1 << 30  # per replica; ~350,000 uncut 3 KB envelopes
+ENVELOPE_HEADERS_HEADROOM = 4096  # Nats-Msg-Id and marker headers beyond the envelope itself
+BLOCK_FRAMING_HEADROOM = 512 << 10  # header, signature, metadata (below natsconf's max_payload headroom)
+UNLIMITED = -1
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     nats.errors.TimeoutError,
@@ -80,6 +99,8 @@ def node_connect_options(home: Path, config: NodeConfig, **extra: Any) -> dict[s
         max_reconnect_attempts=-1,
         reconnect_time_wait=RECONNECT_WAIT_S,
         connect_timeout=CONNECT_TIMEOUT_S,
+        ping_interval=PING_INTERVAL_S,
+        max_outstanding_pings=PINGS_OUTSTANDING_MAX,
     )
     options.update(extra)
     return options
@@ -90,19 +111,61 @@ def stream_replicas(urls: list[str]) -> int:
     return FULL_REPLICAS if len(urls) >= FULL_REPLICAS else 1
 
 
-async def ensure_stream(js: Any, name: str, subject: str, replicas: int, *, deadline_s: float = STREAM_READY_S) -> None:
-    """Create stream `name` or bind to it: idempotent, any orderer may call it first.
+def envelope_max_bytes(batch: BatchParameters) -> int:
+    """The largest message the envelopes stream stores: one envelope the channel admits."""
+    return batch.absolute_max_bytes + ENVELOPE_HEADERS_HEADROOM
 
-    An existing stream with another configuration is refused (ConfigError): a node never
-    silently changes the replicas or storage of a stream others rely on."""
-    config = StreamConfig(
+
+def block_max_bytes(batch: BatchParameters) -> int:
+    """The largest block the batch limits allow (a batch up to the preferred size plus one
+    envelope up to the absolute maximum), with its framing."""
+    return batch.absolute_max_bytes + batch.preferred_max_bytes + BLOCK_FRAMING_HEADROOM
+
+
+def envelopes_stream_config(name: str, subject: str, replicas: int, batch: BatchParameters) -> StreamConfig:
+    """The ordering queue: bounded in message size, age and bytes (oldest, long cut, go first)."""
+    return StreamConfig(
         name=name,
         subjects=[subject],
         num_replicas=replicas,
         storage=StorageType.FILE,
         retention=RetentionPolicy.LIMITS,
         duplicate_window=DUPLICATE_WINDOW_S,
+        max_msg_size=envelope_max_bytes(batch),
+        max_bytes=ENVELOPES_MAX_BYTES,
+        max_age=ENVELOPES_MAX_AGE_S,
+        discard=DiscardPolicy.OLD,
     )
+
+
+def blocks_stream_config(name: str, subject: str, replicas: int, batch: BatchParameters) -> StreamConfig:
+    """The ledger's blocks: every one kept for ever (peers catch up from any height)."""
+    return StreamConfig(
+        name=name,
+        subjects=[subject],
+        num_replicas=replicas,
+        storage=StorageType.FILE,
+        retention=RetentionPolicy.LIMITS,
+        duplicate_window=DUPLICATE_WINDOW_S,
+        max_msg_size=block_max_bytes(batch),
+        max_bytes=UNLIMITED,
+        max_msgs=UNLIMITED,
+        max_age=0.0,  # no age limit
+        discard=DiscardPolicy.NEW,
+        deny_delete=True,
+        deny_purge=True,
+    )
+
+
+async def ensure_stream(js: Any, config: StreamConfig, *, deadline_s: float = STREAM_READY_S) -> None:
+    """Create the stream `config` names or bind to it: idempotent, any orderer may call it first.
+
+    An existing stream with other subjects or storage is refused (ConfigError): a node never
+    silently changes a stream others rely on (one made by an older build without the limits
+    is used as it is)."""
+    name = config.name
+    assert name is not None and config.subjects
+    subject = config.subjects[0]
     loop = asyncio.get_running_loop()
     deadline = loop.time() + deadline_s
     while True:

@@ -30,6 +30,7 @@ from ledger.core.identity import Identity
 from ledger.core.messages import BroadcastResult, CommitEvent, CommitListener, HistoryEntry
 from ledger.execute.endorser import EndorserRefusal
 from ledger.transport.nats_client import NatsClient
+from ledger.transport.nats_link import is_transient
 from ledger.transport.nats_rpc import BLOCK_NOT_FOUND, HEARTBEAT_STALE_S, parse_heartbeat, parse_reply, query_request
 from ledger.transport.subjects import ChannelSubjects
 
@@ -42,6 +43,7 @@ STATUS_TIMEOUT_S = 2.0
 BROADCAST_TIMEOUT_S = 3.0  # one attempt
 BROADCAST_RETRY_S = 20.0  # all attempts: well past a stream leader's failover
 BROADCAST_PAUSE_S = 0.1
+BLOCK_READ_RETRY_S = 20.0  # reading one block of the stream across a leader election
 UNREACHABLE = (nats.errors.TimeoutError, nats.errors.NoRespondersError, nats.errors.ConnectionClosedError, TimeoutError)
 
 
@@ -53,6 +55,8 @@ class PeerUnavailable(EndorserRefusal):
 
 
 def _refusal(exc: BaseException) -> LedgerError:
+    if isinstance(exc, nats.errors.MaxPayloadError):  # never sent: larger than the servers carry
+        return EndorserRefusal(OrdererCode.TOO_LARGE, "the proposal is larger than the NATS servers carry")
     return exc if isinstance(exc, LedgerError) else EndorserRefusal("PEER_ERROR", repr(exc))
 
 
@@ -218,6 +222,8 @@ class RemoteOrderer:
                 if result.accepted or result.code != OrdererCode.SERVICE_UNAVAILABLE:
                     return result
                 last = result.message
+            except nats.errors.MaxPayloadError:  # larger than the servers' max_payload: never sent
+                return BroadcastResult(False, OrdererCode.TOO_LARGE, "the envelope is larger than the NATS servers carry")
             except UNREACHABLE as exc:
                 last = repr(exc)
             if time.monotonic() + BROADCAST_PAUSE_S > deadline:
@@ -231,10 +237,17 @@ class RemoteOrderer:
         sequence = number + 1
         js = self._client.nc.jetstream()
         while True:
-            try:
-                message = self._client.run(js.get_msg(self._subjects.blocks_stream, sequence), CALL_TIMEOUT_S)
-            except nats.js.errors.NotFoundError:
-                return
+            deadline = time.monotonic() + BLOCK_READ_RETRY_S
+            while True:
+                try:
+                    message = self._client.run(js.get_msg(self._subjects.blocks_stream, sequence), CALL_TIMEOUT_S)
+                    break
+                except nats.js.errors.NotFoundError:
+                    return
+                except Exception as exc:  # 503 while the stream elects a leader (a server rejoined), a reconnect
+                    if not is_transient(exc) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(BROADCAST_PAUSE_S)
             yield bytes(message.data or b"")
             sequence += 1
 

@@ -24,6 +24,7 @@ import structlog
 from ledger.commit.chain_check import ChainReport
 from ledger.core.codes import EndorserCode
 from ledger.core.encoding import decode
+from ledger.core.errors import LedgerError
 from ledger.core.identity import SigningIdentity
 from ledger.core.messages import CommitEvent, CommitListener, HistoryEntry
 from ledger.execute.endorser import EndorserRefusal
@@ -88,6 +89,8 @@ class PipePeer:
         self._receiver.start()
 
     def wait_ready(self, timeout_s: float = START_TIMEOUT_S) -> None:
+        """Wait for the process to be serving; a LedgerError it refused to start with (e.g.
+        STORAGE_CORRUPT) is raised here with its code."""
         try:
             self._ready.result(timeout_s)
         except FutureTimeout:
@@ -283,6 +286,8 @@ class PipePeer:
                     with self._lock:
                         self._height, self._commit_hash = message[1], message[2]
                     self._ready.set_result(None)
+                elif kind == "refused" and not self._ready.done():  # it will not start: why, with its code
+                    self._ready.set_exception(LedgerError(message[1], message[2]))
         except LinkClosed as exc:
             self._went_away(str(exc))
 

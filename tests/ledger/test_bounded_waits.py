@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from netkit import endorse, signoffs_for, submit, wait_in_sync
+from netkit import balance, endorse, signoffs_for, submit, wait_in_sync
 
 from ledger.core.identity import SigningIdentity
 from ledger.core.messages import compute_tx_id
@@ -24,6 +24,7 @@ from ledger.transport.pipe_peer import PipePeer
 
 DEADLINE_S = 30.0
 ENDORSE_LIMIT_S = 2.0  # the gateways' endorsement limit in these tests (the default is 30 s)
+STALL_LIMIT_S = 3.0  # how long a silent commit peer is waited for here (the default is 5 s)
 
 
 @pytest.fixture
@@ -39,6 +40,10 @@ def _until(condition: Callable[[], bool], what: str, timeout_s: float = DEADLINE
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout_s} s: {what}")
         time.sleep(0.01)
+
+
+def query_balance(net: Network, user: SigningIdentity) -> int:
+    return balance(net, "A")
 
 
 def _topup(gateway: Gateway, net: Network, user: SigningIdentity, amount: int) -> SubmitResult:
@@ -79,6 +84,49 @@ def test_a_hung_peer_process_is_timed_out_and_left_out_then_catches_up(proc_net:
         os.kill(victim.pid, signal.SIGCONT)
     _until(lambda: victim.height == net.orderer.height, "the woken peer caught up")
     wait_in_sync(net)
+
+
+def test_a_hung_commit_peer_costs_a_bounded_wait_then_another_peer_gives_the_outcome(proc_net: Network) -> None:
+    """The gateway's own commit peer is SIGSTOPped (hung, not dead): without a commit event
+    from it for `commit_stall_s`, the gateway asks the other live peers by tx id and waits on
+    one of them, so the client gets the real outcome instead of COMMIT_TIMEOUT."""
+    net = proc_net
+    alice = net.enroll("Org1", "alice")
+    submit(net, alice, "userRegister", "Alice", "A")
+    wait_in_sync(net)
+    # The commit peer is one the submit's endorsement will not ask (each gateway rotates among
+    # an org's equal peers: its first pick is the commit peer, its second goes to the other),
+    # so only the commit wait can notice the hang.
+    home = next(p for p in net.gateway(alice).endorsing_set(net.chaincode_name) if p.org == "Org1")
+    gateway = net.gateway(alice, commit_peer=home)
+    assert home in gateway.endorsing_set(net.chaincode_name)
+    gateway.endorse_timeout_s = ENDORSE_LIMIT_S
+    gateway.commit_stall_s = STALL_LIMIT_S
+    assert isinstance(home, PipePeer) and home.pid is not None
+    height_before = home.height
+    os.kill(home.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        result = _topup(gateway, net, alice, 7)  # 30 s submit limit: COMMIT_TIMEOUT without failover
+        took = time.monotonic() - started
+        assert result.code.name == "VALID" and result.block >= height_before
+        assert STALL_LIMIT_S <= took < STALL_LIMIT_S + 10, took  # one stall limit, not the 30 s submit limit
+        assert home.height == height_before, "the stopped peer cannot have committed it"
+        assert gateway.waiter.peer is not home and home.name in net.suspects and home.alive
+        assert gateway.commit_status(result.tx_id) == (result.block, result.code)  # asked of the others only
+        # A new gateway on the hung peer: it is a suspect now, so the gateway waits elsewhere
+        # from the start and costs no stall limit.
+        again = net.gateway(alice, commit_peer=home)
+        again.endorse_timeout_s = ENDORSE_LIMIT_S
+        started = time.monotonic()
+        assert _topup(again, net, alice, 8).code.name == "VALID"
+        assert time.monotonic() - started < STALL_LIMIT_S + ENDORSE_LIMIT_S
+        assert again.waiter.peer is not home
+    finally:
+        os.kill(home.pid, signal.SIGCONT)
+    _until(lambda: home.height == net.orderer.height, "the woken peer caught up")
+    wait_in_sync(net)
+    assert query_balance(net, alice) == 15
 
 
 def test_endorsement_and_commit_go_on_while_a_long_verify_runs(proc_net: Network) -> None:

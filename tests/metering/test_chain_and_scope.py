@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from meterkit import World, reading
 
-from chaincode.metering.keys import batch_key, head_key
+from chaincode.metering.keys import batch_key, head_key, month_key, reading_key
 from chaincode.shim import canonical_json
 
 
@@ -51,6 +51,37 @@ def test_chain_check_finds_every_tampering() -> None:
         else:
             print(f"{case}: {found}")
     assert (tried, held) == (len(TAMPERS), len(TAMPERS))
+
+
+RECORD_TAMPERS = [
+    # (case, how the state is changed, (key, words) of the one problem expected)
+    ("a reading record's energy edited", lambda s: _edit_in(s, reading_key("M1", "2026-11-02T00:15:00Z"), wh=999),
+     (reading_key("M1", "2026-11-02T00:15:00Z"), "2026-11-02T00:15:00Z was edited: wh 999 (signed: 100)")),
+    ("a reading record's seq edited", lambda s: _edit_in(s, reading_key("M1", "2026-11-03T00:00:00Z"), seq=1),
+     (reading_key("M1", "2026-11-03T00:00:00Z"), "was edited: seq 1 (signed: 3)")),
+    ("a reading record deleted", lambda s: s.pop(reading_key("M1", "2026-11-01T00:00:00Z")),
+     (reading_key("M1", "2026-11-01T00:00:00Z"), "2026-11-01T00:00:00Z was deleted: batch 1 signed it")),
+    ("a reading record added", lambda s: s.__setitem__(reading_key("M1", "2026-11-04T00:00:00Z"), canonical_json({**reading("2026-11-04T00:00:00Z"), "seq": 3})),
+     (reading_key("M1", "2026-11-04T00:00:00Z"), "2026-11-04T00:00:00Z was added")),
+    ("a month total lowered", lambda s: s.__setitem__(month_key("M1", "2026-11"), canonical_json(1)),
+     (month_key("M1", "2026-11"), "the month total of 2026-11 is 1 Wh; the signed readings sum to 600 Wh")),
+]
+
+
+def _edit_in(state: dict[str, bytes], key: str, **change: Any) -> None:
+    state[key] = canonical_json({**json.loads(state[key]), **change})
+
+
+@pytest.mark.parametrize(("case", "tamper", "expected"), RECORD_TAMPERS, ids=[t[0] for t in RECORD_TAMPERS])
+def test_chain_check_names_an_edited_deleted_or_added_reading_record(case: str, tamper: Any, expected: tuple[str, str]) -> None:
+    """The copies bills and charts read (reading records, month totals) are checked against the
+    signed batches: a direct edit of the state is named by its key, the batches still verify."""
+    world = _chained_world()
+    tamper(world.ledger.state)
+    report = world.ok("Org1/collector", "verifyMeterChain", "M1")
+    assert report["ok"] is False and report["batches"] == 3
+    assert [p["key"] for p in report["problems"]] == [expected[0]], report["problems"]
+    assert expected[1] in report["problems"][0]["problem"]
 
 
 # --- regulators at three levels ------------------------------------------------------------
@@ -111,3 +142,26 @@ def test_regulator_levels_scope_every_read(scoped_world: World, label: str, visi
                 assert result == "NOT_IN_SCOPE"
         success, result = world.call(reader, "queryBill", meter_id, "2026-11")
         assert result == ("UNKNOWN_BILL" if expected_ok else "NOT_IN_SCOPE")
+
+
+def test_a_customer_reads_its_own_meters_only_and_writes_nothing(scoped_world: World) -> None:
+    """A customer identity (role customer, attribute customerRef, issued by the meter's
+    organization) reads exactly the meters registered with its customerRef."""
+    from meterkit import customer_ref
+
+    world = scoped_world
+    own = world.cas["Org1"].issue("cust-nj", "customer", {"customerRef": customer_ref("JS-NJ-LV")}).identity
+    elsewhere = world.cas["Org2"].issue("cust-nj", "customer", {"customerRef": customer_ref("JS-NJ-LV")}).identity
+    assert [m["meterId"] for m in world.ok(own, "listMeters")] == ["JS-NJ-LV"]
+    assert {a["meterId"] for a in world.ok(own, "listAlerts", "")} == {"JS-NJ-LV"}
+    for meter_id in METERS:
+        for function, args in (("queryMeter", ()), ("queryReadings", ("2026-11-03T00:00:00Z", "2026-11-04T00:00:00Z")), ("listBills", ()), ("queryMonthlyWh", ()), ("verifyMeterChain", ())):
+            success, result = world.call(own, function, meter_id, *args)
+            assert success == (meter_id == "JS-NJ-LV") and (success or result == "NOT_IN_SCOPE"), (function, meter_id, result)
+    assert world.ok(own, "queryMonthlyWh", "JS-NJ-LV") == {"2026-11": 100}
+    assert world.ok(elsewhere, "listMeters") == [] and world.call(elsewhere, "queryMeter", "JS-NJ-LV") == (False, "NOT_IN_SCOPE")
+    alert_id = world.ok(own, "listAlerts", "JS-NJ-LV")[0]["alertId"]
+    meter = world.register("CUST-W", voltage_kv="0.4")
+    for function, args in (("alertAck", (alert_id,)), ("settle", ("JS-NJ-LV", "2026-11")), ("meterRetire", ("JS-NJ-LV",)),
+                           ("readingsSubmit", ("CUST-W", json.dumps(world.batch(meter, [reading("2026-11-05T00:00:00Z")]))))):
+        assert world.call(own, function, *args) == (False, "NOT_AUTHORIZED"), function

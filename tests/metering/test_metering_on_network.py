@@ -105,12 +105,45 @@ def test_regulator_sets_a_tariff_and_peers_agree(data: Path) -> None:
 
 
 def test_bench_workload_metering(data: Path, tmp_path: Path) -> None:
-    code, report = cli("bench", "--data", str(data), "--workload", "metering", "--tx", "28", "--one-process", "--json", "--report", str(tmp_path / "report"))
+    code, report = cli("bench", "--data", str(data), "--workload", "metering", "--tx", "28", "--rates", "0,4", "--one-process", "--json", "--report", str(tmp_path / "report"))
     assert code == 0, report
-    ingest, settle = report["rounds"]
-    assert (ingest["label"], ingest["sent"], ingest["succ"], ingest["fail"]) == ("ingest meter-days", 28, 28, 0)
-    assert (settle["label"], settle["sent"], settle["succ"]) == ("settle bills", 1, 1)
-    assert ingest["throughput_tps"] > 0 and report["in_sync"] is True and report["meters"] == 1
+    ingest, settle, paced_ingest, paced_settle = report["rounds"]
+    assert (ingest["label"], ingest["sent"], ingest["succ"], ingest["fail"]) == ("ingest meter-days@max", 28, 28, 0)
+    assert (settle["label"], settle["sent"], settle["succ"]) == ("settle bills@max", 1, 1)
+    assert ingest["throughput_tps"] > 0 and report["in_sync"] is True and report["meters"] == 1 and report["rates"] == [0, 4]
+    # --rates 4: 28 meter-days sent no faster than 4 per second (the 28th no earlier than 6.75 s after the first)
+    assert (paced_ingest["label"], paced_ingest["succ"]) == ("ingest meter-days@4/s", 28) and paced_ingest["duration_s"] >= 27 / 4
+    assert paced_ingest["send_rate_tps"] <= 4 and (paced_settle["label"], paced_settle["succ"]) == ("settle bills@4/s", 1)
     assert (tmp_path / "report" / "report.html").exists()
     code, unknown = cli("bench", "--data", str(data), "--workload", "nope", "--tx", "1", "--one-process", "--json")
     assert code == 1 and unknown["code"] == "UNKNOWN_CHAINCODE"
+
+
+def test_simulate_shows_a_progress_bar_on_a_terminal(data: Path) -> None:
+    """On a terminal (a pty as stderr) `meters simulate` draws a progress bar of its batches;
+    piped (the --json runs above) it prints nothing but its report."""
+    import pty
+    import select
+
+    env = {**os.environ, "GRIDLEDGER_FAST_KDF": "1", "GRIDLEDGER_LOG_LEVEL": "WARNING", "COLUMNS": "100", "TERM": "xterm"}
+    master, slave = pty.openpty()
+    args = ["meters", "simulate", "--data", str(data), "--meters", "1", "--days", "2", "--start", "2026-01-05"]
+    process = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=slave, env=env, cwd=ROOT)
+    os.close(slave)
+    seen = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 300)
+        if not ready:
+            break
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    stdout, _ = process.communicate(timeout=300)
+    os.close(master)
+    assert process.returncode == 0, (stdout, seen[-2000:])
+    assert b"batches" in seen and b"\x1b[" in seen, seen[-2000:]  # the bar's label, drawn with terminal codes
+    assert stdout.decode().strip() == "1 meters, 2 batches, 192 readings, 0 alerts"

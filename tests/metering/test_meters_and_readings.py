@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -144,3 +145,20 @@ def test_batches_that_fill_a_gap_keep_the_chain(world: World) -> None:
     assert [r["start"] for r in rows] == ["2026-11-03T11:45:00Z", "2026-11-03T12:00:00Z"]
     assert world.call("Org1/collector", "queryReadings", "M1", "2026-11-04T00:00:00Z", "2026-11-03T00:00:00Z") == (False, "BAD_RANGE")
     assert world.call("Org1/collector", "queryReadings", "M1", "2026-01-01T00:00:00Z", "2026-12-01T00:00:00Z") == (False, "BAD_RANGE")
+
+
+def test_bench_pacer_holds_the_send_rate() -> None:
+    """`bench --workload metering --rates R`: the n-th send waits until n / R s after the first."""
+    from chaincode.metering.tools.bench import Pacer
+
+    pace, rate = Pacer(50.0), 50.0
+    first = None
+    for _ in range(11):
+        pace()
+        first = first if first is not None else time.perf_counter()
+    assert time.perf_counter() - first >= 10 / rate * 0.99
+    unpaced = Pacer(0.0)
+    started = time.perf_counter()
+    for _ in range(1000):
+        unpaced()
+    assert time.perf_counter() - started < 10 / rate  # rate 0: as fast as possible

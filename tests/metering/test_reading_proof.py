@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -15,8 +16,10 @@ from typing import Any
 import pytest
 import yaml
 
+from chaincode.metering.keys import reading_key
 from chaincode.metering.proofs import check_reading_proof
 from chaincode.metering.tools.client import MeteringClient
+from chaincode.shim import canonical_json
 from ledger.core.channel_config import genesis_config
 from ledger.core.identity import CertificateAuthority
 from ledger.node.init import init_network, read_genesis
@@ -108,3 +111,48 @@ def test_cli_prove_and_check_proof(proven: tuple[Path, dict[str, Any]], tmp_path
     assert done.returncode == 1 and json.loads(done.stdout)["ok"] is False
     done = subprocess.run([*cli, "meters", "prove", "--data", str(data), "P-1", "2026-11-03T23:00:00Z"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert done.returncode == 1 and json.loads(done.stdout)["code"] == "UNKNOWN_READING"
+
+
+def _edit_state(data: Path, key: str, change: Callable[[dict[str, Any]], None] | None) -> int:
+    """Change (or, with None, delete) one metering record straight in every peer's SQLite state,
+    as someone with the database files could; returns how many peers' databases held it."""
+    edited = 0
+    for db_file in sorted(data.glob("orgs/*/nodes/*/state.sqlite")):
+        with sqlite3.connect(db_file) as db:
+            row = db.execute("SELECT value FROM state WHERE key = ?", (f"metering/{key}",)).fetchone()
+            if row is None:
+                continue
+            if change is None:
+                db.execute("DELETE FROM state WHERE key = ?", (f"metering/{key}",))
+            else:
+                record = json.loads(row[0])
+                change(record)
+                db.execute("UPDATE state SET value = ? WHERE key = ?", (canonical_json(record), f"metering/{key}"))
+            edited += 1
+    return edited
+
+
+def test_reading_records_edited_or_deleted_in_the_state_db_are_named(proven: tuple[Path, dict[str, Any]]) -> None:
+    """Runs last in this module: it tampers with the network's state. The chain check and
+    `meters prove` name the edited and the deleted reading record; the batches still verify."""
+    data, _ = proven
+    env = {**os.environ, "GRIDLEDGER_FAST_KDF": "1", "GRIDLEDGER_LOG_LEVEL": "WARNING"}
+    cli = [sys.executable, "-c", "from ledger.tools.cli import app; app()"]
+    edited_key, deleted_key = reading_key("P-1", START), reading_key("P-1", "2026-11-03T08:30:00Z")
+    assert _edit_state(data, edited_key, lambda r: r.update(wh=1)) >= 2
+    assert _edit_state(data, deleted_key, None) >= 2
+
+    def run(*args: str) -> tuple[int, Any]:
+        done = subprocess.run([*cli, *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+        assert "Traceback" not in done.stderr, done.stderr[-2000:]
+        return done.returncode, json.loads(done.stdout)
+
+    code, out = run("query", "--data", str(data), "--chaincode", "metering", "verifyMeterChain", "P-1")
+    assert code == 0 and out["result"]["ok"] is False and out["result"]["batches"] == 2
+    problems = {p["key"]: p["problem"] for p in out["result"]["problems"]}
+    assert set(problems) == {edited_key, deleted_key}, problems
+    assert "was edited: wh 1 (signed: 101)" in problems[edited_key] and "was deleted: batch 1 signed it" in problems[deleted_key]
+    code, out = run("meters", "prove", "--data", str(data), "P-1", START)
+    assert (code, out["code"]) == (1, "READING_RECORD_EDITED") and edited_key in out["message"]
+    code, out = run("meters", "prove", "--data", str(data), "P-1", "2026-11-03T08:30:00Z")
+    assert (code, out["code"]) == (1, "READING_RECORD_DELETED") and deleted_key in out["message"]

@@ -110,6 +110,10 @@ def test_hand_computed_bill_then_refusals() -> None:
     assert world.ok("Org1/collector", "queryBill", "M1", "2026-11") == bill
     assert world.call("Org1/collector", "settle", "M1", "2026-11") == (False, "BILL_EXISTS")
     assert world.call("Org2/admin", "settle", "M1", "2026-12") == (False, "NOT_AUTHORIZED")
+    assert world.call("Regulator/collector", "settle", "M1", "2026-12") == (False, "NOT_AUTHORIZED")  # a regulator client
+    assert world.call(world.regulator("national", "CN"), "settle", "M1", "2026-12") == (False, "NOT_AUTHORIZED")  # a reader, not an admin
+    assert world.call("Regulator/admin", "settle", "M1", "2026-11") == (False, "BILL_EXISTS")  # the regulator's admin may settle
+    assert world.call("Regulator/admin", "settle", "M1", "2026-12") == (False, "READINGS_INCOMPLETE")
     assert world.call("Org1/collector", "settle", "M1", "2026-13") == (False, "BAD_PERIOD")
     assert world.call("Org1/collector", "queryBill", "M1", "2026-10") == (False, "UNKNOWN_BILL")
     settled = [json.loads(p) for name, p in world.ledger.events if name == "settle"]

@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,11 +19,13 @@ import yaml
 from ledger.node.init import init_network
 from ledger.node.nodeconf import NodeConfig, load_node_config
 from ledger.node.spec import default_config_path
+from ledger.transport.nats_cluster import http_ok as probe_http_ok
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 CLI = [PYTHON, "-c", "from webapp.cli import app; app()"]
 HOST = "127.0.0.1"
+EPHEMERAL_PORTS_START = 32768  # /proc/sys/net/ipv4/ip_local_port_range
 PORTS_NEEDED = 40  # 3 NATS servers x 3 ports + a health port per node, with room
 READY_S = 60.0
 ADMIN_PASSWORD = "console-admin-pw"
@@ -33,7 +34,7 @@ ADMIN_PASSWORD = "console-admin-pw"
 def free_base_port(count: int = PORTS_NEEDED) -> int:
     """A base port with `count` consecutive ports free now on loopback."""
     for _ in range(200):
-        base = random.randrange(20000, 60000 - count)
+        base = random.randrange(20000, EPHEMERAL_PORTS_START - count)  # below Linux's ephemeral range: a probe never connects to itself
         sockets = []
         try:
             for port in range(base, base + count):
@@ -82,11 +83,7 @@ def wait_for(condition: Callable[[], bool], timeout_s: float = READY_S, what: st
 
 
 def http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1.0) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
+    return probe_http_ok(url)
 
 
 def monitor_url(config: NodeConfig) -> str:

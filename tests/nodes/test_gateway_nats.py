@@ -9,6 +9,8 @@ outcome comes from the commit peer's events, and every peer ends on one commit h
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +25,7 @@ from ledger.core.messages import compute_tx_id
 from ledger.gateway import EndorsementError, creator_party, make_signoff
 from ledger.node.layout import NetworkLayout
 from ledger.node.network import Network
+from ledger.node.nodeconf import load_node_config
 from ledger.transport.nats_remote import RemotePeer
 
 LIVE_S = 60.0
@@ -111,3 +114,32 @@ def test_cli_invoke_and_query_work_against_the_running_networked_layout(running:
     assert code == 0 and out["result"]["Token"] == 9, out
     code, out = cli_json("invoke", "--data", str(data), "--as", "Org1/bob", "userTopup", "NOBODY", "1")
     assert code == 1 and out["code"] != "NETWORK_BUSY", out
+
+
+def test_a_hung_commit_peer_node_costs_a_bounded_wait_over_nats(running: tuple[Path, StandInOrderer], nodes: NodeProcesses) -> None:
+    """The gateway's commit peer node SIGSTOPped (hung, its process still there): the client
+    still gets the transaction's real outcome, from the other peers, well within the submit
+    limit (by the stall limit, or by the peer's heartbeat going stale, whichever comes first)."""
+    data, _ = running
+    with Network.open(data) as net:
+        wait_all_alive(net)
+        alice = net.enroll("Org1", "alice")
+        _, block, _ = submit(net, alice, "userRegister", "Alice", "A")
+        wait_in_sync(net, block + 1)
+        home = next(p for p in net.gateway(alice).endorsing_set(net.chaincode_name) if p.org == "Org1")
+        gateway = net.gateway(alice, commit_peer=home)
+        assert home in gateway.endorsing_set(net.chaincode_name)  # the submit's endorsement goes to the other Org1 peer
+        gateway.commit_stall_s = 3.0
+        process = next(p for h, p in nodes.procs.items() if load_node_config(h).name == home.name)
+        os.kill(process.pid, signal.SIGSTOP)
+        try:
+            invocation = gateway.new_invocation("userTopup", ["A", "9"])
+            tx_id = compute_tx_id(invocation)
+            started = time.monotonic()
+            result = gateway.submit(invocation, [creator_party(alice), make_signoff("approval", net.service_identity(net.approver_org), tx_id)], timeout_s=30)
+            took = time.monotonic() - started
+            assert result.code == ValidationCode.VALID and took < 20, took
+            assert gateway.waiter.peer is not home
+        finally:
+            os.kill(process.pid, signal.SIGCONT)
+        print(f"hung commit peer over NATS: outcome VALID after {took:.1f} s")

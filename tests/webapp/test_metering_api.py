@@ -4,14 +4,16 @@ meters, an administrator reads as a national regulator); routes in the OpenAPI d
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
 import pytest
 from litestar.testing import TestClient
 
-from chaincode.metering.tools.client import MeteringClient
+from chaincode.metering.tools.client import MeteringClient, customer_ref
 from ledger.node.network import Network
+from webapp.errors import AppError
 
 DAY = [{"start": f"2026-11-03T0{h}:{m:02d}:00Z", "wh": 300, "varh": 30, "peak_w": 1500} for h in (1, 2) for m in (0, 15, 30, 45)]
 
@@ -33,13 +35,15 @@ def _get(client: TestClient[Any], path: str, headers: dict[str, str], **params: 
     return response.status_code, response.json()
 
 
-def test_member_reads_its_own_meters_only(client: TestClient[Any], api: Any, meters: dict[str, str]) -> None:
+def test_member_reads_its_own_meters_only(client: TestClient[Any], api: Any, meters: dict[str, str], network: Network) -> None:
     _, user = api.register()
     own, other = meters["Org1"], meters["Org2"]
     status, listed = _get(client, "/meters", user)
     assert status == 200 and own in {m["meterId"] for m in listed} and other not in {m["meterId"] for m in listed}
     status, meter = _get(client, f"/meters/{own}", user)
     assert status == 200 and meter["head"]["seq"] == 1 and len(meter["customerRef"]) == 64
+    salt = (network.layout.app_dir("Org1", "metering") / "customer-salt").read_text()
+    assert len(salt) == 64 and meter["customerRef"] == customer_ref(salt, "c") != customer_ref("Org1", "c")  # a secret salt, not the org's name
     status, refused = _get(client, f"/meters/{other}", user)
     assert (status, refused["code"]) == (403, "NOT_IN_SCOPE")
     status, rows = _get(client, f"/meters/{own}/readings", user, **{"from": "2026-11-03T00:00:00Z", "to": "2026-11-04T00:00:00Z"})
@@ -73,6 +77,48 @@ def test_administrator_reads_every_meter_and_tariffs_and_bills(client: TestClien
 
 def test_metering_routes_are_in_the_openapi_document(client: TestClient[Any]) -> None:
     paths = client.get("/schema/openapi.json").json()["paths"]
-    for path in ("/meters", "/meters/{meter_id}", "/meters/{meter_id}/readings", "/meters/{meter_id}/verify", "/alerts", "/tariffs/{tariff_id}", "/bills"):
+    for path in ("/meters", "/meters/{meter_id}", "/meters/{meter_id}/readings", "/meters/{meter_id}/monthly", "/meters/{meter_id}/verify", "/my/meters", "/alerts", "/tariffs/{tariff_id}", "/bills"):
         assert "get" in paths[path], path
         assert {"401", "503"} <= set(paths[path]["get"]["responses"]), path
+
+
+def test_customer_reads_its_own_meter_and_monthly_totals(client: TestClient[Any], api: Any, meters: dict[str, str]) -> None:
+    """A console account linked to Org2's meter reads it (and nothing else) through /my/meters,
+    as a customer identity the contract scopes; its own member identity may not read that meter."""
+    from webapp import customers
+
+    services = client.app.state.services
+    user_id, user = api.register()
+    other_meter = meters["Org2"]
+    record = services.chain.gateway(services.chain.network.service_identity("Org2")).evaluate_json("queryMeter", [other_meter], chaincode="metering")
+    row = customers.link(services, user_id, record, "Zhang San", "110101199003071234", "6222020200112233")
+    assert row.customer_ref == record["customerRef"] and "Zhang" not in json.dumps(record)
+    status, mine = _get(client, "/my/meters", user)
+    assert status == 200 and [m["meter"]["meterId"] for m in mine] == [other_meter] and mine[0]["bills"] == []
+    assert _get(client, f"/meters/{other_meter}", user)[0] == 403  # its member identity still may not
+    shown = customers.masked(row)
+    assert (shown["name"], shown["id_number"], shown["bank_account"]) == ("••••• San", "•" * 14 + "1234", "•" * 12 + "2233")
+    assert _get(client, "/my/meters", api.register()[1]) == (200, [])
+    status, monthly = _get(client, f"/meters/{meters['Org1']}/monthly", api.register()[1])
+    assert (status, monthly) == (200, {"2026-11": 8 * 300})
+    with pytest.raises(AppError) as refused:
+        customers.link(services, user_id, record, "Li Si", "x", "y")
+    assert refused.value.code == "CUSTOMER_LINKED"  # a meter has one customer in the console
+    with pytest.raises(AppError) as refused:
+        customers.link(services, "no-such-account", record, "Li Si", "x", "y")
+    assert refused.value.code == "UNKNOWN_USER"
+    with pytest.raises(AppError) as refused:
+        customers.link(services, user_id, {**record, "meterId": "OTHER"}, "  ", "x", "y")
+    assert refused.value.code == "BAD_CUSTOMER"
+
+
+def test_work_orders_turn_overdue_at_the_seed_deadlines() -> None:
+    """The alert queue's state column: open past 2 h, then unresolved past 8 h (seed 004)."""
+    from webapp.pages_metering import work_order_state
+
+    hour = 3_600_000
+    alert = {"status": "open", "raisedAt": 0, "ackDueAt": 2 * hour, "escalatedDueAt": 8 * hour}
+    assert [work_order_state(alert, t) for t in (2 * hour, 2 * hour + 1, 8 * hour + 1)] == ["open", "overdue: local team (2 h)", "overdue: escalated to the province (8 h)"]
+    acked = {**alert, "status": "acknowledged"}
+    assert [work_order_state(acked, t) for t in (3 * hour, 8 * hour + 1)] == ["acknowledged", "overdue: escalated to the province (8 h)"]
+    assert work_order_state({**alert, "status": "resolved"}, 99 * hour) == "resolved"

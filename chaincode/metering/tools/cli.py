@@ -32,9 +32,10 @@ def _progress(total: int, label: str, quiet: bool) -> Iterator[Callable[[], None
     if quiet or not sys.stderr.isatty():
         yield lambda: None
         return
+    from rich.console import Console
     from rich.progress import Progress
 
-    with Progress(transient=True) as progress:
+    with Progress(console=Console(stderr=True), transient=True) as progress:  # stdout stays the report
         task = progress.add_task(label, total=total)
         yield lambda: progress.advance(task)
 

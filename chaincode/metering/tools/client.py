@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import secrets
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chaincode.metering.batches import batch_hash, sign_batch
+from chaincode.metering.batches import READING_FIELDS, batch_hash, sign_batch
 from chaincode.metering.clock import iso, parse_iso_minutes
 from chaincode.metering.errors import METER_ROLE
 from chaincode.metering.proofs import build_reading_proof
@@ -31,6 +34,8 @@ if TYPE_CHECKING:
 CHAINCODE = "metering"
 COLLECTOR_NAME = "collector"  # the CLI user that submits an organization's batches
 SUBMIT_TIMEOUT_S = 60.0
+SALT_BYTES = 32
+_SALT_LOCK = threading.Lock()
 
 
 @dataclass
@@ -83,6 +88,25 @@ class MeteringClient:
 
     # --- meters -----------------------------------------------------------------------------
 
+    def customer_salt(self) -> str:
+        """The organization's secret salt of customer references (made on first use, kept with
+        its meter keys): without it, a customerRef cannot be tested against guessed customers."""
+        path = self.net.layout.app_dir(self.org, CHAINCODE) / "customer-salt"
+        with _SALT_LOCK:  # the bench registers meters from several threads
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                temporary = path.with_suffix(f".{os.getpid()}.tmp")
+                fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w") as out:
+                    out.write(secrets.token_hex(SALT_BYTES))
+                try:
+                    os.link(temporary, path)  # atomic, and never replaces a salt another process made
+                except FileExistsError:
+                    pass
+                finally:
+                    temporary.unlink()
+            return path.read_text().strip()
+
     def key_file(self, meter_id: str) -> Path:
         return self.net.layout.app_dir(self.org, CHAINCODE) / "meters" / f"{meter_id}.json"
 
@@ -100,7 +124,7 @@ class MeteringClient:
         record = self.meter_or_none(meter_id)
         key = self.meter_key(meter_id, region if record is None else record["region"])
         if record is None:
-            args = [meter_id, customer_ref(self.org, customer), rated_kw, tariff_id, region, voltage_kv]
+            args = [meter_id, customer_ref(self.customer_salt(), customer), rated_kw, tariff_id, region, voltage_kv]
             invocation = self.admin.new_invocation("meterRegister", args, chaincode=CHAINCODE)
             signoffs = [creator_party(self.admin.identity), make_signoff("party", key, compute_tx_id(invocation))]
             record = self.admin.submit(invocation, signoffs, timeout_s=SUBMIT_TIMEOUT_S).json()
@@ -119,9 +143,14 @@ class MeteringClient:
         except LedgerError as exc:
             return batch, Outcome(False, code=exc.code, message=exc.message)
 
-    def submit_round(self, batches: Sequence[tuple[MeterHandle, list[dict[str, Any]]]]) -> list[Outcome]:
-        """One batch for each of several meters, ordered together, then awaited; heads advance on success."""
-        sent = [(meter, *self.send_batch(meter, readings)) for meter, readings in batches]
+    def submit_round(self, batches: Sequence[tuple[MeterHandle, list[dict[str, Any]]]], pace: Callable[[], None] | None = None) -> list[Outcome]:
+        """One batch for each of several meters, ordered together, then awaited; heads advance on
+        success. `pace` is called before each send (the bench's fixed send rate)."""
+        sent = []
+        for meter, readings in batches:
+            if pace is not None:
+                pace()
+            sent.append((meter, *self.send_batch(meter, readings)))
         outcomes = []
         for meter, batch, pending in sent:
             outcome = pending if isinstance(pending, Outcome) else _await(pending)
@@ -137,8 +166,12 @@ class MeteringClient:
         minutes = parse_iso_minutes(start_iso, "start")
         rows = self.query("queryReadings", meter_id, iso(minutes), iso(minutes + 15), gateway=gateway)
         if not rows:
-            raise LedgerError("UNKNOWN_READING", f"meter {meter_id} has no reading starting at {start_iso}")
+            raise self._record_problem(meter_id, iso(minutes), gateway) or LedgerError("UNKNOWN_READING", f"meter {meter_id} has no reading starting at {start_iso}")
         stored = self.query("queryBatch", meter_id, str(rows[0]["seq"]), gateway=gateway)
+        signed = next((r for r in stored["batch"]["readings"] if r["start"] == rows[0]["start"]), None)
+        if signed != {k: rows[0][k] for k in READING_FIELDS}:
+            raise self._record_problem(meter_id, rows[0]["start"], gateway) or LedgerError(
+                "READING_RECORD_EDITED", f"the stored reading of {rows[0]['start']} is not the one meter {meter_id}'s batch {rows[0]['seq']} signed")
         meter = self.query("queryMeter", meter_id, gateway=gateway)
         located = (gateway or self.collector).commit_status(stored["txId"])
         if located is None:
@@ -148,6 +181,15 @@ class MeteringClient:
         block = decode(peer.block(number), Block)
         return build_reading_proof(meter, rows[0], stored["batch"], bytes.fromhex(meter["certificate"]), block, stored["txId"], code.name)
 
+    def _record_problem(self, meter_id: str, start: str, gateway: Gateway | None) -> LedgerError | None:
+        """The chain check's finding about the reading record of `start` (edited or deleted in
+        the state behind the contract's back), as an error naming the record."""
+        for problem in self.query("verifyMeterChain", meter_id, gateway=gateway)["problems"]:
+            if problem.get("start") == start:
+                code = "READING_RECORD_DELETED" if "was deleted" in problem["problem"] else "READING_RECORD_EDITED"
+                return LedgerError(code, f"{problem['key']}: {problem['problem']}")
+        return None
+
     # --- settlement -------------------------------------------------------------------------
 
     def settle_all(self, period: str, on_done: Callable[[], None] | None = None) -> list[tuple[str, Outcome]]:
@@ -155,10 +197,12 @@ class MeteringClient:
         meters = [m["meterId"] for m in self.query("listMeters", gateway=self.admin) if m["org"] == self.org]
         return self.settle_meters(meters, period, on_done)
 
-    def settle_meters(self, meters: Sequence[str], period: str, on_done: Callable[[], None] | None = None) -> list[tuple[str, Outcome]]:
+    def settle_meters(self, meters: Sequence[str], period: str, on_done: Callable[[], None] | None = None, pace: Callable[[], None] | None = None) -> list[tuple[str, Outcome]]:
         """Settle the given meters of this organization for `period`, ordered together."""
         pending: list[tuple[str, PendingTransaction | Outcome]] = []
         for meter_id in meters:
+            if pace is not None:
+                pace()
             invocation = self.admin.new_invocation("settle", [meter_id, period], chaincode=CHAINCODE)
             try:
                 pending.append((meter_id, self.admin.submit_async(invocation, [creator_party(self.admin.identity)])))

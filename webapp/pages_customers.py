@@ -1,0 +1,73 @@
+"""Customer pages: an administrator links console accounts to meters (personal data masked),
+and a customer sees its own meters, readings and bills (`customers` says how it is scoped)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from litestar import Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect, Template
+
+from webapp import customers
+from webapp.db import MeteringCustomer
+from webapp.deps import requires_admin, requires_login
+from webapp.errors import NotFound
+from webapp.metering_api import metering_query
+from webapp.pages import field, go, page
+from webapp.pages_metering import WH_PER_KWH
+from webapp.services import Services
+from webapp.sessions import UserSession
+
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+@get("/metering/customers", include_in_schema=False, guards=[requires_admin], sync_to_thread=True)
+def customers_page(request: Request[Any, Any, Any], services: Services) -> Template:
+    return page(request, "metering_customers.html", customers=[customers.masked(r) for r in customers.all_customers(services)])
+
+
+@post("/metering/customers/link", include_in_schema=False, guards=[requires_admin], sync_to_thread=True)
+def customers_link(services: Services, user: UserSession, data: Form) -> Redirect:
+    meter = metering_query(services, user, "queryMeter", field(data, "meterId").strip())
+    customers.link(services, field(data, "username").strip(), meter, field(data, "name"), field(data, "id_number"), field(data, "bank_account"))
+    return go("/metering/customers")
+
+
+def _own(services: Services, user: UserSession, meter_id: str) -> MeteringCustomer:
+    row = next((r for r in customers.customers_of(services, user.username) if r.meter_id == meter_id), None)
+    if row is None:
+        raise NotFound("NOT_YOUR_METER", f"Meter {meter_id} is not one of your meters.")
+    return row
+
+
+@get("/metering/my", include_in_schema=False, guards=[requires_login], sync_to_thread=True)
+def my_page(request: Request[Any, Any, Any], services: Services, user: UserSession) -> Template:
+    """Each own meter: its last day of readings (kWh per hour, UTC) and its bills."""
+    mine = []
+    for row in customers.customers_of(services, user.username):
+        reader = customers.reader(services, row)
+        meter = metering_query(services, user, "queryMeter", row.meter_id, reader=reader)
+        day: list[tuple[str, float]] = []
+        if meter["head"]["seq"]:
+            batch = metering_query(services, user, "queryBatch", row.meter_id, str(meter["head"]["seq"]), reader=reader)["batch"]
+            last = dt.date.fromisoformat(batch["readings"][-1]["start"][:10])
+            rows = metering_query(services, user, "queryReadings", row.meter_id, f"{last.isoformat()}T00:00:00Z", f"{(last + dt.timedelta(days=1)).isoformat()}T00:00:00Z", reader=reader)
+            hours: dict[str, int] = {}
+            for r in rows:
+                hours[r["start"][11:13]] = hours.get(r["start"][11:13], 0) + r["wh"]
+            day = [(f"{last.isoformat()} {h}:00", wh / WH_PER_KWH) for h, wh in sorted(hours.items())]
+        bills = metering_query(services, user, "listBills", row.meter_id, reader=reader)
+        mine.append({"customer": customers.masked(row), "meter": meter, "day": day, "bills": bills})
+    return page(request, "metering_my.html", mine=mine)
+
+
+@get("/metering/my/bills/{meter_id:str}/{period:str}", include_in_schema=False, guards=[requires_login], sync_to_thread=True)
+def my_bill(request: Request[Any, Any, Any], services: Services, user: UserSession, meter_id: str, period: str) -> Template:
+    reader = customers.reader(services, _own(services, user, meter_id))
+    return page(request, "metering_bill.html", bill=metering_query(services, user, "queryBill", meter_id, period, reader=reader))
+
+
+ROUTES = [customers_page, customers_link, my_page, my_bill]
