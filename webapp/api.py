@@ -274,6 +274,13 @@ def requests_accept(request_id: str, user: UserSession, services: Services) -> d
     return request_view(services.workflow.accept(user, request_id))
 
 
+@get("/requests/{request_id:str}/dry-run", guards=[requires_login], sync_to_thread=True, responses=refusals(400, 401, 403, 404, 409))
+def requests_dry_run(request_id: str, user: UserSession, services: Services) -> dict[str, Any]:
+    """For the other party of a transfer awaiting acceptance: what accepting (then an approval)
+    would write, or the refusal it would get; nothing is signed for good, nothing is ordered."""
+    return services.workflow.acceptance_dry_run(user, request_id).as_dict()
+
+
 @get("/reviews", guards=[requires_admin], sync_to_thread=True, responses=refusals(400, 401, 403))
 def reviews_list(
     services: Services, status: str | None = "pending", kind: str | None = None, requester: str | None = None
@@ -325,7 +332,7 @@ def api_router() -> Router:
         route_handlers=[
             index, login, logout, users_register, users_get, users_profile, users_topup, users_delete, assets_get, assets_search, assets_enroll,
             assets_exchange, assets_cancel, assets_report, assets_exchange_history, assets_download, datasets_upload,
-            requests_get, requests_accept, reviews_list, reviews_dry_run, reviews_dataset, reviews_approve, reviews_reject, reviews_approve_bulk, reviews_audit,
+            requests_get, requests_accept, requests_dry_run, reviews_list, reviews_dry_run, reviews_dataset, reviews_approve, reviews_reject, reviews_approve_bulk, reviews_audit,
         ],
         opt={"api": True, "exclude_from_csrf": True},
         tags=["api"],

@@ -112,3 +112,20 @@ def dry_run(chain: Chain, req: ReviewRequest, approver: SigningIdentity) -> DryR
         log.warning("dry_run_failed", request_id=req.id, error=repr(exc))
         return DryRun(UNAVAILABLE, "LEDGER_ERROR", f"The peers could not simulate the request now: {exc}")
     return from_simulation(sim)
+
+
+def dry_run_accepting(chain: Chain, req: ReviewRequest, accepter: SigningIdentity) -> DryRun:
+    """What a transfer awaiting acceptance would do once `accepter` (its counterparty) signs and an
+    administrator approves: the accepter's party signoff is made but never stored, and the
+    console's service identity stands in for the reviewing administrator. Never raises."""
+    try:
+        signoffs = decode_signoffs(req.signoffs_json) + [chain.signoff("party", accepter, req.tx_id)]
+        service = chain.service_identity()
+        sim = chain.simulate(service, decode_invocation(req.invocation_hex), [*signoffs, chain.signoff("approval", service, req.tx_id)])
+    except Exception as exc:  # a transport or peer fault: say so, accepting stays possible
+        log.warning("acceptance_dry_run_failed", request_id=req.id, error=repr(exc))
+        return DryRun(UNAVAILABLE, "LEDGER_ERROR", f"The peers could not simulate the request now: {exc}")
+    run = from_simulation(sim)
+    if run.outcome == WOULD_COMMIT:
+        return DryRun(run.outcome, "", f"Accepting, then an administrator's approval, would write {len(run.writes)} key(s); nothing has been written yet.", run.writes, run.reads)
+    return run

@@ -116,7 +116,9 @@ def delete_submit(data: Form, user: UserSession, services: Services) -> Redirect
 @get("/my/requests/{request_id:str}", include_in_schema=False, guards=[requires_login], sync_to_thread=True)
 def request_page(request: Request[Any, Any, Any], request_id: str, user: UserSession, services: Services) -> Template:
     req = services.workflow.get_visible(user, request_id)
-    return page(request, "request.html", req=request_view(req), audit=services.reviews.audit_log(req.id))
+    accepting = req.status == "awaiting_acceptance" and req.counterparty == user.username
+    simulated = services.workflow.acceptance_dry_run(user, req.id) if accepting else None
+    return page(request, "request.html", req=request_view(req), audit=services.reviews.audit_log(req.id), dry_run=simulated)
 
 
 @post("/my/requests/{request_id:str}/accept", include_in_schema=False, guards=[requires_login], sync_to_thread=True)

@@ -23,6 +23,7 @@ from webapp.accounts import check_display_name, check_username
 from webapp.chain import Chain, decode_signoffs, encode_invocation, encode_signoffs
 from webapp.datasets import parse_metadata
 from webapp.db import AuditEntry, ConsoleUser, ReviewRequest, session
+from webapp.dryrun import DryRun, dry_run_accepting
 from webapp.errors import BadInput, Conflict, Forbidden, NotFound
 from webapp.market_index import MarketIndex
 from webapp.publish_review import enroll_args, refused_before
@@ -252,6 +253,16 @@ class Workflow:
             raise Conflict("NOT_AWAITING_ACCEPTANCE", "This request changed meanwhile; reload it.")
         self.audit(req.id, user.username, "accepted", "counterparty signed the transfer")
         return self.get(req.id)
+
+    def acceptance_dry_run(self, user: UserSession, request_id: str) -> DryRun:
+        """For the counterparty of a transfer awaiting acceptance: what accepting would write,
+        or the refusal it would get (INSUFFICIENT_BALANCE...), before signing."""
+        req = self.get_visible(user, request_id)
+        if req.counterparty != user.username:
+            raise Forbidden("NOT_YOUR_REQUEST", "Only the other party of this transfer sees what accepting it would do.")
+        if req.status != Status.AWAITING_ACCEPTANCE:
+            raise Conflict("NOT_AWAITING_ACCEPTANCE", f"This request is {req.status}; it is not waiting for your acceptance.")
+        return dry_run_accepting(self.chain, req, user.identity)
 
     # --- warnings ---------------------------------------------------------------------------
     def warnings(self, req: ReviewRequest) -> list[str]:

@@ -87,6 +87,14 @@ def test_publish_approve_buy_download_and_transfer(admin, approve, person, shoot
     r.wait_for_url("**/my/requests/*")
     offer_request = researcher.request_id()
     assert "awaiting acceptance" in r.locator(".status").first.inner_text()
+    s.goto(f"/my/requests/{offer_request}")  # before signing, the accepter sees what accepting would do
+    dry = s.locator("#dry-run")
+    assert "Would commit" in dry.inner_text() and f"user/{sec_id}" in dry.inner_text() and asset_id in dry.inner_text()
+    shoot(s, "accept-dry-run")
+    for width in (390, 1366):  # the written values scroll inside their table, the page does not overflow
+        s.set_viewport_size({"width": width, "height": 900})
+        s.goto(f"/my/requests/{offer_request}")
+        assert s.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") == 0, width
     s.goto("/dashboard")
     s.click("#offers button")
     s.wait_for_url(f"**/my/requests/{offer_request}")

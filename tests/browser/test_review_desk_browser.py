@@ -56,6 +56,16 @@ def test_review_desk_publication_dry_run_and_confirmation(admin, approve, person
     assert a.locator("#next-pending").is_visible()
     assert "committed to the ledger" in a.locator("#status").inner_text()
     shoot(a, "review-decided")
+    following = a.locator("#next-pending a").first
+    if "Next pending request" in a.locator("#next-pending").inner_text():  # another request waits: its link opens it
+        target = following.get_attribute("href")
+        following.click()
+        a.wait_for_url(f"**{target}")
+        assert "waiting for an administrator" in a.locator("#status").inner_text()
+    else:  # nothing else waits: the link leads back to the queue
+        assert "No other request is waiting for you" in a.locator("#next-pending").inner_text()
+        following.click()
+        a.wait_for_url("**/admin/reviews")
 
     # a buyer with no tokens is told before requesting; the dry run names the refusal
     b = buyer.page

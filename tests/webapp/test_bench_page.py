@@ -53,3 +53,30 @@ def test_bench_page_shows_the_latest_report_or_how_to_run_one(api, client, netwo
         assert broken.status_code == 200 and 'id="bench-empty"' in broken.text and "cannot be read" in broken.text
     finally:
         shutil.rmtree(bench_dir, ignore_errors=True)
+
+
+def test_a_real_bench_run_is_shown_on_the_page(api, client, network, network_dir, tmp_path):
+    """A tiny real `bench --report` run on this network (setup, one measured round through the
+    gateway), then /bench shows its figures: the round, its successes and throughput, its time."""
+    from ledger.tools.benchrun import report_rows, run_benchmark
+
+    bench_dir = NetworkLayout(network_dir).bench_dir
+    shutil.rmtree(bench_dir, ignore_errors=True)
+    try:
+        report = run_benchmark(network, 12, [0], 2, quiet=True, report_dir=tmp_path / "report")
+        assert (bench_dir / "report.json").exists() and (tmp_path / "report" / "report.html").exists()
+        assert report["sent"] == 12 and report["succ"] + report["fail"] == 12 and report["succ"] > 0
+        user_id, _ = api.register()
+        http = new_http(client)
+        page_login(http, user_id)
+        shown = http.get("/bench")
+        assert shown.status_code == 200 and 'id="bench-empty"' not in shown.text
+        assert f"{report['when']}" in shown.text and "peers 4" in shown.text
+        table = shown.text[shown.text.index('id="rounds"') : shown.text.index("</table>", shown.text.index('id="rounds"'))]
+        (row,) = report_rows(report)
+        assert table.count("<tr>") == 2 and "mixed@max" in table
+        assert row[1] == "12" and row[2] == str(report["succ"]) and row[5] == f"{report['throughput_tps']:.0f}"
+        assert "<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" in table  # the run's own figures, as the CLI prints them
+        assert 'id="chart-throughput"' in shown.text and shown.text.count('data-series="throughput"') == 1
+    finally:
+        shutil.rmtree(bench_dir, ignore_errors=True)

@@ -69,3 +69,24 @@ def test_statuses_are_in_words_on_request_pages(api, client):
     page_login(admin_http, "admin", ADMIN_PASSWORD)
     queue = admin_http.get("/admin/reviews", params={"status": "awaiting_acceptance"}).text
     assert ">awaiting acceptance</option>" in queue and status_words("awaiting_acceptance") in queue
+
+
+def test_after_the_last_pending_request_the_page_says_nothing_else_waits(api, client):
+    """The empty state: once no other request waits for this administrator, the confirmation
+    says so and links back to the queue instead of naming a next request."""
+    user_id, headers = api.register()
+    last = topup(client, user_id, headers, 15)
+    admin = api.admin()
+    for other in client.get("/reviews", params={"status": "pending"}, headers=admin).json():  # earlier tests' leftovers
+        if other["requestId"] != last:
+            response = client.post(f"/reviews/{other['requestId']}/reject", json={"reason": "clearing the queue for this test"}, headers=admin)
+            assert response.status_code in (200, 403), response.text  # 403: the admin's own request, never offered as next
+    http = new_http(client)
+    page_login(http, "admin", ADMIN_PASSWORD)
+    page = decide(http, last, "approve")
+    assert "You approved it: committed in block" in page
+    assert 'id="next-pending">No other request is waiting for you. <a href="/admin/reviews">Back to the queue</a>' in page
+    assert "Next pending request" not in page
+    # and as soon as one waits again, it is offered
+    fresh = topup(client, user_id, headers, 16)
+    assert next_link(decide(http, topup(client, user_id, headers, 17), "reject", reason="one is enough")) == fresh

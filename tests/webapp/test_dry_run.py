@@ -104,3 +104,49 @@ def test_written_values_are_decoded_for_people():
     assert '"licence": "CC-BY"' in shown and "\\" not in shown  # nested JSON text shown as fields
     assert decode_value(b"plain text") == "plain text"
     assert decode_value(b"\xff\x00") == "0xff00"
+
+
+def offer(client: Any, api: Any, value: int = 30) -> tuple[str, str, dict[str, str], str]:
+    """A holder offers its copy to a second user: (request id, second user, its headers, asset id)."""
+    publisher, pub_h = api.register()
+    asset_id = api.publish(publisher, pub_h, value=value)
+    holder, holder_h = api.register()
+    api.topup(holder, holder_h, value)
+    assert api.approve(queued(client.post("/assets/exchange", json={"assetId": asset_id, "originOwnerId": publisher, "currentOwnerId": holder}, headers=holder_h)))["status"] == "committed"
+    second, second_h = api.register()
+    response = client.post("/assets/exchange", json={"assetId": asset_id, "originOwnerId": holder, "currentOwnerId": second}, headers=holder_h)
+    assert response.status_code == 202 and response.json()["status"] == "awaiting_acceptance", response.text
+    return str(response.json()["requestId"]), second, second_h, asset_id
+
+
+def test_a_transfer_awaiting_acceptance_shows_what_accepting_would_do(api, client):
+    request_id, second, second_h, asset_id = offer(client, api)
+    before = height(client)
+    # the accepter has no tokens yet: accepting would be refused, and the page says so before signing
+    poor = client.get(f"/requests/{request_id}/dry-run", headers=second_h)
+    assert poor.status_code == 200, poor.text
+    assert poor.json()["outcome"] == "would_fail" and poor.json()["code"] == "INSUFFICIENT_BALANCE" and not poor.json()["writes"]
+    http = new_http(client)
+    page_login(http, second)
+    shown = http.get(f"/my/requests/{request_id}").text
+    assert 'id="dry-run"' in shown and "The ledger would refuse it" in shown and "INSUFFICIENT_BALANCE" in shown
+    # with tokens it would commit: the asset moves to the accepter's holdings; nothing was signed for good or ordered
+    api.topup(second, second_h, 30)
+    after_topup = height(client)
+    result = client.get(f"/requests/{request_id}/dry-run", headers=second_h).json()
+    assert result["outcome"] == "would_commit", result
+    account = next(json.loads(w["value"]) for w in result["writes"] if w["key"].endswith(f"user/{second}"))
+    assert asset_id in account["Assets"] and account["Token"] == 0
+    assert "Would commit" in http.get(f"/my/requests/{request_id}").text
+    assert height(client) == after_topup >= before
+    state = client.get(f"/requests/{request_id}", headers=second_h).json()
+    assert state["status"] == "awaiting_acceptance" and asset_id not in client.get("/users/get", params={"userId": second}, headers=second_h).json()["Assets"]
+    # only the counterparty asks, only while it awaits acceptance
+    assert client.get(f"/requests/{request_id}/dry-run", headers=api.admin()).json()["code"] == "NOT_YOUR_REQUEST"
+    outsider_h = api.register()[1]
+    assert client.get(f"/requests/{request_id}/dry-run", headers=outsider_h).status_code == 403
+    assert client.post(f"/requests/{request_id}/accept", headers=second_h).status_code == 202
+    late = client.get(f"/requests/{request_id}/dry-run", headers=second_h)
+    assert late.status_code == 409 and late.json()["code"] == "NOT_AWAITING_ACCEPTANCE"
+    assert api.approve(request_id)["status"] == "committed"  # what the dry run said
+    assert asset_id in client.get("/users/get", params={"userId": second}, headers=second_h).json()["Assets"]
