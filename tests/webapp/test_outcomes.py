@@ -177,3 +177,29 @@ def test_healthz_reports_components_and_degrades_when_no_peer_can_commit(own_cli
     assert dead.status_code == 503
     assert dead.json()["status"] == "degraded"
     assert all(p["status"] == "down" for p in dead.json()["components"]["peers"])
+
+
+def test_a_request_left_approved_while_the_console_runs_is_settled_by_the_periodic_pass(own_dir, own_network, settings):
+    """Not only at start: a request that ends up `approved` and on the ledger while the
+    console runs (its submit died half-way) is settled by the loop, with no restart."""
+    periodic = replace(settings, reconcile_interval_s=0.2, reconcile_absent_after_s=3600.0)
+    with TestClient(app=create_app(own_dir, network=own_network, settings=periodic)) as client:
+        api = Api(client)
+        user_id, headers = api.register()
+        request_id = topup(api, user_id, headers, 21)
+        services = client.app.state.services
+        admin = services.sessions.get(api.admin()["Authorization"].split()[1])
+        assert status_of(client, request_id) == "pending"  # the start-up pass is long over
+        with session(services.engine) as db:
+            row = db.get(ReviewRequest, request_id)
+            assert row is not None
+            row.status, row.decided_by, row.decided_at = "approved", "admin", time.time()
+            db.add(row)
+            db.commit()
+            signoffs = decode_signoffs(row.signoffs_json) + [services.chain.signoff("approval", admin.identity, row.tx_id)]
+            invocation = decode_invocation(row.invocation_hex)
+        assert services.chain.submit(admin.identity, invocation, signoffs, 60.0).committed
+        assert wait_for(lambda: status_of(client, request_id) == "committed")
+        entries = client.get("/reviews/audit", params={"requestId": request_id}, headers=api.admin()).json()
+        assert ("reconcile", "committed") in {(e["actor"], e["action"]) for e in entries}, entries  # the loop settled it
+        assert balance(api, user_id, headers) == 21
