@@ -164,23 +164,8 @@ def test_crash_mid_bulk_approval_is_reconciled_on_start(own_dir, own_network, ow
         assert balance(own_api, user_id, headers) == 34
 
 
-def test_healthz_reports_components_and_degrades_when_no_peer_can_commit(own_client, own_network):
-    healthy = own_client.get("/healthz")
-    body = healthy.json()
-    assert healthy.status_code == 200 and body["status"] == "ok" and body["canCommit"], body
-    assert body["components"]["database"]["status"] == "ok"
-    assert body["components"]["orderer"]["status"] == "ok"
-    assert len(body["components"]["peers"]) == 4
-    for peer in [p for p in own_network.peers if p.alive]:
-        kill(peer)
-    dead = own_client.get("/healthz")
-    assert dead.status_code == 503
-    assert dead.json()["status"] == "degraded"
-    assert all(p["status"] == "down" for p in dead.json()["components"]["peers"])
-
-
 def test_a_request_left_approved_while_the_console_runs_is_settled_by_the_periodic_pass(own_dir, own_network, settings):
-    """Not only at start: a request that ends up `approved` and on the ledger while the
+    """(Before the health test, which kills the shared network's peers.) Not only at start: a request that ends up `approved` and on the ledger while the
     console runs (its submit died half-way) is settled by the loop, with no restart."""
     periodic = replace(settings, reconcile_interval_s=0.2, reconcile_absent_after_s=3600.0)
     with TestClient(app=create_app(own_dir, network=own_network, settings=periodic)) as client:
@@ -203,3 +188,19 @@ def test_a_request_left_approved_while_the_console_runs_is_settled_by_the_period
         entries = client.get("/reviews/audit", params={"requestId": request_id}, headers=api.admin()).json()
         assert ("reconcile", "committed") in {(e["actor"], e["action"]) for e in entries}, entries  # the loop settled it
         assert balance(api, user_id, headers) == 21
+
+
+def test_healthz_reports_components_and_degrades_when_no_peer_can_commit(own_client, own_network):
+    healthy = own_client.get("/healthz")
+    body = healthy.json()
+    assert healthy.status_code == 200 and body["status"] == "ok" and body["canCommit"], body
+    assert body["components"]["database"]["status"] == "ok"
+    assert body["components"]["orderer"]["status"] == "ok"
+    assert len(body["components"]["peers"]) == 4
+    for peer in [p for p in own_network.peers if p.alive]:
+        kill(peer)
+    dead = own_client.get("/healthz")
+    assert dead.status_code == 503
+    assert dead.json()["status"] == "degraded"
+    assert all(p["status"] == "down" for p in dead.json()["components"]["peers"])
+
