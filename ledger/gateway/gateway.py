@@ -196,6 +196,9 @@ class Gateway:
             if all(r.payload == payload_bytes for r in responses[1:]):
                 return responses, payload_bytes
             time.sleep(ENDORSE_RETRY_PAUSE_S * (attempt + 1))
+            # A peer further behind (its NATS server died and it is reconnecting) would differ
+            # again at once: give the laggards up to CATCH_UP_WAIT_S to reach the highest.
+            self._await_height(chosen, max(p.height for p in chosen))
         raise EndorsementError(GatewayCode.ENDORSEMENT_MISMATCH, "the endorsing peers computed different results; retry")
 
     def assemble(self, signed: SignedProposal, payload_bytes: bytes, responses: Sequence[ProposalResponse]) -> bytes:
