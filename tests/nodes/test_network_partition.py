@@ -154,7 +154,16 @@ def test_one_organization_cut_off_under_load_the_others_commit_and_it_catches_up
 
         spaces.heal(CUT_ORG)
         phase[0] = "healed"
-        wait_for(lambda: acks("healed") >= ACKS_AFTER_HEAL, PHASE_S, "load after the heal")
+        try:
+            wait_for(lambda: acks("healed") >= ACKS_AFTER_HEAL, PHASE_S, "load after the heal")
+        except AssertionError:  # say what the clients and peers saw, for a failure in a loaded full run
+            with lock:
+                refused_codes = sorted(set(refused))
+            seen = {c.name: (b.get("height"), b.get("status")) for c in peers.values() for b in [peer_health(c)]}
+            raise AssertionError(
+                f"load after the heal: {acks('healed')} acknowledged in {PHASE_S:.0f} s; refused {len(refused)} {refused_codes}; "
+                f"gateway's peers {[(p.name, p.alive, p.height) for p in net.peers]}; peers' health {seen}"
+            ) from None
         stop.set()
         for t in threads:
             t.join(PHASE_S)
