@@ -41,8 +41,8 @@ def is_staff(identity: Identity) -> bool:
 
 def _not_staff(reader: Identity, org: str) -> str:
     return (f"{reader.id} ({reader.role}) is a member of {org} but not its meter staff: readings, alerts and bills "
-            f"are read and written only by {org}'s administrators and the clients it enrolled with {STAFF_ATTRIBUTE}="
-            f"{' or '.join(STAFF_KINDS)}")
+            f"are read and written only by {org}'s administrators and the clients it enrolled with "
+            f"{' or '.join(f'{STAFF_ATTRIBUTE}={kind}' for kind in STAFF_KINDS)}")
 
 
 def scope_refusal(reader: Identity, meter: dict[str, Any], regulator_org: str) -> tuple[Code, str] | None:
