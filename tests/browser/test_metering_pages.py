@@ -68,6 +68,8 @@ def test_member_works_an_alert_and_reads_the_tariff(admin: Any, approve: Any, pe
     page.goto("/dashboard")
     page.click("#nav-meters")
     page.wait_for_selector(f"#meters a:text('{meter_id}')")
+    page.goto(f"/metering/meters/{meter_id}?view=year")  # a refusal page keeps the staff menu
+    assert "BAD_VIEW" in page.inner_text(".error") and page.locator("#nav-meters").count() == 1
     page.goto("/metering/alerts")
     row = page.locator("#alerts tr", has_text=meter_id).first
     assert "SPIKE" in row.inner_text() and "open" in row.inner_text()

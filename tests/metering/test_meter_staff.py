@@ -128,3 +128,27 @@ def test_who_writes_for_a_meter(who: str, submit: str, ack: str, resolve: str, s
         assert (success, "ok" if success else result) == (expected == "ok", expected), (who, function, result)
     if submit == "ok":
         assert world.ok("Org1/collector", "queryMeter", "M1")["head"]["seq"] == 2
+
+
+def test_the_cli_collector_is_staff_and_an_older_plain_one_is_reissued(tmp_path: Any) -> None:
+    """`meters simulate`, `settle` and the bench submit as ORG/collector: it carries
+    staff=collector; a collector.json made before the staff rule (a plain client) is re-issued
+    under the same name, so its identity id (what batches record as submittedBy) stays."""
+    from chaincode.metering.tools.client import collector_identity
+    from ledger.core.identity import CertificateAuthority
+    from ledger.node.layout import NetworkLayout
+
+    class Net:  # what collector_identity uses of a Network
+        layout = NetworkLayout(tmp_path)
+        ca = CertificateAuthority.generate("Org1")
+
+        def enroll(self, org: str, name: str, role: str, attributes: dict[str, str]) -> Any:
+            return self.ca.issue(name, role, attributes)
+
+    net: Any = Net()
+    path = net.layout.user_file("Org1", "collector")
+    path.parent.mkdir(parents=True)
+    Net.ca.issue("collector", "client").save(path)  # an older data directory's plain collector
+    reissued = collector_identity(net, "Org1")
+    assert (reissued.id, reissued.identity.role, reissued.identity.attribute("staff")) == ("Org1/collector", "client", "collector")
+    assert collector_identity(net, "Org1").cert_bytes == reissued.cert_bytes  # kept, not issued again
