@@ -233,15 +233,32 @@ def test_a_crash_at_any_byte_of_the_last_append_is_cut_and_nothing_else(tmp_path
     assert outcomes == {"refused": 0, "truncated": size - 1, "intact": 0}, outcomes
 
 
-def test_flipped_index_entries_are_named_on_read_never_an_os_error(tmp_path: Path) -> None:
-    """An index entry pointing past the files or at an absurd offset is corruption of that block."""
+def test_flipped_index_entries_in_the_middle_are_rebuilt_on_open(tmp_path: Path) -> None:
+    """Entries pointing past the files, at an absurd offset or at another record, between two
+    sound ends: the open walks every entry and re-indexes from the first wrong one."""
     fill(tmp_path, 10, file_bytes_max=200)
     index = tmp_path / INDEX_NAME
-    raw = bytearray(index.read_bytes())
+    good_index = index.read_bytes()
+    raw = bytearray(good_index)
     raw[4 * INDEX_ENTRY.size] ^= 0x40  # block 4's file number
     raw[6 * INDEX_ENTRY.size + 4] ^= 0x80  # block 6's offset: beyond 2**63
+    raw[7 * INDEX_ENTRY.size + INDEX_ENTRY.size - 1] ^= 0x01  # block 7's offset: one byte off
     index.write_bytes(bytes(raw))
     with BlockStore(tmp_path, file_bytes_max=200) as store:
+        assert store.height == 10
+        assert [store.get(n) for n in range(10)] == [block(n) for n in range(10)]
+    assert index.read_bytes() == good_index
+
+
+def test_an_index_entry_flipped_while_open_is_named_on_read_never_an_os_error(tmp_path: Path) -> None:
+    """An entry damaged after the open's check is corruption of that block when read."""
+    fill(tmp_path, 10, file_bytes_max=200)
+    index = tmp_path / INDEX_NAME
+    with BlockStore(tmp_path, file_bytes_max=200, read_only=True) as store:
+        raw = bytearray(index.read_bytes())
+        raw[4 * INDEX_ENTRY.size] ^= 0x40  # block 4's file number
+        raw[6 * INDEX_ENTRY.size + 4] ^= 0x80  # block 6's offset: beyond 2**63
+        index.write_bytes(bytes(raw))
         for number in (4, 6):
             with pytest.raises(BlockStoreCorruption) as error:
                 store.get(number)

@@ -113,6 +113,19 @@ class MeteringCustomer(SQLModel, table=True):
     created_at: float = Field(default_factory=now_s)
 
 
+class MeteringStaff(SQLModel, table=True):
+    """A console account an administrator made meter staff (operator) of its organization:
+    the console then reads meter data and works alerts for it as a staff identity
+    (`webapp.metering_staff`). Deleting the row takes the role away."""
+
+    __tablename__ = "metering_staff"
+    username: str = Field(primary_key=True)
+    org: str
+    kind: str  # the certificate's staff attribute: operator
+    granted_by: str
+    granted_at: float = Field(default_factory=now_s)
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

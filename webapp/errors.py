@@ -116,10 +116,20 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         return Redirect(path=f"/login?next={quote(_path_and_query(request), safe='/')}")
     return Template(
         template_name="error.html",
-        context={"error": error, "user": getattr(request.state, "user_session", None)},
+        context={"error": error, "user": getattr(request.state, "user_session", None), "meter_staff": _meter_staff(request)},
         status_code=error.status_code,
         headers=headers,
     )
+
+
+def _meter_staff(request: Request[Any, Any, Any]) -> bool:
+    """What the menu needs besides the user (`pages.page` adds it on every other page)."""
+    from webapp.metering_staff import is_staff  # imported here: webapp.metering_staff imports this module
+
+    try:
+        return is_staff(request.app.state.services, getattr(request.state, "user_session", None))
+    except Exception:  # an error page renders even when the console's database does not answer
+        return False
 
 
 def error_headers(error: AppError) -> dict[str, str]:

@@ -1,9 +1,11 @@
 """JSON API of the metering chaincode: meters, readings, chain check, alerts, tariffs, bills.
 
-Read-only routes through the gateway, so the contract scopes every answer: a member reads
-as its own identity (its organization's meters); a console administrator reads as the
-console's national regulator identity (issued once per console start by the regulator's
-CA, attributes level=national), so the regulator sees every meter.
+Read-only routes through the gateway, so the contract scopes every answer: meter staff (an
+account an administrator made operator, `metering_staff`) read as the operator identity
+(its organization's meters); any other member reads as its own identity, which the contract
+refuses (403 NOT_METER_STAFF: consumption data is personal); a console administrator reads
+as the console's national regulator identity (issued once per console start by the
+regulator's CA, attributes level=national), so the regulator sees every meter.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ from webapp.chain import Chain
 from webapp.customers import customers_of, reader
 from webapp.deps import requires_login
 from webapp.errors import AppError, BadInput, Forbidden, NotFound
+from webapp.metering_staff import staff_identity
 from webapp.services import Services
 from webapp.sessions import UserSession
 
 CHAINCODE = "metering"
 REGULATOR_READER = "console-national-regulator"
-_STATUS_OF = {"NOT_IN_SCOPE": Forbidden, "NOT_AUTHORIZED": Forbidden}
+_STATUS_OF = {"NOT_IN_SCOPE": Forbidden, "NOT_AUTHORIZED": Forbidden, "NOT_METER_STAFF": Forbidden}
 _readers: dict[int, SigningIdentity] = {}
 _lock = threading.Lock()
 
@@ -41,9 +44,10 @@ def _regulator_reader(chain: Chain) -> SigningIdentity:
 
 
 def metering_query(services: Services, user: UserSession, function: str, *args: str, reader: SigningIdentity | None = None) -> Any:
-    """Evaluate a metering query as `reader`, else as the reader this user maps to (its own
-    identity; the national regulator reader for administrators); refusals keep their codes."""
-    identity = reader or (_regulator_reader(services.chain) if user.is_admin else user.identity)
+    """Evaluate a metering query as `reader`, else as the reader this user maps to (the national
+    regulator reader for administrators, the operator identity for meter staff, else its own
+    identity); refusals keep their codes."""
+    identity = reader or (_regulator_reader(services.chain) if user.is_admin else staff_identity(services, user) or user.identity)
     try:
         return services.chain.gateway(identity).evaluate_json(function, list(args), chaincode=CHAINCODE)
     except GatewayError as exc:
@@ -57,9 +61,9 @@ def metering_query(services: Services, user: UserSession, function: str, *args: 
         raise AppError(code, exc.message, 503 if code in ("NO_ENDORSERS", "PEER_UNAVAILABLE") else 400) from None
 
 
-@get("/meters", sync_to_thread=True, guards=[requires_login], responses=refusals(401, 503))
+@get("/meters", sync_to_thread=True, guards=[requires_login], responses=refusals(401, 403, 503))
 def meters_list(services: Services, user: UserSession) -> list[dict[str, Any]]:
-    """The meters this user may read (its organization's; every meter for administrators)."""
+    """The meters this user may read (its organization's for meter staff; every meter for administrators)."""
     return list(metering_query(services, user, "listMeters"))
 
 

@@ -8,11 +8,13 @@ from litestar import Request
 from litestar.response import Redirect, Template
 
 from webapp.deps import session_of
+from webapp.metering_staff import is_staff
 
 
 def page(request: Request[Any, Any, Any], name: str, status_code: int = 200, headers: dict[str, str] | None = None, **context: Any) -> Template:
     services = request.app.state.services
     context.setdefault("user", session_of(request))
+    context.setdefault("meter_staff", is_staff(services, context["user"]))  # the menu offers meters to staff only
     context.setdefault("approver_org", services.chain.approver_org)
     return Template(template_name=name, context=context, status_code=status_code, headers=headers)
 

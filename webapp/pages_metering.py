@@ -17,6 +17,7 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 
 from ledger.gateway import GatewayError, creator_party
+from webapp import metering_staff
 from webapp.charts import bars, grouped_bars
 from webapp.deps import requires_admin, requires_login
 from webapp.errors import AppError, BadInput
@@ -143,13 +144,14 @@ Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED
 
 
 def _work_order(services: Services, user: UserSession, function: str, *args: str) -> None:
-    """alertAck / alertResolve / tariffSet signed by the user's own identity (the contract checks who asks)."""
-    identity = user.identity
+    """alertAck / alertResolve / tariffSet signed by the meter staff's operator identity, else by
+    the user's own identity (the contract checks who asks)."""
+    identity = metering_staff.staff_identity(services, user) or user.identity
     gateway = services.chain.gateway(identity)
     try:
         gateway.submit(gateway.new_invocation(function, list(args), chaincode=CHAINCODE), [creator_party(identity)])
     except GatewayError as exc:
-        raise AppError(exc.code, exc.message, 403 if exc.code == "NOT_AUTHORIZED" else 409 if exc.code.startswith("ALERT_") else 400) from None
+        raise AppError(exc.code, exc.message, 403 if exc.code in ("NOT_AUTHORIZED", "NOT_METER_STAFF") else 409 if exc.code.startswith("ALERT_") else 400) from None
 
 
 @post("/metering/alerts/{alert_id:str}/ack", include_in_schema=False, guards=[requires_login], sync_to_thread=True)
@@ -168,4 +170,22 @@ def alert_resolve(services: Services, user: UserSession, alert_id: str, data: Fo
     return go("/metering/alerts")
 
 
-ROUTES = [meters_page, meter_page, bill_page, alerts_page, tariff_page, tariff_publish, alert_ack, alert_resolve]
+@get("/metering/staff", include_in_schema=False, guards=[requires_admin], sync_to_thread=True)
+def staff_page(request: Request[Any, Any, Any], services: Services) -> Template:
+    """Who is meter staff (operator) in the console, and the form to grant or revoke it."""
+    return page(request, "metering_staff.html", staff=metering_staff.all_staff(services))
+
+
+@post("/metering/staff/grant", include_in_schema=False, guards=[requires_admin], sync_to_thread=True)
+def staff_grant(services: Services, user: UserSession, data: Form) -> Redirect:
+    metering_staff.grant(services, field(data, "username").strip(), user.username)
+    return go("/metering/staff")
+
+
+@post("/metering/staff/{username:str}/revoke", include_in_schema=False, guards=[requires_admin], sync_to_thread=True)
+def staff_revoke(services: Services, username: str) -> Redirect:
+    metering_staff.revoke(services, username)
+    return go("/metering/staff")
+
+
+ROUTES = [staff_page, staff_grant, staff_revoke, meters_page, meter_page, bill_page, alerts_page, tariff_page, tariff_publish, alert_ack, alert_resolve]

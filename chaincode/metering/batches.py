@@ -15,8 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
-
+from chaincode.metering.checks import json_document
 from chaincode.metering.clock import is_aligned, parse_iso_minutes
 from chaincode.metering.errors import BATCH_BYTES_MAX, BATCH_READINGS_MAX, INTERVAL_MIN, INTERVALS_PER_DAY, READING_VALUE_MAX, SHA256_HEX_PATTERN, Code
 from chaincode.shim import canonical_json, refuse
@@ -28,7 +27,6 @@ VALUE_FIELDS = ("wh", "varh", "peak_w")
 SEQ_MAX = 10**9
 _SHA = re.compile(SHA256_HEX_PATTERN)
 _SIG = re.compile(r"[0-9a-f]{128}")
-_decode = msgspec.json.Decoder().decode
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,14 +69,9 @@ def signature_ok(batch: dict[str, Any], public_key: bytes) -> bool:
 
 def parse_batch(batch_json: str, meter_id: str) -> dict[str, Any]:
     """The batch document, its envelope fields checked (readings are checked by `check_readings`)."""
-    if len(batch_json.encode("utf-8")) > BATCH_BYTES_MAX:
-        raise refuse(Code.BAD_BATCH, f"a batch is at most {BATCH_BYTES_MAX} bytes of JSON")
-    try:
-        batch = _decode(batch_json)
-    except msgspec.DecodeError as exc:
-        raise refuse(Code.BAD_BATCH, f"the batch is not JSON: {exc}") from None
-    if not isinstance(batch, dict) or set(batch) != BATCH_FIELDS:
-        raise refuse(Code.BAD_BATCH, f"a batch is an object with exactly the fields {sorted(BATCH_FIELDS)}")
+    batch = json_document(
+        batch_json, code=Code.BAD_BATCH, what="batch", max_bytes=BATCH_BYTES_MAX, fields=BATCH_FIELDS, fields_rule="is an object with exactly the fields"
+    )
     if batch["meterId"] != meter_id:
         raise refuse(Code.BAD_BATCH, f"the batch names meter {batch['meterId']!r}, submitted for {meter_id!r}")
     seq, prev = batch["seq"], batch["prev"]

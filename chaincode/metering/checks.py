@@ -6,6 +6,8 @@ import re
 from fractions import Fraction
 from typing import Any
 
+import msgspec
+
 from chaincode.metering.errors import DECIMALS_MAX, ID_PATTERN, REGION_PATTERN, SHA256_HEX_PATTERN, Code
 from chaincode.metering.keys import meter_key
 from chaincode.shim import Stub, refuse
@@ -14,6 +16,22 @@ _ID = re.compile(ID_PATTERN)
 _REGION = re.compile(REGION_PATTERN)
 _SHA = re.compile(SHA256_HEX_PATTERN)
 _DECIMAL = re.compile(rf"[0-9]{{1,7}}(\.[0-9]{{1,{DECIMALS_MAX}}})?")
+_decode = msgspec.json.Decoder().decode
+
+
+def json_document(text: str, *, code: Code, what: str, max_bytes: int, fields: frozenset[str], fields_rule: str) -> dict[str, Any]:
+    """A submitted document's envelope: at most `max_bytes` of UTF-8, JSON, an object with
+    exactly `fields` (refused with `code`, the message naming `what`, the fields after
+    `fields_rule`). Its fields' own values are the caller's to check."""
+    if len(text.encode("utf-8")) > max_bytes:
+        raise refuse(code, f"a {what} is at most {max_bytes} bytes of JSON")
+    try:
+        document = _decode(text)
+    except msgspec.DecodeError as exc:
+        raise refuse(code, f"the {what} is not JSON: {exc}") from None
+    if not isinstance(document, dict) or set(document) != fields:
+        raise refuse(code, f"a {what} {fields_rule} {sorted(fields)}")
+    return document
 
 
 def check_id(value: str, what: str) -> str:

@@ -1,7 +1,8 @@
 """The metering contract: meters, signed reading batches, alerts, tariffs and monthly bills.
 
 No function needs the regulator's per-transaction approval (readings arrive every day from
-collectors); each checks who asks instead: a meter's organization writes for its meters,
+collectors); each checks who asks instead: a meter's organization's staff (`access.is_staff`:
+its admins, collectors and operators — not every client it enrolled) writes for its meters,
 the regulator organization's administrators set tariffs, and reads are scoped (`access`).
 All checks run before the first write, and no key is read after it is written.
 """
@@ -120,6 +121,7 @@ class MeteringContract(Contract):
     @query("listMeters")
     def list_meters(self, stub: Stub) -> list[dict[str, Any]]:
         """The meters the caller may read (at most LIST_MAX), in id order."""
+        access.require_lister(stub.creator, self.regulator_org)
         visible = [m for _, m in stub.prefix_json(METER_PREFIX, BATCHES_MAX) if not access.scope_problem(stub.creator, m, self.regulator_org)]
         return visible[:LIST_MAX]
 
@@ -232,6 +234,8 @@ class MeteringContract(Contract):
         if meter_id:
             checks.check_id(meter_id, "meterId")
             access.require_scope(stub.creator, checks.existing_meter(stub, meter_id), self.regulator_org)
+        else:
+            access.require_lister(stub.creator, self.regulator_org)
         rows = stub.prefix_json(alert_prefix(meter_id) if meter_id else ALERT_PREFIX, BATCHES_MAX)
         if meter_id:  # the meter's scope was checked: these are its alerts
             return [a for _, a in rows][:LIST_MAX]
@@ -239,7 +243,7 @@ class MeteringContract(Contract):
 
     @transaction("alertAck", "alertId")
     def alert_ack(self, stub: Stub, alert_id_text: str) -> dict[str, Any]:
-        """The meter's organization takes the work order."""
+        """The meter's organization's staff takes the work order."""
         key, alert = self._alert(stub, alert_id_text)
         if alert["status"] == "resolved":
             raise refuse(Code.ALERT_RESOLVED, f"alert {alert_id_text} is already resolved")
@@ -340,6 +344,8 @@ class MeteringContract(Contract):
         if meter_id:
             checks.check_id(meter_id, "meterId")
             access.require_scope(stub.creator, checks.existing_meter(stub, meter_id), self.regulator_org)
+        else:
+            access.require_lister(stub.creator, self.regulator_org)
         rows = stub.prefix_json(f"bill/{meter_id}/" if meter_id else "bill/", BATCHES_MAX)
         if meter_id:  # the meter's scope was checked: these are its bills
             return [b for _, b in rows][:LIST_MAX]

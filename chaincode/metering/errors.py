@@ -4,7 +4,8 @@ Order of checks in every function:
   1. shim: UNKNOWN_FUNCTION, BAD_ARGUMENTS (argument count)
   2. argument formats, in parameter order (BAD_ID, BAD_NUMBER, BAD_BATCH, BAD_TARIFF, ...)
   3. records: UNKNOWN_METER / METER_EXISTS / METER_RETIRED, UNKNOWN_TARIFF, UNKNOWN_ALERT
-  4. who asks: NOT_AUTHORIZED (wrong organization or role), NOT_IN_SCOPE (a regulator's level)
+  4. who asks: NOT_METER_STAFF (a member of the meter's organization that is not its staff),
+     NOT_AUTHORIZED (wrong organization or role), NOT_IN_SCOPE (a regulator's level)
   5. the function's own rules (signature, link, duplicates, completeness, ...)
 """
 
@@ -14,6 +15,13 @@ from enum import StrEnum
 
 METER_ROLE = "meter"  # the certificate role of a meter identity
 CUSTOMER_ROLE = "customer"  # a customer reader: attribute customerRef, reads only that customer's meters
+# Meter data is personal (seed 004): inside a grid organization only its staff reads and writes
+# it — its admins, and clients whose certificate carries STAFF_ATTRIBUTE with one of STAFF_KINDS
+# (issued by the organization's CA at enrolment). Any other client of the organization (a
+# researcher or customer who signed up on the console) is refused NOT_METER_STAFF.
+STAFF_ATTRIBUTE = "staff"
+COLLECTOR, OPERATOR = "collector", "operator"  # submits the meters' batches; works the alert queue
+STAFF_KINDS = (COLLECTOR, OPERATOR)
 ID_PATTERN = r"[A-Za-z0-9_-]{1,40}"  # meter, tariff ids: no "." (alert ids are joined with it)
 REGION_PATTERN = r"[A-Z0-9]{1,8}(-[A-Z0-9]{1,8}){0,4}"  # hierarchical: CN, CN-32, CN-32-01
 SHA256_HEX_PATTERN = r"[0-9a-f]{64}"
@@ -65,6 +73,7 @@ class Code(StrEnum):
     UNKNOWN_BATCH = "UNKNOWN_BATCH"
     NOT_AUTHORIZED = "NOT_AUTHORIZED"
     NOT_IN_SCOPE = "NOT_IN_SCOPE"
+    NOT_METER_STAFF = "NOT_METER_STAFF"
     BAD_METER_CERTIFICATE = "BAD_METER_CERTIFICATE"
     BAD_METER_SIGNATURE = "BAD_METER_SIGNATURE"
     BAD_BATCH_LINK = "BAD_BATCH_LINK"

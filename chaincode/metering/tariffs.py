@@ -13,8 +13,7 @@ import re
 from fractions import Fraction
 from typing import Any
 
-import msgspec
-
+from chaincode.metering.checks import json_document
 from chaincode.metering.clock import parse_date
 from chaincode.metering.errors import ID_PATTERN, INTERVAL_MIN, PRICE_MAX, TARIFF_BANDS_MAX, TARIFF_BYTES_MAX, TARIFF_TIERS_MAX, Code
 from chaincode.shim import canonical_json, refuse
@@ -27,7 +26,6 @@ UPTO_KWH_MAX = 10**9
 _ID = re.compile(ID_PATTERN)
 _BAND = re.compile(r"[a-z][a-z0-9_-]{0,23}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
-_decode = msgspec.json.Decoder().decode
 
 # Modelled on published Chinese residential time-of-use tariffs (e.g. Jiangsu, Zhejiang):
 # a critical peak in the evening, peak, flat and an overnight valley; three annual tiers.
@@ -58,14 +56,7 @@ def pf_standard(tariff: dict[str, Any]) -> Fraction:
 
 def parse_tariff(tariff_id: str, tariff_json: str) -> dict[str, Any]:
     """The tariff document, fully checked; BAD_TARIFF or TARIFF_BANDS_INVALID otherwise."""
-    if len(tariff_json.encode("utf-8")) > TARIFF_BYTES_MAX:
-        raise refuse(Code.BAD_TARIFF, f"a tariff is at most {TARIFF_BYTES_MAX} bytes of JSON")
-    try:
-        tariff = _decode(tariff_json)
-    except msgspec.DecodeError as exc:
-        raise refuse(Code.BAD_TARIFF, f"the tariff is not JSON: {exc}") from None
-    if not isinstance(tariff, dict) or set(tariff) != TARIFF_FIELDS:
-        raise refuse(Code.BAD_TARIFF, f"a tariff has exactly the fields {sorted(TARIFF_FIELDS)}")
+    tariff = json_document(tariff_json, code=Code.BAD_TARIFF, what="tariff", max_bytes=TARIFF_BYTES_MAX, fields=TARIFF_FIELDS, fields_rule="has exactly the fields")
     if tariff["tariffId"] != tariff_id:
         raise refuse(Code.BAD_TARIFF, f"the document's tariffId {tariff['tariffId']!r} differs from {tariff_id!r}")
     if not isinstance(tariff["currency"], str) or not _CURRENCY.fullmatch(tariff["currency"]):

@@ -19,7 +19,7 @@ import itertools
 import json
 import os
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
@@ -66,6 +66,19 @@ CATCH_UP_WAIT_S = 5.0
 CATCH_UP_POLL_S = 0.001
 ENDORSERS_GRACE_S = 5.0  # a peer unheard for a moment (a late heartbeat under load, a restart) is awaited this long
 ENDORSERS_POLL_S = 0.05
+
+
+def _await_peers(condition: Callable[[], bool], limit_s: float, poll_s: float) -> bool:
+    """Whether `condition` (a fact about the peers: live enough, high enough) came to hold
+    within `limit_s`, read every `poll_s`. The peers' state changes on other threads (their
+    heartbeats, their commits) with no event to await; the limit keeps a client's call from
+    hanging on peers that never come."""
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(poll_s)
+    return True
 
 
 class Gateway:
@@ -246,11 +259,8 @@ class Gateway:
         is its last heartbeat: under load one can come late, and a peer that restarts is
         unheard for a moment, so a client is refused NO_ENDORSERS only when the gap lasts
         longer than ENDORSERS_GRACE_S, not at the first missed beat."""
-        deadline = time.monotonic() + ENDORSERS_GRACE_S
-        while not policy.satisfied_by([p.identity for p in self.endorsers if p.alive]):
-            if time.monotonic() >= deadline:
-                raise EndorsementError(GatewayCode.NO_ENDORSERS, f"the live peers cannot satisfy {policy.text}")
-            time.sleep(ENDORSERS_POLL_S)
+        if not _await_peers(lambda: policy.satisfied_by([p.identity for p in self.endorsers if p.alive]), ENDORSERS_GRACE_S, ENDORSERS_POLL_S):
+            raise EndorsementError(GatewayCode.NO_ENDORSERS, f"the live peers cannot satisfy {policy.text}")
 
     def _live_waiter(self) -> CommitWaiter:
         """Our commit peer's waiter, or a live peer's when ours died or went silent (a
@@ -283,9 +293,7 @@ class Gateway:
     def _await_height(peers: Sequence[EndorserService], height: int) -> None:
         """Read-your-writes: endorsers must have applied every block our commit peer has, or a
         proposal right after a commit would be simulated against older state."""
-        deadline = time.monotonic() + CATCH_UP_WAIT_S
-        while any(p.height < height for p in peers) and time.monotonic() < deadline:
-            time.sleep(CATCH_UP_POLL_S)
+        _await_peers(lambda: all(p.height >= height for p in peers), CATCH_UP_WAIT_S, CATCH_UP_POLL_S)  # still behind at the limit: endorse anyway
 
     def _ask(self, chosen: Sequence[EndorserService], signed_bytes: bytes) -> list[ProposalResponse]:
         """Ask every chosen peer at once and collect the answers within one deadline

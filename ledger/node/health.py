@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import structlog
 
 from ledger.core.errors import ConfigError
-
-if TYPE_CHECKING:
-    from ledger.node.network import Network
 
 log = structlog.get_logger("health")
 
@@ -35,6 +32,41 @@ HTTP_UNAVAILABLE = 503
 STOP_WAIT_S = 5.0
 
 Report = Callable[[], dict[str, Any]]  # must hold "status"; called on the server's threads
+
+
+class HeardPeer(Protocol):
+    """What a gateway node's health report reads of one peer."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def org(self) -> str: ...
+
+    @property
+    def alive(self) -> bool: ...
+
+    @property
+    def height(self) -> int: ...
+
+
+class HeardOrderer(Protocol):
+    """What a gateway node's health report reads of the ordering service."""
+
+    @property
+    def alive(self) -> bool: ...
+
+
+class HeardNetwork(Protocol):
+    """The part of a network a gateway node's health report reads (a `Network` is one). A
+    protocol, not the class, so the health module (which the node runners import) does not
+    import the network, which imports the runners: no import cycle."""
+
+    @property
+    def peers(self) -> Sequence[HeardPeer]: ...
+
+    @property
+    def orderer(self) -> HeardOrderer: ...
 
 
 def with_status(facts: dict[str, Any]) -> dict[str, Any]:
@@ -108,12 +140,12 @@ def maybe_serve(host: str, port: int, report: Report) -> HealthServer | None:
     return server
 
 
-def network_health(name: str, role: str, network: "Network") -> dict[str, Any]:
+def network_health(name: str, role: str, network: HeardNetwork) -> dict[str, Any]:
     """A gateway node's (the console's) view: the peers and orderers it hears. Degraded when
     no peer or no orderer is heard, so nothing could be endorsed or ordered."""
     live_heights = [p.height for p in network.peers if p.alive]
     peers = [{"name": p.name, "org": p.org, "alive": p.alive, "height": p.height} for p in network.peers]
-    orderer_alive = bool(getattr(network.orderer, "alive", True))
+    orderer_alive = bool(network.orderer.alive)
     problems = []
     if not live_heights:
         problems.append("no peer is heard")

@@ -21,6 +21,7 @@ import structlog
 
 from ledger.commit.chain_check import ChainReport, verify_chain
 from ledger.commit.committer import Committer
+from ledger.commit.listeners import CommitListeners
 from ledger.core.blocks import genesis_problem, seal_problem
 from ledger.core.channel import Channel
 from ledger.core.encoding import decode, encode
@@ -57,7 +58,7 @@ class Peer:
         self.committer = Committer(name, self.store, self.state, Validator(channel))
         self.endorser = Endorser(identity, channel, self.state)
         self.genesis: Block | None = None
-        self._listeners: list[CommitListener] = []
+        self._listeners = CommitListeners(name, log)
         self._queue: queue.Queue[tuple[int, bytes] | None] = queue.Queue(DELIVER_QUEUE_MAX)
         self._thread = threading.Thread(target=self._run, name=f"commit-{name}", daemon=True)
         self._source: BlockSource | None = None
@@ -112,8 +113,7 @@ class Peer:
                 log.warning("deliver_dropped", peer=self.name, number=number, queued=DELIVER_QUEUE_MAX, action="catch up from the orderer later")
 
     def add_commit_listener(self, listener: CommitListener) -> None:
-        with self._lock:
-            self._listeners.append(listener)
+        self._listeners.add(listener)
 
     # --- endorsement (step 1) -----------------------------------------------------------
 
@@ -260,10 +260,4 @@ class Peer:
         with self.commit_lock:
             event: CommitEvent = self.committer.commit(block)
             self._applied_height = event.number + 1
-        with self._lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            try:
-                listener(event)
-            except Exception as exc:  # a listener must never stop the committer
-                log.error("commit_listener_failed", peer=self.name, error=repr(exc))
+        self._listeners.notify(event)

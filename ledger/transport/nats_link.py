@@ -122,8 +122,9 @@ def block_max_bytes(batch: BatchParameters) -> int:
     return batch.absolute_max_bytes + batch.preferred_max_bytes + BLOCK_FRAMING_HEADROOM
 
 
-def envelopes_stream_config(name: str, subject: str, replicas: int, batch: BatchParameters) -> StreamConfig:
-    """The ordering queue: bounded in message size, age and bytes (oldest, long cut, go first)."""
+def _file_stream_config(name: str, subject: str, replicas: int, max_msg_size: int, **limits: Any) -> StreamConfig:
+    """What both streams share: one subject, file storage, limits retention, the duplicate
+    window for publish ids; `limits` are what tells them apart."""
     return StreamConfig(
         name=name,
         subjects=[subject],
@@ -131,7 +132,18 @@ def envelopes_stream_config(name: str, subject: str, replicas: int, batch: Batch
         storage=StorageType.FILE,
         retention=RetentionPolicy.LIMITS,
         duplicate_window=DUPLICATE_WINDOW_S,
-        max_msg_size=envelope_max_bytes(batch),
+        max_msg_size=max_msg_size,
+        **limits,
+    )
+
+
+def envelopes_stream_config(name: str, subject: str, replicas: int, batch: BatchParameters) -> StreamConfig:
+    """The ordering queue: bounded in message size, age and bytes (oldest, long cut, go first)."""
+    return _file_stream_config(
+        name,
+        subject,
+        replicas,
+        envelope_max_bytes(batch),
         max_bytes=ENVELOPES_MAX_BYTES,
         max_age=ENVELOPES_MAX_AGE_S,
         discard=DiscardPolicy.OLD,
@@ -140,14 +152,11 @@ def envelopes_stream_config(name: str, subject: str, replicas: int, batch: Batch
 
 def blocks_stream_config(name: str, subject: str, replicas: int, batch: BatchParameters) -> StreamConfig:
     """The ledger's blocks: every one kept for ever (peers catch up from any height)."""
-    return StreamConfig(
-        name=name,
-        subjects=[subject],
-        num_replicas=replicas,
-        storage=StorageType.FILE,
-        retention=RetentionPolicy.LIMITS,
-        duplicate_window=DUPLICATE_WINDOW_S,
-        max_msg_size=block_max_bytes(batch),
+    return _file_stream_config(
+        name,
+        subject,
+        replicas,
+        block_max_bytes(batch),
         max_bytes=UNLIMITED,
         max_msgs=UNLIMITED,
         max_age=0.0,  # no age limit

@@ -23,6 +23,7 @@ import nats.js.errors
 import structlog
 
 from ledger.commit.chain_check import ChainReport
+from ledger.commit.listeners import CommitListeners
 from ledger.core.codes import EndorserCode, GatewayCode, OrdererCode
 from ledger.core.encoding import decode
 from ledger.core.errors import LedgerError
@@ -72,7 +73,7 @@ class RemotePeer:
         self._height = 0
         self._commit_hash = b""
         self._heard_at: float | None = None
-        self._listeners: list[CommitListener] = []
+        self._listeners = CommitListeners(name, log)
         self._lock = threading.Lock()
 
     # --- what its heartbeats and events say --------------------------------------------
@@ -104,17 +105,10 @@ class RemotePeer:
 
     def on_event(self, event: CommitEvent) -> None:
         self.heard(event.number + 1, event.commit_hash)
-        with self._lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            try:
-                listener(event)
-            except Exception as exc:  # a listener must never stop the link
-                log.error("commit_listener_failed", peer=self.name, error=repr(exc))
+        self._listeners.notify(event)
 
     def add_commit_listener(self, listener: CommitListener) -> None:
-        with self._lock:
-            self._listeners.append(listener)
+        self._listeners.add(listener)
 
     def refresh(self) -> "Future[bytes]":
         """Ask the peer's status now (at start, not to wait for a heartbeat)."""

@@ -22,6 +22,7 @@ import msgspec
 import structlog
 
 from ledger.commit.chain_check import ChainReport
+from ledger.commit.listeners import CommitListeners
 from ledger.core.codes import EndorserCode
 from ledger.core.encoding import decode
 from ledger.core.errors import LedgerError
@@ -57,7 +58,7 @@ class PipePeer:
         self.state_url = state_url
         self._height = 0
         self._commit_hash = b""
-        self._listeners: list[CommitListener] = []
+        self._listeners = CommitListeners(name, log)
         self._pending: dict[int, Future[Any]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -156,8 +157,7 @@ class PipePeer:
                 log.warning("deliver_dropped", peer=self.name, number=number, queued=OUTBOX_BLOCKS_MAX, action="peer catches up later")
 
     def add_commit_listener(self, listener: CommitListener) -> None:
-        with self._lock:
-            self._listeners.append(listener)
+        self._listeners.add(listener)
 
     @property
     def height(self) -> int:
@@ -318,9 +318,4 @@ class PipePeer:
     def _on_commit(self, event: CommitEvent) -> None:
         with self._lock:
             self._height, self._commit_hash = event.number + 1, event.commit_hash
-            listeners = list(self._listeners)
-        for listener in listeners:
-            try:
-                listener(event)
-            except Exception as exc:  # a listener must never stop the link
-                log.error("commit_listener_failed", peer=self.name, error=repr(exc))
+        self._listeners.notify(event)

@@ -19,9 +19,12 @@ from ledger.core.encoding import decode, encode
 from ledger.core.identity import Identity, SigningIdentity
 from ledger.core.messages import BroadcastResult, ProposalResponse, ResponsePayload, compute_tx_id
 from ledger.gateway import CommitTimeout, EndorsementError, Gateway
+from ledger.gateway import gateway as gateway_module
 from ledger.gateway.gateway import ENDORSE_ATTEMPTS_MAX
 from ledger.node.network import Network
 from ledger.transport.protocols import EndorserService
+
+UNSETTLED_S = 0.4  # how long a test's peer is unheard or behind (below the gateway's 5 s limits)
 
 
 class Skewed:
@@ -69,6 +72,25 @@ class Skewed:
         return future
 
 
+class Unsettled(Skewed):
+    """A real peer that is unheard (not alive) for its first `unheard_s`, and reports one
+    block fewer than it has for its first `behind_s` (as one still applying a block would)."""
+
+    def __init__(self, peer: EndorserService, *, unheard_s: float = 0.0, behind_s: float = 0.0) -> None:
+        super().__init__(peer, skew=0)
+        now = time.monotonic()
+        self.heard_at = now + unheard_s
+        self.caught_up_at = now + behind_s
+
+    @property
+    def alive(self) -> bool:
+        return time.monotonic() >= self.heard_at and self.peer.alive
+
+    @property
+    def height(self) -> int:
+        return self.peer.height - (0 if time.monotonic() >= self.caught_up_at else 1)
+
+
 class BlackHole:
     """An ordering service that says yes and keeps the envelopes (a lost broadcast)."""
 
@@ -82,11 +104,16 @@ class BlackHole:
 
 def _skewed_gateway(net: Network, user: SigningIdentity, skew: int) -> tuple[Gateway, Skewed]:
     """A gateway whose Org2 endorser is skewed (the policy needs Org1 and Org2)."""
-    gateway = net.gateway(user)
     target = next(p for p in net.peers if p.org == "Org2")
     skewed = Skewed(target, skew)
-    gateway.endorsers = [skewed if p is target else p for p in net.peers if p.org == "Org1" or p is target]
-    return gateway, skewed
+    return _gateway_with(net, user, skewed), skewed
+
+
+def _gateway_with(net: Network, user: SigningIdentity, org2: Skewed) -> Gateway:
+    """A gateway whose only Org2 endorser is `org2` (a wrapper of a real Org2 peer)."""
+    gateway = net.gateway(user)
+    gateway.endorsers = [org2 if p is org2.peer else p for p in net.peers if p.org == "Org1" or p is org2.peer]
+    return gateway
 
 
 def test_one_mismatch_is_retried_and_commits(net: Network) -> None:
@@ -112,6 +139,46 @@ def test_a_lasting_mismatch_is_refused_and_nothing_is_ordered(net: Network) -> N
     assert caught.value.code == "ENDORSEMENT_MISMATCH"
     assert skewed.calls == ENDORSE_ATTEMPTS_MAX
     assert net.orderer.height == height and balance(net, "A") == 0
+
+
+def test_an_endorser_unheard_for_a_moment_is_awaited_and_one_gone_is_no_endorsers(net: Network, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ENDORSERS_GRACE_S: a peer whose heartbeat comes late is waited for, not refused at
+    once; one unheard past the limit is refused NO_ENDORSERS, with nothing ordered."""
+    alice = net.enroll("Org1", "alice")
+    submit(net, alice, "userRegister", "Alice", "A")
+    target = next(p for p in net.peers if p.org == "Org2")
+    gateway = _gateway_with(net, alice, Unsettled(target, unheard_s=UNSETTLED_S))
+    invocation = gateway.new_invocation("userTopup", ["A", "3"])
+    started = time.monotonic()
+    assert gateway.submit(invocation, signoffs_for(net, compute_tx_id(invocation), [alice])).code.name == "VALID"
+    assert time.monotonic() - started >= UNSETTLED_S
+
+    monkeypatch.setattr(gateway_module, "ENDORSERS_GRACE_S", UNSETTLED_S)
+    height = net.orderer.height
+    gateway = _gateway_with(net, alice, Unsettled(target, unheard_s=3600.0))
+    invocation = gateway.new_invocation("userTopup", ["A", "4"])
+    started = time.monotonic()
+    with pytest.raises(EndorsementError) as caught:
+        gateway.submit(invocation, signoffs_for(net, compute_tx_id(invocation), [alice]))
+    assert caught.value.code == "NO_ENDORSERS"
+    assert UNSETTLED_S <= time.monotonic() - started < UNSETTLED_S + 5.0
+    assert net.orderer.height == height
+
+
+def test_an_endorser_a_block_behind_the_commit_peer_is_awaited_before_it_endorses(net: Network) -> None:
+    """CATCH_UP_WAIT_S (read-your-writes): a chosen endorser below our commit peer's height
+    is given time to reach it before it is asked."""
+    alice = net.enroll("Org1", "alice")
+    submit(net, alice, "userRegister", "Alice", "A")
+    wait_in_sync(net)
+    target = next(p for p in net.peers if p.org == "Org2")
+    behind = Unsettled(target, behind_s=UNSETTLED_S)
+    gateway = _gateway_with(net, alice, behind)
+    invocation = gateway.new_invocation("userTopup", ["A", "5"])
+    signoffs = signoffs_for(net, compute_tx_id(invocation), [alice])
+    started = time.monotonic()
+    assert gateway.submit(invocation, signoffs).code.name == "VALID"
+    assert time.monotonic() - started >= UNSETTLED_S and behind.calls == 1
 
 
 def test_a_commit_not_seen_in_time_is_commit_timeout_and_settles_by_id(net: Network) -> None:

@@ -1,7 +1,9 @@
 """A metering world on the in-memory ledger: organizations, meters with real keys, signed batches.
 
 `World.submit(meter, readings)` signs a batch with the meter's key, links it to the meter's
-previous batch and submits it as the meter's organization's collector, like a real collector.
+previous batch and submits it as the meter's organization's collector (a client with attribute staff=collector),
+like a real collector. Each organization also has an operator (staff=operator) and a
+researcher (a plain client, as every console sign-up is): a member that is not staff.
 """
 
 from __future__ import annotations
@@ -59,7 +61,9 @@ class World:
         for org in ("Org1", "Org2", "Regulator"):
             self.cas[org] = CertificateAuthority.generate(org)
             self.ids[f"{org}/admin"] = self.cas[org].issue("admin", "admin").identity
-            self.ids[f"{org}/collector"] = self.cas[org].issue("collector", "client").identity
+            self.ids[f"{org}/collector"] = self.cas[org].issue("collector", "client", {"staff": "collector"}).identity
+            self.ids[f"{org}/operator"] = self.cas[org].issue("operator", "client", {"staff": "operator"}).identity
+            self.ids[f"{org}/researcher"] = self.cas[org].issue("researcher", "client").identity  # a console sign-up: a member, not staff
 
     def regulator(self, level: str | None, region: str | None = None) -> Identity:
         attributes = {k: v for k, v in (("level", level), ("region", region)) if v is not None}

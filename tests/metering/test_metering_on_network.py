@@ -54,13 +54,15 @@ def test_simulate_settle_and_read_back(data: Path) -> None:
 
     code, listed = cli("query", "--data", d, "--chaincode", "metering", "--as", "Org1/admin", "listAlerts", "ORG1-M0001")
     assert code == 0 and {"LOAD_OVER_RATED", "LOW_POWER_FACTOR", "SPIKE"} <= {a["rule"] for a in listed["result"]}
-    code, chain = cli("query", "--data", d, "--chaincode", "metering", "verifyMeterChain", "ORG1-M0002")
+    code, chain = cli("query", "--data", d, "--chaincode", "metering", "--as", "Org1/collector", "verifyMeterChain", "ORG1-M0002")
     assert code == 0 and chain["result"] == {"ok": True, "meterId": "ORG1-M0002", "batches": DAYS, "problems": []}
+    code, refused = cli("query", "--data", d, "--chaincode", "metering", "verifyMeterChain", "ORG1-M0002")  # as cli-reader: a plain client of Org1
+    assert code == 1 and refused["code"] == "NOT_METER_STAFF", refused
 
     code, settled = cli("settle", "--data", d, "--period", "2026-02", "--json")
     assert code == 0, settled
     assert [b["meterId"] for b in settled["bills"]] == ["ORG1-M0001", "ORG1-M0002"] and settled["refused"] == []
-    code, bill = cli("query", "--data", d, "--chaincode", "metering", "queryBill", "ORG1-M0001", "2026-02")
+    code, bill = cli("query", "--data", d, "--chaincode", "metering", "--as", "Org1/collector", "queryBill", "ORG1-M0001", "2026-02")
     assert code == 0 and bill["result"]["total_fen"] == settled["bills"][0]["total_fen"] > 0
     assert bill["result"]["intervals"] == DAYS * 96 and sum(line["amount_fen"] for line in bill["result"]["lines"]) == bill["result"]["total_fen"]
 

@@ -147,7 +147,7 @@ def test_reading_records_edited_or_deleted_in_the_state_db_are_named(proven: tup
         assert "Traceback" not in done.stderr, done.stderr[-2000:]
         return done.returncode, json.loads(done.stdout)
 
-    code, out = run("query", "--data", str(data), "--chaincode", "metering", "verifyMeterChain", "P-1")
+    code, out = run("query", "--data", str(data), "--chaincode", "metering", "--as", "Org1/collector", "verifyMeterChain", "P-1")
     assert code == 0 and out["result"]["ok"] is False and out["result"]["batches"] == 2
     problems = {p["key"]: p["problem"] for p in out["result"]["problems"]}
     assert set(problems) == {edited_key, deleted_key}, problems

@@ -10,6 +10,8 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ EPHEMERAL_PORTS_START = 32768  # /proc/sys/net/ipv4/ip_local_port_range
 PORTS_NEEDED = 40  # 3 NATS servers x 3 ports + a health port per node, with room
 READY_S = 60.0
 ADMIN_PASSWORD = "console-admin-pw"
+HEALTH_PROBE_TIMEOUT_S = 5.0  # one /healthz answer on a loaded machine
 
 
 def free_base_port(count: int = PORTS_NEEDED) -> int:
@@ -88,6 +91,18 @@ def http_ok(url: str) -> bool:
 
 def monitor_url(config: NodeConfig) -> str:
     return f"http://{config.health_host}:{config.health_port}"
+
+
+def health_probe(config: NodeConfig, path: str = "/healthz", timeout_s: float = HEALTH_PROBE_TIMEOUT_S) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, JSON body) of a node's health endpoint, a 503's body too; (0, {}) when
+    nothing answers. For the body; `http_ok` when only "healthy or not" matters."""
+    try:
+        with urllib.request.urlopen(monitor_url(config) + path, timeout=timeout_s) as response:
+            return response.status, dict(json.loads(response.read()))
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(json.loads(exc.read()))
+    except OSError:
+        return 0, {}
 
 
 class NodeProcesses:

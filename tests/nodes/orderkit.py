@@ -1,10 +1,13 @@
 """Helpers of the orderer-node tests: signed envelopes, a broadcasting client with the
-console's NATS credentials, the blocks stream read back, orderers' heartbeats."""
+console's NATS credentials, the blocks stream read back, orderers' heartbeats, and the
+client with its heartbeats once all three orderers are up (`orderers_up`)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +43,7 @@ from ledger.transport.nats_link import is_transient, node_connect_options, parse
 from ledger.transport.subjects import ChannelSubjects
 
 CHANNEL = "gridchannel"
+ORDERERS = ["orderer0.OrdererOrg", "orderer1.OrdererOrg", "orderer2.OrdererOrg"]
 SUBJECTS = ChannelSubjects(CHANNEL)
 REQUEST_TIMEOUT_S = 5.0
 BROADCAST_DEADLINE_S = 60.0
@@ -102,6 +106,11 @@ class Net:
 
     def log_of(self, home: Path) -> str:
         return (home / "test-run.log").read_text(errors="replace")
+
+    def check_orderers_running(self) -> None:
+        """Every orderer process still runs (the end of a stopped one's log tells why not)."""
+        for home in self.orderer_homes:
+            assert self.nodes.procs[home].poll() is None, f"{home.name} stopped: {self.log_of(home)[-2000:]}"
 
 
 class Client:
@@ -202,6 +211,20 @@ class Heartbeats:
             if loop.time() > deadline:
                 raise AssertionError(f"timed out waiting for {what}: {self.latest}")
             await asyncio.sleep(0.05)
+
+
+@asynccontextmanager
+async def orderers_up(net: Net) -> AsyncIterator[tuple[Client, Heartbeats]]:
+    """A console's client and the heartbeats it hears, once every orderer has the genesis
+    block (each test starts its scenario there); the client is closed on the way out."""
+    client = await Client.connect(net.client_options())
+    beats = Heartbeats()
+    await beats.listen(client.nc)
+    try:
+        await beats.wait(ORDERERS, lambda b: b["height"] >= 1, what="three orderers up")
+        yield client, beats
+    finally:
+        await client.close()
 
 
 def check_chain(blocks: list[Block], channel: Channel) -> None:

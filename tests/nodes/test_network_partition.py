@@ -17,13 +17,10 @@ The namespaces and everything in them are removed at the end, also after a failu
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +28,7 @@ from typing import Any
 import pytest
 import yaml
 from netns import Namespaces
-from nodekit import ADMIN_PASSWORD, CLI, NodeProcesses, node_homes, wait_for
+from nodekit import ADMIN_PASSWORD, CLI, NodeProcesses, health_probe, http_ok, monitor_url, node_homes, wait_for
 from test_gateway_nats import submit
 
 from ledger.core.codes import ValidationCode
@@ -78,26 +75,6 @@ def partition_network_file(tmp: Path, spaces: Namespaces) -> Path:
     return path
 
 
-def health(config: NodeConfig) -> dict[str, Any]:
-    """A node's /healthz body (503 bodies too); {} when it does not answer."""
-    url = f"http://{config.health_host}:{config.health_port}/healthz"
-    try:
-        with urllib.request.urlopen(url, timeout=PROBE_S) as response:
-            return dict(json.loads(response.read()))
-    except urllib.error.HTTPError as exc:
-        return dict(json.loads(exc.read()))
-    except OSError:
-        return {}
-
-
-def nats_ok(config: NodeConfig) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://{config.health_host}:{config.health_port}/healthz", timeout=PROBE_S) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
-
-
 def test_one_organization_cut_off_under_load_the_others_commit_and_it_catches_up(tmp_path: Path, nodes: NodeProcesses, namespaces: Namespaces) -> None:
     spaces = namespaces
     data = tmp_path / "net"
@@ -115,14 +92,14 @@ def test_one_organization_cut_off_under_load_the_others_commit_and_it_catches_up
     for home in homes["nats"]:
         start(home)
     for home in homes["nats"]:
-        wait_for(lambda h=home: spaces.run_in(configs[h].org, lambda: nats_ok(configs[h])), PHASE_S, f"{configs[home].name} healthy")
+        wait_for(lambda h=home: spaces.run_in(configs[h].org, lambda: http_ok(monitor_url(configs[h]) + "/healthz")), PHASE_S, f"{configs[home].name} healthy")
     for home in homes["orderer"] + homes["peer"]:
         start(home)
     peers = {configs[h].name: configs[h] for h in homes["peer"]}
     cut_peers = [c for c in peers.values() if c.org == CUT_ORG]
 
     def peer_health(config: NodeConfig) -> dict[str, Any]:
-        return spaces.run_in(config.org, lambda: health(config))
+        return spaces.run_in(config.org, lambda: health_probe(config, timeout_s=PROBE_S)[1])
 
     acknowledged: list[tuple[str, int, int, str]] = []  # (tx id, block, amount, phase)
     refused: list[str] = []
@@ -177,7 +154,16 @@ def test_one_organization_cut_off_under_load_the_others_commit_and_it_catches_up
 
         spaces.heal(CUT_ORG)
         phase[0] = "healed"
-        wait_for(lambda: acks("healed") >= ACKS_AFTER_HEAL, PHASE_S, "load after the heal")
+        try:
+            wait_for(lambda: acks("healed") >= ACKS_AFTER_HEAL, PHASE_S, "load after the heal")
+        except AssertionError:  # say what the clients and peers saw, for a failure in a loaded full run
+            with lock:
+                refused_codes = sorted(set(refused))
+            seen = {c.name: (b.get("height"), b.get("status")) for c in peers.values() for b in [peer_health(c)]}
+            raise AssertionError(
+                f"load after the heal: {acks('healed')} acknowledged in {PHASE_S:.0f} s; refused {len(refused)} {refused_codes}; "
+                f"gateway's peers {[(p.name, p.alive, p.height) for p in net.peers]}; peers' health {seen}"
+            ) from None
         stop.set()
         for t in threads:
             t.join(PHASE_S)

@@ -9,16 +9,13 @@ are ok again at the same height. Another path is a JSON 404.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from nodekit import CLI, NodeProcesses, free_base_port, init_networked, node_homes, wait_for
+from nodekit import CLI, NodeProcesses, free_base_port, health_probe, http_ok, init_networked, monitor_url, node_homes, wait_for
 
 from ledger.node.layout import NetworkLayout
 from ledger.node.nodeconf import NodeConfig, load_node_config
@@ -26,27 +23,14 @@ from ledger.transport.subjects import ChannelSubjects
 
 SUBJECTS = ChannelSubjects("gridchannel")
 
-PROBE_TIMEOUT_S = 5.0
 HEALTH_WAIT_S = 120.0  # a loaded machine: startup, reconnects and stream elections take time
-
-
-def probe(config: NodeConfig, path: str = "/healthz") -> tuple[int, dict[str, Any]]:
-    """(HTTP status, JSON body) of a node's health endpoint; (0, {}) when nothing answers."""
-    url = f"http://{config.health_host}:{config.health_port}{path}"
-    try:
-        with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT_S) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
-    except OSError:
-        return 0, {}
 
 
 def wait_health(configs: list[NodeConfig], condition: Any, what: str) -> dict[str, tuple[int, dict[str, Any]]]:
     seen: dict[str, tuple[int, dict[str, Any]]] = {}
 
     def all_hold() -> bool:
-        seen.update({c.name: probe(c) for c in configs})
+        seen.update({c.name: health_probe(c) for c in configs})
         return all(condition(*seen[c.name]) for c in configs)
 
     try:
@@ -90,7 +74,7 @@ def test_every_node_answers_healthz_ok_and_503_degraded_without_nats(tmp_path: P
     assert {len(p["commit_hash"]) for p in peers} == {64} and all(p["nats"]["connected"] for p in peers)
     console = healthy["console.Org1"][1]
     assert console["peers_alive"] == 4 and console["orderer_alive"]
-    code, missing = probe(configs[0], "/nope")
+    code, missing = health_probe(configs[0], "/nope")
     assert code == 404 and missing["code"] == "NOT_FOUND"
 
     for home in node_homes(data, "nats"):  # every NATS server gone
@@ -107,17 +91,9 @@ def test_every_node_answers_healthz_ok_and_503_degraded_without_nats(tmp_path: P
 
     for home in node_homes(data, "nats"):
         nodes.start(home)
-    wait_for(lambda: all(probe_nats(c) for c in nats_configs), HEALTH_WAIT_S, "NATS back")
+    wait_for(lambda: all(http_ok(monitor_url(c) + "/healthz") for c in nats_configs), HEALTH_WAIT_S, "NATS back")
     height = max(b["height"] for _, b in healthy.values())
     back = wait_health(configs, ok_at_least(height), "every node healthy again")
     for config in configs:
         assert nodes.procs[Path(NetworkLayout(data).node_dir(config.name))].poll() is None, f"{config.name} exited"
     print("health:", {name: (code, body["status"], body["height"]) for name, (code, body) in back.items()})
-
-
-def probe_nats(config: NodeConfig) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://{config.health_host}:{config.health_port}/healthz", timeout=PROBE_TIMEOUT_S) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False

@@ -10,17 +10,17 @@ import signal
 from pathlib import Path
 
 from nodekit import NodeProcesses, init_networked, wait_for
-from orderkit import SUBJECTS, Client, Heartbeats, Net, check_chain, envelope, signer_names, tx_ids_of
+from orderkit import ORDERERS, SUBJECTS, Client, Heartbeats, Net, check_chain, envelope, orderers_up, signer_names, tx_ids_of
 
 from ledger.core.blocks import seal_block
+from ledger.core.channel import Channel
 from ledger.core.codes import OrdererCode
 from ledger.core.encoding import decode, encode
 from ledger.core.identity import CertificateAuthority
-from ledger.core.messages import Envelope, block_hash
+from ledger.core.messages import Block, Envelope, block_hash
 from ledger.node.netstatus import networked_status
 from ledger.transport import nats_link as link
 
-ORDERERS = ["orderer0.OrdererOrg", "orderer1.OrdererOrg", "orderer2.OrdererOrg"]
 IN_FLIGHT = 32
 STOP_S = 10.0  # SIGSTOP of an orderer, as the issue asks
 
@@ -35,6 +35,18 @@ async def broadcast_all(client: Client, envelopes: list[bytes], in_flight: int =
     return await asyncio.gather(*(one(e) for e in envelopes))
 
 
+async def each_ordered_once(client: Client, load: asyncio.Task[list[tuple[bool, str]]], made: list[tuple[str, bytes]], channel: Channel) -> list[Block]:
+    """The blocks once every envelope of the load was accepted and each is ordered exactly
+    once (no gap, no duplicate) in a chain that checks."""
+    answers = await load
+    assert all(accepted for accepted, _ in answers)
+    blocks = await client.wait_tx_ids({t for t, _ in made})
+    ordered = [t for b in blocks[1:] for t in tx_ids_of(b)]
+    assert len(ordered) == len(set(ordered)) == len(made), "a gap or a duplicate"
+    check_chain(blocks, channel)
+    return blocks
+
+
 def confirmed_everything(height: int, last_hash: bytes):  # type: ignore[no-untyped-def]
     return lambda beat: beat["height"] == height and beat["block_hash"] == last_hash
 
@@ -47,11 +59,7 @@ def test_three_orderers_cut_identical_blocks_order_each_tx_once_and_refuse_with_
     tried: dict[str, str] = {}
 
     async def scenario() -> None:
-        client = await Client.connect(net.client_options())
-        beats = Heartbeats()
-        await beats.listen(client.nc)
-        try:
-            await beats.wait(ORDERERS, lambda b: b["height"] >= 1, what="three orderers up")
+        async with orderers_up(net) as (client, beats):
             made = [envelope(admin, i, pad=2000) for i in range(600)]
             tx_ids = [t for t, _ in made]
             # every envelope broadcast concurrently, a sixth of them twice at once, then again
@@ -97,8 +105,6 @@ def test_three_orderers_cut_identical_blocks_order_each_tx_once_and_refuse_with_
             signers = signer_names(blocks, channel)
             tried["blocks"] = f"{height} (appended by {signers})"
             heights["stream"] = height
-        finally:
-            await client.close()
 
     heights: dict[str, int] = {}
     asyncio.run(scenario())
@@ -107,8 +113,7 @@ def test_three_orderers_cut_identical_blocks_order_each_tx_once_and_refuse_with_
     orderer_rows = [n for n in status["nodes"] if n["kind"] == "orderer"]
     assert [n["name"] for n in orderer_rows] == ORDERERS
     assert all(n["alive"] and n["height"] == heights["stream"] for n in orderer_rows), orderer_rows
-    for home in net.orderer_homes:
-        assert nodes.procs[home].poll() is None, f"{home.name} stopped: {net.log_of(home)[-2000:]}"
+    net.check_orderers_running()
     print("tried and held:", tried)
     assert len(tried) == 7
 
@@ -122,11 +127,7 @@ def test_sigkill_of_an_orderer_under_load_no_gap_no_duplicate_and_restart_resume
     held: dict[str, object] = {}
 
     async def scenario() -> None:
-        client = await Client.connect(net.client_options())
-        beats = Heartbeats()
-        await beats.listen(client.nc)
-        try:
-            await beats.wait(ORDERERS, lambda b: b["height"] >= 1, what="three orderers up")
+        async with orderers_up(net) as (client, beats):
             made = [envelope(admin, i, pad=1000) for i in range(1500)]
             load = asyncio.create_task(broadcast_all(client, [e for _, e in made], in_flight=16))
             await client.wait_tx_ids({t for t, _ in made[:300]})
@@ -137,12 +138,7 @@ def test_sigkill_of_an_orderer_under_load_no_gap_no_duplicate_and_restart_resume
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
             held["killed"] = f"{victim} after block {latest.header.number}"
-            answers = await load
-            assert all(accepted for accepted, _ in answers)
-            blocks = await client.wait_tx_ids({t for t, _ in made})
-            ordered = [t for b in blocks[1:] for t in tx_ids_of(b)]
-            assert len(ordered) == len(set(ordered)) == len(made), "a gap or a duplicate"
-            check_chain(blocks, channel)
+            blocks = await each_ordered_once(client, load, made, channel)
             held["blocks after the kill"] = len(blocks) - latest.header.number - 1
             assert held["blocks after the kill"] > 0  # type: ignore[operator]
             survivors = [n for n in ORDERERS if n != victim]
@@ -160,12 +156,9 @@ def test_sigkill_of_an_orderer_under_load_no_gap_no_duplicate_and_restart_resume
             await beats.wait(ORDERERS, confirmed_everything(len(blocks), block_hash(blocks[-1].header)), what="all three at the stream's height")
             held["restarted at height"] = beats.latest[victim]["height"]
             held["client retries"] = client.retries
-        finally:
-            await client.close()
 
     asyncio.run(scenario())
-    for home in net.orderer_homes:
-        assert nodes.procs[home].poll() is None, f"{home.name} stopped: {net.log_of(home)[-2000:]}"
+    net.check_orderers_running()
     print("tried and held:", held)
 
 
@@ -209,11 +202,7 @@ def test_sigkill_of_the_envelopes_stream_leader_under_load_loses_and_duplicates_
     held: dict[str, object] = {}
 
     async def scenario() -> None:
-        client = await Client.connect(net.client_options())
-        beats = Heartbeats()
-        await beats.listen(client.nc)
-        try:
-            await beats.wait(ORDERERS, lambda b: b["height"] >= 1, what="three orderers up")
+        async with orderers_up(net) as (client, beats):
             made = [envelope(admin, i, pad=1000) for i in range(1500)]
             load = asyncio.create_task(broadcast_all(client, [e for _, e in made], in_flight=16))
             await client.wait_tx_ids({t for t, _ in made[:300]})
@@ -227,12 +216,7 @@ def test_sigkill_of_the_envelopes_stream_leader_under_load_loses_and_duplicates_
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
             held["killed"] = f"{leader} (envelopes stream leader)"
-            answers = await load
-            assert all(accepted for accepted, _ in answers)
-            blocks = await client.wait_tx_ids({t for t, _ in made})
-            ordered = [t for b in blocks[1:] for t in tx_ids_of(b)]
-            assert len(ordered) == len(set(ordered)) == len(made), "a gap or a duplicate"
-            check_chain(blocks, channel)
+            blocks = await each_ordered_once(client, load, made, channel)
             await beats.wait(ORDERERS, confirmed_everything(len(blocks), block_hash(blocks[-1].header)), what="every orderer at the stream's height")
             held["blocks"] = len(blocks)
             held["client retries"] = client.retries
@@ -241,12 +225,9 @@ def test_sigkill_of_the_envelopes_stream_leader_under_load_loses_and_duplicates_
             assert all(ok for ok, _ in await broadcast_all(client, [e for _, e in more]))
             blocks = await client.wait_tx_ids({t for t, _ in made + more})
             check_chain(blocks, channel)
-        finally:
-            await client.close()
 
     asyncio.run(scenario())
-    for home in net.orderer_homes:
-        assert nodes.procs[home].poll() is None, f"{home.name} stopped: {net.log_of(home)[-2000:]}"
+    net.check_orderers_running()
     print("tried and held:", held)
 
 
@@ -259,11 +240,7 @@ def test_sigstop_of_an_orderer_for_ten_seconds_then_sigcont_it_catches_up(tmp_pa
     held: dict[str, object] = {}
 
     async def scenario() -> None:
-        client = await Client.connect(net.client_options())
-        beats = Heartbeats()
-        await beats.listen(client.nc)
-        try:
-            await beats.wait(ORDERERS, lambda b: b["height"] >= 1, what="three orderers up")
+        async with orderers_up(net) as (client, beats):
             made = [envelope(admin, i, pad=1000) for i in range(1200)]
             load = asyncio.create_task(broadcast_all(client, [e for _, e in made], in_flight=16))
             await client.wait_tx_ids({t for t, _ in made[:200]})
@@ -274,21 +251,13 @@ def test_sigstop_of_an_orderer_for_ten_seconds_then_sigcont_it_catches_up(tmp_pa
             resumed_at = (await client.blocks())[-1].header.number
             os.kill(pid, signal.SIGCONT)
             assert resumed_at > stopped_at, "the other orderers did not go on while one was stopped"
-            answers = await load
-            assert all(accepted for accepted, _ in answers)
-            blocks = await client.wait_tx_ids({t for t, _ in made})
-            ordered = [t for b in blocks[1:] for t in tx_ids_of(b)]
-            assert len(ordered) == len(set(ordered)) == len(made), "a gap or a duplicate"
-            check_chain(blocks, channel)
+            blocks = await each_ordered_once(client, load, made, channel)
             await beats.wait(ORDERERS, confirmed_everything(len(blocks), block_hash(blocks[-1].header)), what="the stopped orderer caught up")
             held["blocks cut while it was stopped"] = resumed_at - stopped_at
             held["client retries"] = client.retries
-        finally:
-            await client.close()
 
     asyncio.run(scenario())
-    for home in net.orderer_homes:
-        assert nodes.procs[home].poll() is None, f"{home.name} stopped: {net.log_of(home)[-2000:]}"
+    net.check_orderers_running()
     print("tried and held:", held)
 
 
@@ -299,19 +268,13 @@ def test_everything_killed_and_started_again_goes_on_from_the_streams_on_disk(tm
     channel = net.channel
 
     async def burst(first: int, count: int) -> tuple[list[str], list[bytes], int]:
-        client = await Client.connect(net.client_options())
-        beats = Heartbeats()
-        await beats.listen(client.nc)
-        try:
-            await beats.wait(ORDERERS, lambda b: b["height"] >= 1, what="three orderers up")
+        async with orderers_up(net) as (client, beats):
             made = [envelope(admin, first + i) for i in range(count)]
             assert all(ok for ok, _ in await broadcast_all(client, [e for _, e in made]))
             blocks = await client.wait_tx_ids({t for t, _ in made})
             check_chain(blocks, channel)
             await beats.wait(ORDERERS, confirmed_everything(len(blocks), block_hash(blocks[-1].header)), what="every orderer at the stream's height")
             return [t for b in blocks[1:] for t in tx_ids_of(b)], [encode(b.header) for b in blocks], len(blocks)
-        finally:
-            await client.close()
 
     _, headers_before, height_before = asyncio.run(burst(0, 300))
     nodes.stop()  # SIGKILL of every NATS server and orderer: only their disks remain

@@ -20,7 +20,7 @@ import yaml
 from nats.js.api import DiscardPolicy, StorageType
 from nats.js.errors import APIError
 from nodekit import ADMIN_PASSWORD, NodeProcesses, free_base_port, node_homes
-from orderkit import SUBJECTS, Client, Heartbeats, Net, envelope
+from orderkit import ORDERERS, SUBJECTS, Net, envelope, orderers_up
 
 from ledger.core.codes import OrdererCode
 from ledger.core.errors import LedgerError
@@ -33,7 +33,6 @@ from ledger.transport.nats_remote import RemoteOrderer, RemotePeer
 
 ABSOLUTE_MAX = 64 << 10  # small batch limits: oversized envelopes stay cheap to make
 PREFERRED_MAX = 32 << 10
-ORDERERS = ["orderer0.OrdererOrg", "orderer1.OrdererOrg", "orderer2.OrdererOrg"]
 STREAM_MSG_MAX_PRESET = 16 << 10  # a stream made by hand with a smaller limit than admission's
 
 
@@ -55,48 +54,44 @@ def test_streams_have_named_limits_and_an_oversized_envelope_is_refused_too_larg
     seen: dict[str, str] = {}
 
     async def scenario() -> None:
-        client = await Client.connect(net.client_options())
-        orderer_nc = await nats.connect(**net.client_options(ORDERERS[0]))
-        beats = Heartbeats()
-        await beats.listen(client.nc)
-        try:
-            await beats.wait(ORDERERS, lambda b: b["height"] >= 1, what="three orderers up")
-            js, ojs = client.js, orderer_nc.jetstream()  # only orderers may look at the envelopes stream
-            envelopes = (await client.api(lambda: ojs.stream_info(SUBJECTS.envelopes_stream))).config
-            blocks = (await client.api(lambda: js.stream_info(SUBJECTS.blocks_stream))).config
-            assert envelopes.storage == StorageType.FILE and envelopes.num_replicas == 3
-            assert envelopes.max_msg_size == link.envelope_max_bytes(batch) == ABSOLUTE_MAX + link.ENVELOPE_HEADERS_HEADROOM
-            assert envelopes.max_bytes == link.ENVELOPES_MAX_BYTES and envelopes.max_age == link.ENVELOPES_MAX_AGE_S
-            assert envelopes.discard == DiscardPolicy.OLD
-            assert blocks.max_bytes == -1 and blocks.max_msgs == -1 and not blocks.max_age
-            assert blocks.discard == DiscardPolicy.NEW and blocks.deny_delete and blocks.deny_purge
-            assert blocks.max_msg_size == link.block_max_bytes(batch) < max_payload(ABSOLUTE_MAX, PREFERRED_MAX)
-            seen["limits"] = f"envelopes {envelopes.max_msg_size} B/msg, {envelopes.max_bytes} B, {envelopes.max_age:.0f} s; blocks unlimited, no delete/purge"
+        async with orderers_up(net) as (client, _):
+            orderer_nc = await nats.connect(**net.client_options(ORDERERS[0]))
+            try:
+                js, ojs = client.js, orderer_nc.jetstream()  # only orderers may look at the envelopes stream
+                envelopes = (await client.api(lambda: ojs.stream_info(SUBJECTS.envelopes_stream))).config
+                blocks = (await client.api(lambda: js.stream_info(SUBJECTS.blocks_stream))).config
+                assert envelopes.storage == StorageType.FILE and envelopes.num_replicas == 3
+                assert envelopes.max_msg_size == link.envelope_max_bytes(batch) == ABSOLUTE_MAX + link.ENVELOPE_HEADERS_HEADROOM
+                assert envelopes.max_bytes == link.ENVELOPES_MAX_BYTES and envelopes.max_age == link.ENVELOPES_MAX_AGE_S
+                assert envelopes.discard == DiscardPolicy.OLD
+                assert blocks.max_bytes == -1 and blocks.max_msgs == -1 and not blocks.max_age
+                assert blocks.discard == DiscardPolicy.NEW and blocks.deny_delete and blocks.deny_purge
+                assert blocks.max_msg_size == link.block_max_bytes(batch) < max_payload(ABSOLUTE_MAX, PREFERRED_MAX)
+                seen["limits"] = f"envelopes {envelopes.max_msg_size} B/msg, {envelopes.max_bytes} B, {envelopes.max_age:.0f} s; blocks unlimited, no delete/purge"
 
-            # An orderer (the only kind allowed to) cannot delete or purge a block either.
-            with pytest.raises(APIError):
-                await ojs.delete_msg(SUBJECTS.blocks_stream, 1)
-            with pytest.raises(APIError):
-                await ojs.purge_stream(SUBJECTS.blocks_stream)
-            assert (await client.api(lambda: js.stream_info(SUBJECTS.blocks_stream))).state.first_seq == 1
+                # An orderer (the only kind allowed to) cannot delete or purge a block either.
+                with pytest.raises(APIError):
+                    await ojs.delete_msg(SUBJECTS.blocks_stream, 1)
+                with pytest.raises(APIError):
+                    await ojs.purge_stream(SUBJECTS.blocks_stream)
+                assert (await client.api(lambda: js.stream_info(SUBJECTS.blocks_stream))).state.first_seq == 1
 
-            # The envelopes stream refuses a message beyond its max_msg_size (below max_payload).
-            with pytest.raises(APIError) as refused:
-                await ojs.publish(SUBJECTS.envelopes, b"x" * (link.envelope_max_bytes(batch) + 1), headers={link.MSG_ID: "too-big"}, timeout=10)
-            assert refused.value.err_code == link.JS_MESSAGE_TOO_LARGE
-            seen["stream publish over max_msg_size"] = f"error {refused.value.err_code}"
+                # The envelopes stream refuses a message beyond its max_msg_size (below max_payload).
+                with pytest.raises(APIError) as refused:
+                    await ojs.publish(SUBJECTS.envelopes, b"x" * (link.envelope_max_bytes(batch) + 1), headers={link.MSG_ID: "too-big"}, timeout=10)
+                assert refused.value.err_code == link.JS_MESSAGE_TOO_LARGE
+                seen["stream publish over max_msg_size"] = f"error {refused.value.err_code}"
 
-            # Admission: over the channel's absolute maximum, under max_payload.
-            _, over_absolute = envelope(admin, 1, pad=ABSOLUTE_MAX)
-            accepted, code = await client.broadcast_once(over_absolute)
-            assert not accepted and code == OrdererCode.TOO_LARGE
-            seen["broadcast over absolute_max_bytes"] = code
-            # A normal one is still ordered.
-            _, fine = envelope(admin, 2, pad=1000)
-            assert await client.broadcast(fine) == (True, "")
-        finally:
-            await orderer_nc.close()
-            await client.close()
+                # Admission: over the channel's absolute maximum, under max_payload.
+                _, over_absolute = envelope(admin, 1, pad=ABSOLUTE_MAX)
+                accepted, code = await client.broadcast_once(over_absolute)
+                assert not accepted and code == OrdererCode.TOO_LARGE
+                seen["broadcast over absolute_max_bytes"] = code
+                # A normal one is still ordered.
+                _, fine = envelope(admin, 2, pad=1000)
+                assert await client.broadcast(fine) == (True, "")
+            finally:
+                await orderer_nc.close()
 
     asyncio.run(scenario())
 
@@ -116,8 +111,7 @@ def test_streams_have_named_limits_and_an_oversized_envelope_is_refused_too_larg
         seen["endorse over max_payload"] = endorse_refused.value.code
     finally:
         remote.close()
-    for home in net.orderer_homes:
-        assert nodes.procs[home].poll() is None, f"{home.name} stopped: {net.log_of(home)[-2000:]}"
+    net.check_orderers_running()
     print("stream limits:", seen)
     assert len(seen) == 5
 
@@ -145,17 +139,11 @@ def test_an_envelope_the_stream_refuses_as_too_large_is_answered_too_large_by_th
         nodes.start(home)
 
     async def scenario() -> None:
-        client = await Client.connect(net.client_options())
-        beats = Heartbeats()
-        await beats.listen(client.nc)
-        try:
-            await beats.wait(ORDERERS, lambda b: b["height"] >= 1, what="three orderers up")
+        async with orderers_up(net) as (client, beats):
             _, between = envelope(admin, 1, pad=STREAM_MSG_MAX_PRESET)  # admitted, but over the stream's limit
             assert STREAM_MSG_MAX_PRESET < len(between) < ABSOLUTE_MAX
             assert await client.broadcast_once(between) == (False, OrdererCode.TOO_LARGE)
             _, fine = envelope(admin, 2, pad=1000)
             assert await client.broadcast(fine) == (True, "")
-        finally:
-            await client.close()
 
     asyncio.run(scenario())

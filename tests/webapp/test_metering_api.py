@@ -1,6 +1,7 @@
 """The metering JSON API on the real network the console runs on: meters, readings, chain
-check, alerts, tariffs, bills; scoping by the contract (a member sees its organization's
-meters, an administrator reads as a national regulator); routes in the OpenAPI document."""
+check, alerts, tariffs, bills; scoping by the contract (meter staff see their organization's
+meters, any other member none, an administrator reads as a national regulator, a customer
+its own meters); routes in the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -35,8 +36,31 @@ def _get(client: TestClient[Any], path: str, headers: dict[str, str], **params: 
     return response.status_code, response.json()
 
 
-def test_member_reads_its_own_meters_only(client: TestClient[Any], api: Any, meters: dict[str, str], network: Network) -> None:
+def test_a_sign_up_reads_no_meter_data(client: TestClient[Any], api: Any, meters: dict[str, str]) -> None:
+    """Every console sign-up is a plain client of Org1 (a researcher, a customer): the contract
+    refuses it its own organization's meter data, 403 NOT_METER_STAFF on every route."""
     _, user = api.register()
+    own = meters["Org1"]
+    period = {"meterId": own, "period": "2026-11"}
+    for path, params in (("/meters", {}), (f"/meters/{own}", {}), (f"/meters/{own}/readings", {"from": "2026-11-03T00:00:00Z", "to": "2026-11-04T00:00:00Z"}),
+                         (f"/meters/{own}/monthly", {}), (f"/meters/{own}/verify", {}), ("/alerts", {}), ("/alerts", {"meterId": own}),
+                         ("/bills", {}), ("/bills", {"meterId": own}), ("/bills", period)):
+        status, refused = _get(client, path, user, **params)
+        assert (status, refused["code"]) == (403, "NOT_METER_STAFF"), (path, params, refused)
+        assert "not its meter staff" in refused["message"]
+    status, tariff = _get(client, "/tariffs/CN-RES-TOU", user)
+    assert status == 200 and tariff["tariffId"] == "CN-RES-TOU"  # tariffs are public to members
+
+
+def test_meter_staff_reads_its_organizations_meters_only(client: TestClient[Any], api: Any, meters: dict[str, str], network: Network) -> None:
+    """An administrator makes an account an operator: the console then reads as its operator
+    identity (Org1/<user>+operator, staff=operator); revoking takes it away again."""
+    from webapp import metering_staff
+
+    services = client.app.state.services
+    user_id, user = api.register()
+    row = metering_staff.grant(services, user_id, "admin")
+    assert (row.org, row.kind) == ("Org1", "operator")
     own, other = meters["Org1"], meters["Org2"]
     status, listed = _get(client, "/meters", user)
     assert status == 200 and own in {m["meterId"] for m in listed} and other not in {m["meterId"] for m in listed}
@@ -45,7 +69,7 @@ def test_member_reads_its_own_meters_only(client: TestClient[Any], api: Any, met
     salt = (network.layout.app_dir("Org1", "metering") / "customer-salt").read_text()
     assert len(salt) == 64 and meter["customerRef"] == customer_ref(salt, "c") != customer_ref("Org1", "c")  # a secret salt, not the org's name
     status, refused = _get(client, f"/meters/{other}", user)
-    assert (status, refused["code"]) == (403, "NOT_IN_SCOPE")
+    assert (status, refused["code"]) == (403, "NOT_IN_SCOPE")  # another company's meter
     status, rows = _get(client, f"/meters/{own}/readings", user, **{"from": "2026-11-03T00:00:00Z", "to": "2026-11-04T00:00:00Z"})
     assert status == 200 and [r["wh"] for r in rows] == [300] * 8
     status, bad = _get(client, f"/meters/{own}/readings", user, **{"from": "yesterday", "to": "2026-11-04T00:00:00Z"})
@@ -54,8 +78,16 @@ def test_member_reads_its_own_meters_only(client: TestClient[Any], api: Any, met
     assert status == 200 and chain["ok"] is True and chain["batches"] == 1
     status, alerts = _get(client, "/alerts", user, meterId=own)
     assert status == 200 and [a["rule"] for a in alerts] == ["LOAD_OVER_RATED"]
+    status, monthly = _get(client, f"/meters/{own}/monthly", user)
+    assert (status, monthly) == (200, {"2026-11": 8 * 300})
     status, missing = _get(client, "/meters/NO-SUCH-METER", user)
     assert (status, missing["code"]) == (404, "UNKNOWN_METER")
+    for bad_grant, code in ((user_id, "ALREADY_STAFF"), ("admin", "NOT_A_GRID_MEMBER"), ("no-such-account", "UNKNOWN_USER")):
+        with pytest.raises(AppError) as refused_grant:
+            metering_staff.grant(services, bad_grant, "admin")
+        assert refused_grant.value.code == code
+    metering_staff.revoke(services, user_id)
+    assert _get(client, f"/meters/{own}", user)[1]["code"] == "NOT_METER_STAFF"
 
 
 def test_administrator_reads_every_meter_and_tariffs_and_bills(client: TestClient[Any], api: Any, meters: dict[str, str]) -> None:
@@ -99,8 +131,6 @@ def test_customer_reads_its_own_meter_and_monthly_totals(client: TestClient[Any]
     shown = customers.masked(row)
     assert (shown["name"], shown["id_number"], shown["bank_account"]) == ("••••• San", "•" * 14 + "1234", "•" * 12 + "2233")
     assert _get(client, "/my/meters", api.register()[1]) == (200, [])
-    status, monthly = _get(client, f"/meters/{meters['Org1']}/monthly", api.register()[1])
-    assert (status, monthly) == (200, {"2026-11": 8 * 300})
     with pytest.raises(AppError) as refused:
         customers.link(services, user_id, record, "Li Si", "x", "y")
     assert refused.value.code == "CUSTOMER_LINKED"  # a meter has one customer in the console

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from chaincode.metering.batches import READING_FIELDS, batch_hash, sign_batch
 from chaincode.metering.clock import iso, parse_iso_minutes
-from chaincode.metering.errors import METER_ROLE
+from chaincode.metering.errors import COLLECTOR, METER_ROLE, STAFF_ATTRIBUTE
 from chaincode.metering.proofs import build_reading_proof
 from chaincode.metering.tariffs import DEFAULT_TARIFF_ID
 from ledger.core.encoding import decode
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from ledger.node.network import Network
 
 CHAINCODE = "metering"
-COLLECTOR_NAME = "collector"  # the CLI user that submits an organization's batches
+COLLECTOR_NAME = "collector"  # the CLI user that submits an organization's batches (staff=collector)
 SUBMIT_TIMEOUT_S = 60.0
 SALT_BYTES = 32
 _SALT_LOCK = threading.Lock()
@@ -65,12 +65,27 @@ def customer_ref(salt: str, customer: str) -> str:
     return hashlib.sha256(f"{salt}:{customer}".encode()).hexdigest()
 
 
+def collector_identity(net: "Network", org: str) -> SigningIdentity:
+    """The organization's collector: CLI user `collector` (`--as ORG/collector`), a client its
+    CA issued with staff=collector, the only kind of client (with operators) the contract lets
+    submit readings and read meter data. One made before that rule (a plain client) is
+    re-issued with the attribute under the same name, so its identity id stays the same."""
+    path = net.layout.user_file(org, COLLECTOR_NAME)
+    if path.exists():
+        found = SigningIdentity.load(path)
+        if found.identity.attribute(STAFF_ATTRIBUTE) == COLLECTOR:
+            return found
+    identity = net.enroll(org, COLLECTOR_NAME, "client", {STAFF_ATTRIBUTE: COLLECTOR})
+    identity.save(path)
+    return identity
+
+
 class MeteringClient:
     def __init__(self, net: "Network", org: str = "Org1") -> None:
         self.net = net
         self.org = org
         self.admin = net.gateway(net.service_identity(org))
-        self.collector = net.gateway(net.client_identity(org, COLLECTOR_NAME))
+        self.collector = net.gateway(collector_identity(net, org))
 
     # --- reads ------------------------------------------------------------------------------
 
