@@ -22,6 +22,7 @@ import nacl.signing
 
 from ledger.core.encoding import Record, decode, encode
 from ledger.core.errors import MembershipError
+from ledger.core.sigcache import VerifiedSignatures
 
 ROLES = ("client", "peer", "orderer", "admin")  # the roles the ledger itself gives meaning to
 # A role is data: a CA may issue any role a chaincode gives meaning to (e.g. a metering
@@ -30,6 +31,12 @@ ROLE_PATTERN = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 NAME_LENGTH_MAX = 64
 CERT_VALIDITY_DEFAULT_MS = 10 * 365 * 24 * 3600 * 1000
 CERT_DOMAIN = b"gridledger/cert/v1\x00"
+SIGNING_KEYS_CHECKED_MAX = 4_096  # secret keys known to hold their own public key (cleared when full)
+
+# Successful verifications (and this process's own signatures) of this process: see
+# ledger.core.sigcache. Only successes are kept, so no verdict can change.
+VERIFIED = VerifiedSignatures()
+_consistent_keys: set[bytes] = set()
 
 
 def now_ms() -> int:
@@ -53,18 +60,48 @@ class Certificate(Record, frozen=True):
 
 
 def sign(signing_key: bytes, message: bytes) -> bytes:
-    """Ed25519 detached signature with a 64-byte libsodium secret key."""
-    return nacl.bindings.crypto_sign(message, signing_key)[:64]
+    """Ed25519 detached signature with a 64-byte libsodium secret key.
+
+    The signature is recorded as verified under the key's public half (when the key really
+    holds it): a check of it later in this process, by the orderer beside the gateway or by
+    a validator of the endorsement its own peer made, then costs no verification."""
+    signature = nacl.bindings.crypto_sign(message, signing_key)[:64]
+    if type(message) is bytes and _holds_own_public_key(signing_key):
+        VERIFIED.record(signing_key[32:], message, signature)
+    return signature
+
+
+def _holds_own_public_key(signing_key: bytes) -> bool:
+    """The 64-byte key's second half is the public key of its seed (libsodium signs with that
+    half, so a key whose halves disagree makes signatures that do not verify under it)."""
+    if signing_key in _consistent_keys:
+        return True
+    if len(signing_key) != 64:
+        return False
+    _, derived = nacl.bindings.crypto_sign_seed_keypair(signing_key[:32])
+    if derived != signing_key:
+        return False
+    if len(_consistent_keys) >= SIGNING_KEYS_CHECKED_MAX:
+        _consistent_keys.clear()
+    _consistent_keys.add(signing_key)
+    return True
 
 
 def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """Ed25519 check of a detached signature. A triple this process verified (or signed)
+    before is answered from `VERIFIED`; anything else is verified, and kept if it holds."""
     if len(signature) != 64 or len(public_key) != 32:
         return False
+    cacheable = type(public_key) is bytes and type(message) is bytes and type(signature) is bytes
+    if cacheable and VERIFIED.holds(public_key, message, signature):
+        return True
     try:
         nacl.bindings.crypto_sign_open(signature + message, public_key)
-        return True
     except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, ValueError):
         return False
+    if cacheable:
+        VERIFIED.record(public_key, message, signature)
+    return True
 
 
 @dataclass(frozen=True, slots=True)
