@@ -25,7 +25,7 @@ from ledger.node.layout import NetworkLayout
 from webapp import pages_accounts, pages_assets, pages_bench, pages_customers, pages_explorer, pages_metering, pages_reviews, pages_settle
 from webapp.api import api_router
 from webapp.deps import provide_services, provide_user
-from webapp.errors import handle_exception
+from webapp.error_pages import handle_exception
 from webapp.formats import human_size, tokens
 from webapp.metering_api import metering_router
 from webapp.observability import healthz, metrics, request_log_middleware

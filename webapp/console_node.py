@@ -13,8 +13,8 @@ from pathlib import Path
 from ledger.core.errors import ConfigError
 from ledger.node.health import maybe_serve, network_health
 from ledger.node.layout import NetworkLayout
+from ledger.node.natsconf import node_connect_options
 from ledger.node.nodeconf import NodeConfig
-from ledger.transport.nats_link import node_connect_options
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080

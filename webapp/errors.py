@@ -1,19 +1,7 @@
-"""The console's refusals: one exception type with a stable code, and its one mapping to HTTP."""
+"""The console's refusals: one exception type with a stable code, a subclass per HTTP status
+(`webapp.error_pages` turns them into responses)."""
 
 from __future__ import annotations
-
-import re
-from typing import Any
-from urllib.parse import quote
-
-import structlog
-from litestar import Request, Response
-from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
-from litestar.response import Redirect, Template
-
-log = structlog.get_logger("webapp.errors")
-
-API_PATH_PREFIXES = ("/index", "/users/", "/assets/", "/auth/", "/requests/", "/reviews", "/datasets")
 
 
 class AppError(Exception):
@@ -71,88 +59,8 @@ class LedgerUnavailable(AppError):
     status_code = 503
 
 
-def is_api_request(request: Request[Any, Any, Any]) -> bool:
-    try:
-        if request.route_handler.opt.get("api"):
-            return True
-    except Exception:  # no handler matched (404, 405)
-        pass
-    return request.url.path.startswith(API_PATH_PREFIXES)
-
-
-_MISSING_PARAMETER = re.compile(r"Missing required (query|path|header|cookie) parameter '([^']+)'")
-
-
-def _from_http_exception(exc: HTTPException) -> AppError:
-    if isinstance(exc, PermissionDeniedException) and "CSRF" in str(exc.detail):
-        return Forbidden("CSRF_FAILED", "The form was not accepted: its security token is missing or stale. Reload the page and try again.")
-    if isinstance(exc, NotFoundException):
-        return NotFound("NOT_FOUND", "There is nothing at this address.")
-    if exc.status_code == 413:
-        return TooLarge("TOO_LARGE", "The upload is larger than the console accepts.")
-    if exc.status_code == 405:
-        return AppError("METHOD_NOT_ALLOWED", "This address does not accept that method.", 405)
-    if exc.status_code == 400:
-        extra = exc.extra if isinstance(exc.extra, list) else []
-        fields = ", ".join(str(item.get("key") or item.get("message")) for item in extra if isinstance(item, dict))
-        missing = _MISSING_PARAMETER.match(str(exc.detail))  # a missing parameter comes with no `extra`, only its name in the detail
-        fields = fields or (f"{missing.group(1)} parameter '{missing.group(2)}' is required" if missing else "")
-        detail = f" ({fields})" if fields else ""
-        return BadInput("BAD_REQUEST", f"The request is malformed or misses a field{detail}.")
-    return AppError("HTTP_ERROR", str(exc.detail), exc.status_code)
-
-
-def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    """The one place where errors become HTTP: JSON {code, message} for the API, a page in words for people."""
-    if isinstance(exc, AppError):
-        error = exc
-    elif isinstance(exc, HTTPException):
-        error = _from_http_exception(exc)
-    else:
-        import traceback
-
-        log.error("unhandled_error", path=request.url.path, error=repr(exc), traceback=traceback.format_exc())
-        error = AppError("INTERNAL_ERROR", "Something went wrong on the server; the error was logged.", 500)
-    headers = error_headers(error)
-    if exc_allow := _allow_of(exc):
-        headers["allow"] = exc_allow
-    if is_api_request(request):
-        return Response({"code": error.code, "message": error.message}, status_code=error.status_code, headers=headers)
-    if error.status_code == 401:
-        return Redirect(path=f"/login?next={quote(_path_and_query(request), safe='/')}")
-    return Template(
-        template_name="error.html",
-        context={"error": error, "user": getattr(request.state, "user_session", None), "meter_staff": _meter_staff(request)},
-        status_code=error.status_code,
-        headers=headers,
-    )
-
-
-def _meter_staff(request: Request[Any, Any, Any]) -> bool:
-    """What the menu needs besides the user (`pages.page` adds it on every other page)."""
-    from webapp.metering_staff import is_staff  # imported here: webapp.metering_staff imports this module
-
-    try:
-        return is_staff(request.app.state.services, getattr(request.state, "user_session", None))
-    except Exception:  # an error page renders even when the console's database does not answer
-        return False
-
-
 def error_headers(error: AppError) -> dict[str, str]:
     """Headers that belong to a refusal: Retry-After for 429."""
     if isinstance(error, TooManyAttempts):
         return {"retry-after": str(error.retry_after_s)}
     return {}
-
-
-def _allow_of(exc: Exception) -> str | None:
-    """The Allow header Litestar puts on a 405 (kept when the error becomes our JSON)."""
-    if isinstance(exc, HTTPException) and exc.status_code == 405 and exc.headers:
-        allow = {k.lower(): v for k, v in exc.headers.items()}.get("allow")
-        return allow or None
-    return None
-
-
-def _path_and_query(request: Request[Any, Any, Any]) -> str:
-    query = request.url.query
-    return f"{request.url.path}?{query}" if query else request.url.path

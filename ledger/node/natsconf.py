@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.core.errors import ConfigError
+from ledger.node.nodeconf import NodeConfig
 from ledger.transport import nats_cluster
 from ledger.transport.nats_cluster import ServerAddress
 from ledger.transport.subjects import ChannelSubjects
@@ -34,6 +35,14 @@ ROUTE_USER = "route"
 MAX_PAYLOAD_CAP = 64 << 20  # nats-server's hard limit
 MAX_PAYLOAD_HEADROOM = 1 << 20  # headers and block framing beyond the batch limits
 TLS_HANDSHAKE_TIMEOUT_S = 5.0
+
+RECONNECT_WAIT_S = 0.25
+CONNECT_TIMEOUT_S = 5.0
+# A node whose server is cut off (no answer, no close) notices it after this many
+# unanswered pings this far apart (~9-12 s) and reconnects to another server of the cluster.
+PING_INTERVAL_S = 3
+PINGS_OUTSTANDING_MAX = 3
+
 
 
 def _subtree(subject: str) -> list[str]:
@@ -180,4 +189,24 @@ def connect_options(home: Path, urls: list[str], nkey_seed_file: str, tls_ca_fil
     options: dict[str, Any] = {"servers": urls, "nkeys_seed": str(seed)}
     if tls_ca_file:
         options["tls"] = client_tls_context(home, tls_ca_file, tls_cert_file, tls_key_file)
+    return options
+
+
+def node_connect_options(home: Path, config: NodeConfig, **extra: Any) -> dict[str, Any]:
+    """`nats.connect` keyword arguments for the node in `home`: own credentials, TLS if the
+    layout made certificates, reconnecting forever."""
+    if config.nats is None:
+        raise ConfigError(f"{config.name}: node.json has no nats section")
+    n = config.nats
+    options = connect_options(home, n.urls, n.nkey_seed_file, n.tls_ca_file, n.tls_cert_file, n.tls_key_file)
+    options.update(
+        name=config.name,
+        allow_reconnect=True,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=RECONNECT_WAIT_S,
+        connect_timeout=CONNECT_TIMEOUT_S,
+        ping_interval=PING_INTERVAL_S,
+        max_outstanding_pings=PINGS_OUTSTANDING_MAX,
+    )
+    options.update(extra)
     return options

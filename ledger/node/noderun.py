@@ -53,28 +53,27 @@ def run_node(home: Path, *, console_host: str | None = None, console_port: int |
     if config.kind == "orderer":
         from ledger.node.orderer_node import run_orderer
 
-        write_pid(home)
-        try:
-            return run_orderer(home, config)
-        finally:
-            NodeLayout(home).pid_file.unlink(missing_ok=True)
+        return _with_pid_file(home, lambda: run_orderer(home, config))
     if config.kind == "peer":
         from ledger.node.peer_node import run_peer
 
-        write_pid(home)
-        try:
-            return run_peer(home, config)
-        finally:
-            NodeLayout(home).pid_file.unlink(missing_ok=True)
+        return _with_pid_file(home, lambda: run_peer(home, config))
     if config.kind == "console":
         if not _console_runner:
             raise ConfigError(f"{config.name}: a console node runs from the `gridledger` console script (webapp.cli)")
-        write_pid(home)
-        try:
-            return _console_runner[0](home, config, console_host, console_port)
-        finally:
-            NodeLayout(home).pid_file.unlink(missing_ok=True)
+        runner = _console_runner[0]
+        return _with_pid_file(home, lambda: runner(home, config, console_host, console_port))
     raise ConfigError(f"{config.name}: kind {config.kind!r} cannot run from this build yet")
+
+
+def _with_pid_file(home: Path, run: Callable[[], int]) -> int:
+    """`run()`'s exit code, with the node's pid file there while it runs (status and `stop`
+    find the process by it) and removed however it ends."""
+    write_pid(home)
+    try:
+        return run()
+    finally:
+        NodeLayout(home).pid_file.unlink(missing_ok=True)
 
 
 def exec_nats_server(home: Path, config: NodeConfig) -> None:

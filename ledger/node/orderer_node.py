@@ -22,9 +22,10 @@ from ledger.core.identity import SigningIdentity
 from ledger.node.health import maybe_serve, with_status
 from ledger.node.init import read_genesis
 from ledger.node.logs import configure_logging
+from ledger.node.natsconf import node_connect_options
 from ledger.node.nodeconf import NodeConfig
 from ledger.order.jetstream_orderer import JetStreamOrderer
-from ledger.transport.nats_link import node_connect_options, stream_replicas
+from ledger.transport.nats_link import stream_replicas
 
 log = structlog.get_logger("orderer")
 

@@ -20,10 +20,10 @@ from ledger.node.health import maybe_serve, with_status
 from ledger.node.init import read_genesis
 from ledger.node.layout import NodeLayout
 from ledger.node.logs import configure_logging
+from ledger.node.natsconf import node_connect_options
 from ledger.node.nodeconf import NodeConfig
 from ledger.peer.nats_peer import NatsPeerNode
 from ledger.peer.peer import Peer
-from ledger.transport.nats_link import node_connect_options
 
 
 def load_home_identity(home: Path, config: NodeConfig) -> SigningIdentity:

@@ -3,7 +3,7 @@
 The embedded network starts one of these per peer when it runs in several processes, so
 that validation, commits and endorsements of different peers use different cores (one
 Python process is held to one core by its interpreter lock). The peer is the same `Peer`
-as in one process, served over the pipe transport (`ledger.transport.pipe_server`). It
+as in one process, served over the pipe transport (`ledger.peer.pipe_server`). It
 catches up from the orderer's block files, which it reads without writing.
 """
 
@@ -24,9 +24,9 @@ from ledger.node.init import load_genesis, load_node_identity
 from ledger.node.layout import NetworkLayout
 from ledger.node.logs import configure_logging
 from ledger.peer.peer import BlockSource, Peer
+from ledger.peer.pipe_server import PipeServer
 from ledger.storage.blockstore import BlockStore
 from ledger.transport.frames import FrameReader, FrameWriter
-from ledger.transport.pipe_server import PipeServer
 
 log = structlog.get_logger("peer_process")
 

@@ -35,6 +35,7 @@ from ledger.core.errors import LedgerError
 from ledger.core.messages import Block, CommitEvent
 from ledger.peer.peer import Peer
 from ledger.transport.nats_rpc import BLOCK_NOT_FOUND, HEARTBEAT_S, error_reply, heartbeat, ok_reply, parse_query
+from ledger.transport.protocols import served_queries
 from ledger.transport.subjects import ChannelSubjects
 
 log = structlog.get_logger("nats_peer")
@@ -70,14 +71,7 @@ class NatsPeerNode:
         self._inbox: asyncio.Queue[Msg] = asyncio.Queue(INBOX_MAX)
         self._next_number = 0  # the block the consumer should deliver next
         self._consumer_error: str | None = "not started"  # why the blocks consumer last failed (health)
-        self._queries: dict[str, Callable[..., Any]] = {
-            "evaluate": peer.evaluate,
-            "block": peer.block,
-            "tx_location": peer.tx_location,
-            "history": lambda key: [encode(e) for e in peer.history(key)],
-            "state_digest": peer.state_digest,
-            "verify": lambda: msgspec.msgpack.encode(peer.verify_chain()),
-        }
+        self._queries: dict[str, Callable[..., Any]] = served_queries(peer)
 
     # --- lifecycle ----------------------------------------------------------------------
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -26,8 +25,6 @@ from ledger.core.codes import OrdererCode
 from ledger.core.encoding import decode, encode
 from ledger.core.errors import ConfigError
 from ledger.core.messages import BroadcastResult
-from ledger.node.natsconf import connect_options
-from ledger.node.nodeconf import NodeConfig
 
 # Headers ---------------------------------------------------------------------------------
 MSG_ID = "Nats-Msg-Id"  # JetStream de-duplication key: tx id, "cut-N" or block number
@@ -43,12 +40,6 @@ JS_STREAM_NAME_IN_USE = 10058  # exists with a different configuration
 JS_MESSAGE_TOO_LARGE = 10054  # "message size exceeds maximum allowed" (a stream's max_msg_size)
 JS_TRANSIENT_STATUS = (503, 408)
 
-RECONNECT_WAIT_S = 0.25
-CONNECT_TIMEOUT_S = 5.0
-# A node whose server is cut off (no answer, no close) notices it after this many
-# unanswered pings this far apart (~9-12 s) and reconnects to another server of the cluster.
-PING_INTERVAL_S = 3
-PINGS_OUTSTANDING_MAX = 3
 DUPLICATE_WINDOW_S = 120.0
 STREAM_READY_S = 60.0  # a fresh cluster elects its meta leader, then each stream's leader
 RETRY_PAUSE_S = 0.1
@@ -84,26 +75,6 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, APIError):
         return exc.err_code == JS_DUPLICATE_IN_PROCESS or exc.code in JS_TRANSIENT_STATUS
     return isinstance(exc, TRANSIENT_ERRORS)
-
-
-def node_connect_options(home: Path, config: NodeConfig, **extra: Any) -> dict[str, Any]:
-    """`nats.connect` keyword arguments for the node in `home`: own credentials, TLS if the
-    layout made certificates, reconnecting forever."""
-    if config.nats is None:
-        raise ConfigError(f"{config.name}: node.json has no nats section")
-    n = config.nats
-    options = connect_options(home, n.urls, n.nkey_seed_file, n.tls_ca_file, n.tls_cert_file, n.tls_key_file)
-    options.update(
-        name=config.name,
-        allow_reconnect=True,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=RECONNECT_WAIT_S,
-        connect_timeout=CONNECT_TIMEOUT_S,
-        ping_interval=PING_INTERVAL_S,
-        max_outstanding_pings=PINGS_OUTSTANDING_MAX,
-    )
-    options.update(extra)
-    return options
 
 
 def stream_replicas(urls: list[str]) -> int:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from typing import Protocol
+from typing import Any, Protocol
+
+import msgspec
 
 from ledger.commit.chain_check import ChainReport
+from ledger.core.encoding import encode
 from ledger.core.identity import Identity
 from ledger.core.messages import BroadcastResult, CommitListener, HistoryEntry
 
@@ -77,6 +80,19 @@ class PeerService(EndorserService, CommitEvents, PeerQueries, Protocol):
         ...
 
     def stop(self) -> None: ...
+
+
+def served_queries(peer: PeerService) -> dict[str, Callable[..., Any]]:
+    """A peer's reads as its servers (pipe, NATS) answer them, by the name a remote caller
+    sends: each returns what crosses the wire (bytes, or records encoded)."""
+    return {
+        "evaluate": peer.evaluate,
+        "block": peer.block,
+        "tx_location": peer.tx_location,
+        "history": lambda key: [encode(e) for e in peer.history(key)],
+        "state_digest": peer.state_digest,
+        "verify": lambda: msgspec.msgpack.encode(peer.verify_chain()),
+    }
 
 
 class OrdererService(Protocol):

@@ -38,8 +38,9 @@ from ledger.core.messages import (
 from ledger.core.transactions import parse_endorser_transaction
 from ledger.node.init import read_genesis
 from ledger.node.layout import NetworkLayout
+from ledger.node.natsconf import node_connect_options
 from ledger.node.nodeconf import load_node_config
-from ledger.transport.nats_link import is_transient, node_connect_options, parse_broadcast_reply
+from ledger.transport.nats_link import is_transient, parse_broadcast_reply
 from ledger.transport.subjects import ChannelSubjects
 
 CHANNEL = "gridchannel"

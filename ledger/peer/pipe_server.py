@@ -13,7 +13,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import msgspec
 import structlog
 
 from ledger.core.encoding import encode
@@ -21,6 +20,7 @@ from ledger.core.errors import LedgerError, NodeFailed
 from ledger.core.messages import CommitEvent
 from ledger.peer.peer import Peer
 from ledger.transport.frames import FrameReader, FrameWriter, LinkClosed
+from ledger.transport.protocols import served_queries
 
 log = structlog.get_logger("pipe_server")
 
@@ -36,15 +36,7 @@ class PipeServer:
         self.reader = reader
         self.writer = writer
         self._calls = ThreadPoolExecutor(CALL_THREADS, thread_name_prefix="peer-call")
-        self._methods: dict[str, Callable[..., Any]] = {
-            "endorse": lambda signed: peer.endorse(signed).result(),
-            "evaluate": peer.evaluate,
-            "block": peer.block,
-            "tx_location": peer.tx_location,
-            "history": lambda key: [encode(e) for e in peer.history(key)],
-            "state_digest": peer.state_digest,
-            "verify": lambda: msgspec.msgpack.encode(peer.verify_chain()),
-        }
+        self._methods: dict[str, Callable[..., Any]] = {"endorse": lambda signed: peer.endorse(signed).result(), **served_queries(peer)}
 
     def _on_commit(self, event: CommitEvent) -> None:
         try:
