@@ -154,3 +154,40 @@ def test_work_orders_turn_overdue_at_the_seed_deadlines() -> None:
     acked = {**alert, "status": "acknowledged"}
     assert [work_order_state(acked, t) for t in (3 * hour, 8 * hour + 1)] == ["acknowledged", "overdue: escalated to the province (8 h)"]
     assert work_order_state({**alert, "status": "resolved"}, 99 * hour) == "resolved"
+
+
+def _page_session(client: TestClient[Any], username: str, password: str) -> TestClient[Any]:
+    """A cookie session on the same app (pages, not the bearer API)."""
+    import re
+
+    http = TestClient(app=client.app, base_url="http://testserver.local")
+    http.cookies.clear()
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', http.get("/login").text)
+    assert token is not None
+    response = http.post("/login", data={"username": username, "password": password, "_csrf_token": token.group(1)}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    return http
+
+
+def test_consumption_is_shown_in_the_meters_local_time(client: TestClient[Any], api: Any, meters: dict[str, str]) -> None:
+    """The fixture's readings are 01:00-02:45 UTC on 3 November: 09:00-10:45 in the tariff's
+    UTC+8, the hours its bands and bills count them in. The meter page's day chart and a
+    customer's last day show them at 09:00 and 10:00 local, and say so."""
+    from tests.webapp.conftest import ADMIN_PASSWORD
+    from webapp import customers
+
+    admin = _page_session(client, "admin", ADMIN_PASSWORD)
+    page = admin.get(f"/metering/meters/{meters['Org1']}", params={"view": "day"})
+    assert page.status_code == 200, page.text
+    assert "day to 2026-11-03, local time (UTC+8)" in page.text
+    assert "09:00: 1.2 kWh" in page.text and "10:00: 1.2 kWh" in page.text and "01:00: 1.2 kWh" not in page.text
+    week = admin.get(f"/metering/meters/{meters['Org1']}", params={"view": "week"})
+    assert "11-03: 2.4 kWh" in week.text
+
+    services = client.app.state.services
+    user_id, _ = api.register()
+    record = services.chain.gateway(services.chain.network.service_identity("Org1")).evaluate_json("queryMeter", [meters["Org1"]], chaincode="metering")
+    customers.link(services, user_id, record, "Wang Wu", "110101199003075678", "6222020200115678")
+    mine = _page_session(client, user_id, "user-pass-123").get("/metering/my")
+    assert mine.status_code == 200 and "hour (local time, UTC+8)" in mine.text
+    assert "2026-11-03 09:00" in mine.text and "2026-11-03 10:00" in mine.text and "2026-11-03 01:00" not in mine.text
