@@ -105,6 +105,8 @@ def test_administrator_reads_every_meter_and_tariffs_and_bills(client: TestClien
     status, unbilled = _get(client, "/bills", admin, meterId=meters["Org2"], period="2026-11")
     assert (status, unbilled["code"]) == (404, "UNKNOWN_BILL")
     assert client.get("/meters").status_code == 401
+    status, bare = _get(client, f"/meters/{meters['Org1']}/readings", admin, to="2026-11-04T00:00:00Z")
+    assert (status, bare["code"]) == (400, "BAD_REQUEST") and "query parameter 'from' is required" in bare["message"], bare
 
 
 def test_metering_routes_are_in_the_openapi_document(client: TestClient[Any]) -> None:

@@ -157,9 +157,13 @@ def check_proof_command(
         proof = json.loads(proof_file.read_text())
     except (OSError, ValueError, LedgerError) as exc:
         fail("BAD_PROOF", f"cannot read the proof or the genesis block: {exc}")
+    if not isinstance(proof, dict):
+        fail("BAD_PROOF", f"{proof_file} is not a proof: `meters prove` prints a JSON object, this is a JSON {type(proof).__name__}")
     orderer_org = config.orderers[0].org
     problems = check_reading_proof(proof, {o.name: o.ca_public_key for o in config.orgs}, orderer_org)
-    emit({"ok": not problems, "problems": problems, "meterId": proof.get("meterId"), "reading": proof.get("reading"), "block": proof.get("header", {}).get("number")}, 1 if problems else 0)
+    header = proof.get("header")
+    emit({"ok": not problems, "problems": problems, "meterId": proof.get("meterId"), "reading": proof.get("reading"),
+          "block": header.get("number") if isinstance(header, dict) else None}, 1 if problems else 0)
 
 
 def settle(
