@@ -150,7 +150,7 @@ def tariff_page(request: Request[Any, Any, Any], services: Services, user: UserS
     """A tariff's newest version (bands, tiers, power-factor standard) and its version history."""
     tariff = metering_query(services, user, "queryTariff", tariff_id)
     draft = json.dumps(tariff["tariff"], indent=1, ensure_ascii=False) if user.is_admin else ""
-    return page(request, "metering_tariff.html", tariff=tariff, draft=draft)
+    return page(request, "metering_tariff.html", tariff=tariff, draft=draft, zone=zone_name(tariff["tariff"]["utc_offset_minutes"]))
 
 
 @post("/metering/tariffs/{tariff_id:str}/versions", include_in_schema=False, guards=[requires_admin], sync_to_thread=True)

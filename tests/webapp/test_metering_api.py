@@ -13,6 +13,7 @@ import pytest
 from litestar.testing import TestClient
 
 from chaincode.metering.tools.client import MeteringClient, customer_ref
+from ledger.gateway import creator_party
 from ledger.node.network import Network
 from webapp.errors import AppError
 
@@ -191,3 +192,19 @@ def test_consumption_is_shown_in_the_meters_local_time(client: TestClient[Any], 
     mine = _page_session(client, user_id, "user-pass-123").get("/metering/my")
     assert mine.status_code == 200 and "hour (local time, UTC+8)" in mine.text
     assert "2026-11-03 09:00" in mine.text and "2026-11-03 10:00" in mine.text and "2026-11-03 01:00" not in mine.text
+
+
+def test_tariff_page_names_a_half_hour_offset(client: TestClient[Any], network: Network) -> None:
+    """A tariff in UTC+5:30 (or UTC-3:30) is shown as such, not as the whole hours of
+    minutes // 60 (UTC+5, and UTC-4 for -210)."""
+    from chaincode.metering.tariffs import DEFAULT_TARIFF
+    from tests.webapp.conftest import ADMIN_PASSWORD
+    from webapp.pages_metering import zone_name
+
+    assert [zone_name(m) for m in (480, 330, -210, 0, -300)] == ["UTC+8", "UTC+5:30", "UTC-3:30", "UTC", "UTC-5"]
+    regulator = network.gateway(network.service_identity("Regulator"))
+    tariff_id = f"IN-{uuid.uuid4().hex[:6]}"
+    tariff = {**DEFAULT_TARIFF, "tariffId": tariff_id, "utc_offset_minutes": 330}
+    regulator.submit(regulator.new_invocation("tariffSet", [tariff_id, json.dumps(tariff)], chaincode="metering"), [creator_party(regulator.identity)])
+    shown = _page_session(client, "admin", ADMIN_PASSWORD).get(f"/metering/tariffs/{tariff_id}")
+    assert shown.status_code == 200 and "local time UTC+5:30" in shown.text, shown.text[-3000:]
