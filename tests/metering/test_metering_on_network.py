@@ -73,6 +73,9 @@ def test_simulate_settle_and_read_back(data: Path) -> None:
 
     code, replay = cli("meters", "simulate", "--data", d, "--meters", "1", "--days", "1", "--start", "2026-02-01", "--json")
     assert code == 1 and replay["refused"] == {"DUPLICATE_READING": 1}
+    env = {**os.environ, "GRIDLEDGER_FAST_KDF": "1", "GRIDLEDGER_LOG_LEVEL": "WARNING"}
+    done = subprocess.run([*CLI, "meters", "simulate", "--data", d, "--meters", "1", "--days", "1", "--start", "2026-02-01"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert done.returncode == 1 and done.stdout.strip() == "1 meters, 0 batches, 0 readings, 0 alerts, refused DUPLICATE_READING x1", done.stdout  # words, not a dict's repr
 
 
 def test_regulator_levels_from_the_cli(data: Path) -> None:

@@ -70,7 +70,7 @@ def simulate_command(
     document = report.as_dict()
     if as_json:
         emit(document, 1 if report.refused else 0)
-    typer.echo(f"{len(report.meters)} meters, {report.batches} batches, {report.readings} readings, {report.alerts} alerts" + (f", refused {dict(report.refused)}" if report.refused else ""))
+    typer.echo(f"{len(report.meters)} meters, {report.batches} batches, {report.readings} readings, {report.alerts} alerts" + (", refused " + ", ".join(f"{code} x{n}" for code, n in sorted(report.refused.items())) if report.refused else ""))
     raise typer.Exit(1 if report.refused else 0)
 
 
