@@ -3,6 +3,7 @@ people (with the menu the person would see on any other page), a redirect to the
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -28,6 +29,9 @@ def is_api_request(request: Request[Any, Any, Any]) -> bool:
     return request.url.path.startswith(API_PATH_PREFIXES)
 
 
+_MISSING_PARAMETER = re.compile(r"Missing required (query|path|header|cookie) parameter '([^']+)'")
+
+
 def _from_http_exception(exc: HTTPException) -> AppError:
     if isinstance(exc, PermissionDeniedException) and "CSRF" in str(exc.detail):
         return Forbidden("CSRF_FAILED", "The form was not accepted: its security token is missing or stale. Reload the page and try again.")
@@ -40,6 +44,8 @@ def _from_http_exception(exc: HTTPException) -> AppError:
     if exc.status_code == 400:
         extra = exc.extra if isinstance(exc.extra, list) else []
         fields = ", ".join(str(item.get("key") or item.get("message")) for item in extra if isinstance(item, dict))
+        missing = _MISSING_PARAMETER.match(str(exc.detail))  # a missing parameter comes with no `extra`, only its name in the detail
+        fields = fields or (f"{missing.group(1)} parameter '{missing.group(2)}' is required" if missing else "")
         detail = f" ({fields})" if fields else ""
         return BadInput("BAD_REQUEST", f"The request is malformed or misses a field{detail}.")
     return AppError("HTTP_ERROR", str(exc.detail), exc.status_code)

@@ -17,7 +17,7 @@ from webapp.deps import requires_admin, requires_login
 from webapp.errors import NotFound
 from webapp.metering_api import metering_query
 from webapp.pages import field, go, page
-from webapp.pages_metering import WH_PER_KWH
+from webapp.pages_metering import WH_PER_KWH, local_midnight_utc, local_time, zone_name
 from webapp.services import Services
 from webapp.sessions import UserSession
 
@@ -45,22 +45,24 @@ def _own(services: Services, user: UserSession, meter_id: str) -> MeteringCustom
 
 @get("/metering/my", include_in_schema=False, guards=[requires_login], sync_to_thread=True)
 def my_page(request: Request[Any, Any, Any], services: Services, user: UserSession) -> Template:
-    """Each own meter: its last day of readings (kWh per hour, UTC) and its bills."""
+    """Each own meter: its last local day of readings (kWh per local hour, as its bills count) and its bills."""
     mine = []
     for row in customers.customers_of(services, user.username):
         reader = customers.reader(services, row)
         meter = metering_query(services, user, "queryMeter", row.meter_id, reader=reader)
         day: list[tuple[str, float]] = []
         if meter["head"]["seq"]:
+            offset = meter["utc_offset_minutes"]
             batch = metering_query(services, user, "queryBatch", row.meter_id, str(meter["head"]["seq"]), reader=reader)["batch"]
-            last = dt.date.fromisoformat(batch["readings"][-1]["start"][:10])
-            rows = metering_query(services, user, "queryReadings", row.meter_id, f"{last.isoformat()}T00:00:00Z", f"{(last + dt.timedelta(days=1)).isoformat()}T00:00:00Z", reader=reader)
-            hours: dict[str, int] = {}
+            last = local_time(batch["readings"][-1]["start"], offset).date()
+            rows = metering_query(services, user, "queryReadings", row.meter_id, local_midnight_utc(last, offset), local_midnight_utc(last + dt.timedelta(days=1), offset), reader=reader)
+            hours: dict[int, int] = {}
             for r in rows:
-                hours[r["start"][11:13]] = hours.get(r["start"][11:13], 0) + r["wh"]
-            day = [(f"{last.isoformat()} {h}:00", wh / WH_PER_KWH) for h, wh in sorted(hours.items())]
+                hour = local_time(r["start"], offset).hour
+                hours[hour] = hours.get(hour, 0) + r["wh"]
+            day = [(f"{last.isoformat()} {h:02d}:00", wh / WH_PER_KWH) for h, wh in sorted(hours.items())]
         bills = metering_query(services, user, "listBills", row.meter_id, reader=reader)
-        mine.append({"customer": customers.masked(row), "meter": meter, "day": day, "bills": bills})
+        mine.append({"customer": customers.masked(row), "meter": meter, "day": day, "bills": bills, "zone": zone_name(meter["utc_offset_minutes"])})
     return page(request, "metering_my.html", mine=mine)
 
 

@@ -20,8 +20,8 @@ from ledger.gateway import GatewayError, creator_party
 from webapp import metering_staff
 from webapp.charts import bars, grouped_bars
 from webapp.deps import requires_admin, requires_login
-from webapp.errors import AppError, BadInput
-from webapp.metering_api import CHAINCODE, metering_query
+from webapp.errors import BadInput
+from webapp.metering_api import CHAINCODE, metering_query, metering_refusal
 from webapp.pages import field, go, page
 from webapp.services import Services
 from webapp.sessions import UserSession
@@ -30,8 +30,29 @@ VIEWS = {"day": 1, "week": 7, "month": 30}  # days of readings each chart view s
 WH_PER_KWH = 1000
 
 
+ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def local_time(start_iso: str, utc_offset_minutes: int) -> dt.datetime:
+    """A reading's start in the meter's local time (its tariff's offset, the time bills use)."""
+    return dt.datetime.strptime(start_iso, ISO_FORMAT) + dt.timedelta(minutes=utc_offset_minutes)
+
+
+def local_midnight_utc(day: dt.date, utc_offset_minutes: int) -> str:
+    """The UTC instant (ISO) at which a local day begins: what queryReadings is asked from."""
+    return (dt.datetime.combine(day, dt.time()) - dt.timedelta(minutes=utc_offset_minutes)).strftime(ISO_FORMAT)
+
+
+def zone_name(utc_offset_minutes: int) -> str:
+    """`UTC+8`, `UTC+5:30`, `UTC-3`, `UTC` for an offset in minutes."""
+    if not utc_offset_minutes:
+        return "UTC"
+    hours, minutes = divmod(abs(utc_offset_minutes), 60)
+    return f"UTC{'+' if utc_offset_minutes > 0 else '-'}{hours}{f':{minutes:02d}' if minutes else ''}"
+
+
 def _anchor(services: Services, user: UserSession, meter: dict[str, Any], date: str) -> dt.date | None:
-    """The day a chart ends on: ?date=, else the day of the meter's last batch."""
+    """The local day a chart ends on: ?date=, else the local day of the meter's last reading."""
     if date:
         try:
             return dt.date.fromisoformat(date)
@@ -41,17 +62,19 @@ def _anchor(services: Services, user: UserSession, meter: dict[str, Any], date: 
     if not seq:
         return None
     batch = metering_query(services, user, "queryBatch", meter["meterId"], str(seq))["batch"]
-    return dt.date.fromisoformat(batch["readings"][-1]["start"][:10])
+    return local_time(batch["readings"][-1]["start"], meter["utc_offset_minutes"]).date()
 
 
-def consumption(services: Services, user: UserSession, meter_id: str, last_day: dt.date, view: str) -> tuple[list[str], list[float]]:
-    """(labels, kWh): per hour for a day, per day for a week or a month (UTC days)."""
-    days = VIEWS[view]
+def consumption(services: Services, user: UserSession, meter: dict[str, Any], last_day: dt.date, view: str) -> tuple[list[str], list[float]]:
+    """(labels, kWh): per hour for a day, per day for a week or a month, in the meter's local
+    time (the days and hours its tariff bands and bills are in, not UTC)."""
+    days, offset = VIEWS[view], meter["utc_offset_minutes"]
     first = last_day - dt.timedelta(days=days - 1)
-    rows = metering_query(services, user, "queryReadings", meter_id, f"{first.isoformat()}T00:00:00Z", f"{(last_day + dt.timedelta(days=1)).isoformat()}T00:00:00Z")
+    rows = metering_query(services, user, "queryReadings", meter["meterId"], local_midnight_utc(first, offset), local_midnight_utc(last_day + dt.timedelta(days=1), offset))
     totals: dict[str, int] = defaultdict(int)
     for row in rows:
-        totals[row["start"][11:13] + ":00" if view == "day" else row["start"][5:10]] += row["wh"]
+        local = local_time(row["start"], offset)
+        totals[f"{local.hour:02d}:00" if view == "day" else local.date().isoformat()[5:10]] += row["wh"]
     if view == "day":
         labels = [f"{h:02d}:00" for h in range(24)]
     else:
@@ -86,8 +109,9 @@ def meter_page(request: Request[Any, Any, Any], services: Services, user: UserSe
     last_day = _anchor(services, user, meter, date)
     chart = None
     if last_day is not None:
-        labels, kwh = consumption(services, user, meter_id, last_day, view)
-        chart = bars(f"Consumption (kWh) — {view} to {last_day.isoformat()}", labels, kwh, "chart-consumption", " kWh", "kWh")
+        labels, kwh = consumption(services, user, meter, last_day, view)
+        title = f"Consumption (kWh) — {view} to {last_day.isoformat()}, local time ({zone_name(meter['utc_offset_minutes'])})"
+        chart = bars(title, labels, kwh, "chart-consumption", " kWh", "kWh")
     compared = year_on_year(metering_query(services, user, "queryMonthlyWh", meter_id))
     yoy = None if compared is None else grouped_bars(f"Consumption (kWh) by local month — {compared[0]} against {compared[0] - 1}", MONTHS, compared[1], "chart-yoy", " kWh")
     return page(
@@ -126,7 +150,7 @@ def tariff_page(request: Request[Any, Any, Any], services: Services, user: UserS
     """A tariff's newest version (bands, tiers, power-factor standard) and its version history."""
     tariff = metering_query(services, user, "queryTariff", tariff_id)
     draft = json.dumps(tariff["tariff"], indent=1, ensure_ascii=False) if user.is_admin else ""
-    return page(request, "metering_tariff.html", tariff=tariff, draft=draft)
+    return page(request, "metering_tariff.html", tariff=tariff, draft=draft, zone=zone_name(tariff["tariff"]["utc_offset_minutes"]))
 
 
 @post("/metering/tariffs/{tariff_id:str}/versions", include_in_schema=False, guards=[requires_admin], sync_to_thread=True)
@@ -151,7 +175,7 @@ def _work_order(services: Services, user: UserSession, function: str, *args: str
     try:
         gateway.submit(gateway.new_invocation(function, list(args), chaincode=CHAINCODE), [creator_party(identity)])
     except GatewayError as exc:
-        raise AppError(exc.code, exc.message, 403 if exc.code in ("NOT_AUTHORIZED", "NOT_METER_STAFF") else 409 if exc.code.startswith("ALERT_") else 400) from None
+        raise metering_refusal(exc) from None
 
 
 @post("/metering/alerts/{alert_id:str}/ack", include_in_schema=False, guards=[requires_login], sync_to_thread=True)

@@ -16,6 +16,7 @@ Block N is message N + 1 of the blocks stream (`ChannelSubjects.blocks`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -46,6 +47,8 @@ INBOX_MAX = 128  # blocks fetched but not yet committed (backpressure on the con
 ACK_WAIT_S = 120.0  # a block not acknowledged this long is delivered again
 GET_TIMEOUT_S = 10.0  # reading one block by sequence (catch-up)
 CONSUMER_RETRY_S = 0.5  # after the consumer failed (a server died, the stream is not made yet)
+DRAIN_TIMEOUT_S = 5.0  # a stop drains the connection this long at most (nats-py's default, 30 s,
+# outlasts the supervisor's STOP_TIMEOUT_S, so every peer was SIGKILLed at Ctrl-C)
 SLOW_QUERIES = frozenset({"verify", "state_digest", "history"})  # run beside the event loop
 
 
@@ -69,6 +72,7 @@ class NatsPeerNode:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._commit_pool = ThreadPoolExecutor(1, thread_name_prefix="commit")
         self._inbox: asyncio.Queue[Msg] = asyncio.Queue(INBOX_MAX)
+        self._blocks_sub: JetStreamContext.PullSubscription | None = None  # the consumer's, while it lives
         self._next_number = 0  # the block the consumer should deliver next
         self._consumer_error: str | None = "not started"  # why the blocks consumer last failed (health)
         self._queries: dict[str, Callable[..., Any]] = served_queries(peer)
@@ -77,7 +81,7 @@ class NatsPeerNode:
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
-        nc = self._nc = await nats.connect(**self.connect, error_cb=self._nats_error, disconnected_cb=self._disconnected, reconnected_cb=self._reconnected)
+        nc = self._nc = await nats.connect(**self.connect, drain_timeout=DRAIN_TIMEOUT_S, error_cb=self._nats_error, disconnected_cb=self._disconnected, reconnected_cb=self._reconnected)
         self._js = nc.jetstream()
         try:
             self.peer.add_commit_listener(self._on_commit)
@@ -108,6 +112,14 @@ class NatsPeerNode:
         log.info("nats_reconnected", peer=self.peer.name, server=str(self._nc.connected_url.netloc if self._nc and self._nc.connected_url else ""))
 
     async def _close(self, nc: Client) -> None:
+        # The pull subscription goes first, unsubscribed rather than drained: a cancelled fetch
+        # leaves status messages in its queue that nobody takes, so draining it waited out the
+        # whole drain timeout (30 s: the supervisor SIGKILLed the peer). Its unacknowledged
+        # blocks are no loss: the consumer is made anew from the peer's height on every start.
+        subscription, self._blocks_sub = self._blocks_sub, None
+        if subscription is not None:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
         try:
             await nc.drain()
         except Exception as exc:  # a connection already gone has nothing to drain
@@ -122,7 +134,7 @@ class NatsPeerNode:
         assert self._js is not None
         while True:
             try:
-                subscription = await self._consumer(self._js)
+                subscription = self._blocks_sub = await self._consumer(self._js)
                 while True:
                     try:
                         messages = await subscription.fetch(FETCH_MAX, timeout=FETCH_WAIT_S)

@@ -77,7 +77,8 @@ def test_settle_yoy_and_customer_view(admin: Any, approve: Any, person: Any, liv
     member.page.goto("/metering/my")
     mine = member.page.locator(".my-meter")
     assert mine.count() == 1 and mine.get_attribute("data-meter") == meter_id
-    assert mine.locator(".my-readings tbody tr").count() == 16  # the last local day: 2026-02-28 00:00-15:45 UTC and ID_NUMBER not in member.page.content()
+    assert mine.locator(".my-readings tbody tr").count() == 24  # the last local day, 2026-02-28: its 24 hours in UTC+8 (not the 16 of its UTC date)
+    assert mine.locator(".my-readings tbody tr").first.inner_text().startswith("2026-02-28 00:00") and ID_NUMBER not in member.page.content()
     shoot(member.page, "metering-customer")
     member.page.goto(f"/metering/my/bills/NOT-{meter_id}/2026-02")
     assert "NOT_YOUR_METER" in member.page.content()

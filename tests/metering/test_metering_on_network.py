@@ -73,6 +73,9 @@ def test_simulate_settle_and_read_back(data: Path) -> None:
 
     code, replay = cli("meters", "simulate", "--data", d, "--meters", "1", "--days", "1", "--start", "2026-02-01", "--json")
     assert code == 1 and replay["refused"] == {"DUPLICATE_READING": 1}
+    env = {**os.environ, "GRIDLEDGER_FAST_KDF": "1", "GRIDLEDGER_LOG_LEVEL": "WARNING"}
+    done = subprocess.run([*CLI, "meters", "simulate", "--data", d, "--meters", "1", "--days", "1", "--start", "2026-02-01"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert done.returncode == 1 and done.stdout.strip() == "1 meters, 0 batches, 0 readings, 0 alerts, refused DUPLICATE_READING x1", done.stdout  # words, not a dict's repr
 
 
 def test_regulator_levels_from_the_cli(data: Path) -> None:
@@ -149,3 +152,23 @@ def test_simulate_shows_a_progress_bar_on_a_terminal(data: Path) -> None:
     assert process.returncode == 0, (stdout, seen[-2000:])
     assert b"batches" in seen and b"\x1b[" in seen, seen[-2000:]  # the bar's label, drawn with terminal codes
     assert stdout.decode().strip() == "1 meters, 2 batches, 192 readings, 0 alerts"
+
+
+def test_register_one_meter_from_the_cli(data: Path) -> None:
+    """`meters register` is how a person registers a meter by hand (meterRegister needs the
+    meter's certificate as a co-signer, which `invoke` cannot give): the record, its key file;
+    a second time METER_EXISTS; a refused registration keeps no key, so the retry with the
+    corrected region works; an id that is not one is refused before it names a file."""
+    d = str(data)
+    base = ["meters", "register", "--data", d, "--customer", "hand", "--rated-kw", "7.5", "--voltage-kv", "0.4"]
+    code, refused = cli(*base, "ORG1-HAND-1", "--region", "cn_32")
+    assert (code, refused["code"]) == (1, "BAD_REGION"), refused
+    code, record = cli(*base, "ORG1-HAND-1", "--region", "CN-32-03")
+    assert code == 0 and (record["meterId"], record["region"], record["rated_w"], record["status"]) == ("ORG1-HAND-1", "CN-32-03", 7500, "active"), record
+    assert Path(record["keyFile"]).is_file() and "hand" not in json.dumps(record)
+    code, again = cli(*base, "ORG1-HAND-1", "--region", "CN-32-03")
+    assert (code, again["code"]) == (1, "METER_EXISTS")
+    code, bad = cli(*base, "../escape", "--region", "CN-32-03")
+    assert (code, bad["code"]) == (1, "BAD_ID") and not list(data.rglob("escape*"))
+    code, listed = cli("meters", "list", "--data", d)
+    assert code == 0 and "ORG1-HAND-1" in {m["meterId"] for m in listed["meters"]}

@@ -111,6 +111,24 @@ def test_cli_prove_and_check_proof(proven: tuple[Path, dict[str, Any]], tmp_path
     assert done.returncode == 1 and json.loads(done.stdout)["ok"] is False
     done = subprocess.run([*cli, "meters", "prove", "--data", str(data), "P-1", "2026-11-03T23:00:00Z"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert done.returncode == 1 and json.loads(done.stdout)["code"] == "UNKNOWN_READING"
+    # a start off the quarter hour is refused, not answered with the proof of the reading after it
+    done = subprocess.run([*cli, "meters", "prove", "--data", str(data), "P-1", "2026-11-03T10:07:00Z"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert done.returncode == 1 and json.loads(done.stdout)["code"] == "MISALIGNED_INTERVAL", done.stdout
+
+
+def test_check_proof_refuses_a_document_that_is_not_a_proof(proven: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    """A JSON array, or an object whose parts have the wrong types, is {code, message} or
+    {"ok": false} with exit 1, never INTERNAL_ERROR."""
+    data, proof = proven
+    env = {**os.environ, "GRIDLEDGER_FAST_KDF": "1", "GRIDLEDGER_LOG_LEVEL": "WARNING"}
+    cli = [sys.executable, "-c", "from ledger.tools.cli import app; app()"]
+    for name, document in (("array", []), ("text", "a proof"), ("header-text", {**proof, "header": "x"}), ("empty", {})):
+        proof_file = tmp_path / f"{name}.json"
+        proof_file.write_text(json.dumps(document))
+        done = subprocess.run([*cli, "meters", "check-proof", str(proof_file), "--genesis", str(data / "genesis.block")], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+        out = json.loads(done.stdout)
+        assert done.returncode == 1 and "Traceback" not in done.stderr, (name, done.stdout, done.stderr[-1000:])
+        assert out.get("code") == "BAD_PROOF" or (out.get("ok") is False and out["problems"]), (name, out)
 
 
 def _edit_state(data: Path, key: str, change: Callable[[dict[str, Any]], None] | None) -> int:

@@ -20,7 +20,7 @@ from typing import Any
 
 import nats
 import pytest
-from nodekit import NodeProcesses, init_networked, node_homes
+from nodekit import NodeProcesses, health_probe, init_networked, node_homes, wait_for
 from peerkit import options, publish_blocks
 
 from ledger.core.encoding import decode, encode
@@ -29,6 +29,8 @@ from ledger.gateway import creator_party, make_signoff
 from ledger.node.layout import NetworkLayout
 from ledger.node.network import Network
 from ledger.node.nodeconf import load_node_config
+from ledger.node.supervisor import STOP_TIMEOUT_S
+from ledger.peer.nats_peer import FETCH_WAIT_S
 from ledger.transport.nats_rpc import parse_reply, query_request
 from ledger.transport.subjects import ChannelSubjects
 
@@ -142,3 +144,32 @@ def test_peers_commit_the_block_stream_agree_and_a_killed_peer_catches_up(tmp_pa
     response = decode(asyncio.run(request(console, S.peer("peer1.Org2", "endorse"), encode(query))), ProposalResponse)
     assert response.endorsement.endorser and response.payload
     assert asyncio.run(request(console, S.peer("peer1.Org2", "query"), query_request("tx_location", "nope"))) is None
+
+
+IDLE_FETCHES = 3
+PEER_STOP_S = 10.0  # a SIGTERMed peer is gone well within the supervisor's STOP_TIMEOUT_S (20 s)
+
+
+def test_a_sigtermed_peer_stops_cleanly_within_the_supervisors_patience(tmp_path: Path, nodes: NodeProcesses) -> None:
+    """Before the fix, draining the connection waited on the blocks pull subscription's
+    unread status messages for nats-py's 30 s drain timeout: `up --networked` SIGKILLed
+    every peer at Ctrl-C."""
+    data = init_networked(tmp_path)
+    layout = NetworkLayout(data)
+    nodes.start_nats(data)
+    genesis = layout.genesis_file.read_bytes()
+    asyncio.run(publish_blocks(layout.node_dir("orderer0.OrdererOrg"), [genesis], create=True))
+    home = layout.node_dir("peer0.Org1")
+    proc = nodes.start(home)
+    config = load_node_config(home)
+    # healthy = NATS connected and the blocks consumer fetching (its subscription exists)
+    wait_for(lambda: health_probe(config)[0] == 200, what="peer0.Org1 healthy with its blocks consumer")
+    # The scenario itself, not a wait for readiness: an idle peer whose empty fetches have
+    # expired a few times (the server's late "408" replies are what stayed unread).
+    time.sleep(IDLE_FETCHES * FETCH_WAIT_S)
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(STOP_TIMEOUT_S + 15)
+    took = time.monotonic() - started
+    assert code == 0, (home / "test-run.log").read_text()[-2000:]
+    assert took < PEER_STOP_S < STOP_TIMEOUT_S, f"SIGTERM to exit took {took:.1f} s"

@@ -13,6 +13,7 @@ import pytest
 from litestar.testing import TestClient
 
 from chaincode.metering.tools.client import MeteringClient, customer_ref
+from ledger.gateway import creator_party
 from ledger.node.network import Network
 from webapp.errors import AppError
 
@@ -105,6 +106,8 @@ def test_administrator_reads_every_meter_and_tariffs_and_bills(client: TestClien
     status, unbilled = _get(client, "/bills", admin, meterId=meters["Org2"], period="2026-11")
     assert (status, unbilled["code"]) == (404, "UNKNOWN_BILL")
     assert client.get("/meters").status_code == 401
+    status, bare = _get(client, f"/meters/{meters['Org1']}/readings", admin, to="2026-11-04T00:00:00Z")
+    assert (status, bare["code"]) == (400, "BAD_REQUEST") and "query parameter 'from' is required" in bare["message"], bare
 
 
 def test_metering_routes_are_in_the_openapi_document(client: TestClient[Any]) -> None:
@@ -152,3 +155,79 @@ def test_work_orders_turn_overdue_at_the_seed_deadlines() -> None:
     acked = {**alert, "status": "acknowledged"}
     assert [work_order_state(acked, t) for t in (3 * hour, 8 * hour + 1)] == ["acknowledged", "overdue: escalated to the province (8 h)"]
     assert work_order_state({**alert, "status": "resolved"}, 99 * hour) == "resolved"
+
+
+def _page_session(client: TestClient[Any], username: str, password: str) -> TestClient[Any]:
+    """A cookie session on the same app (pages, not the bearer API)."""
+    import re
+
+    http = TestClient(app=client.app, base_url="http://testserver.local")
+    http.cookies.clear()
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', http.get("/login").text)
+    assert token is not None
+    response = http.post("/login", data={"username": username, "password": password, "_csrf_token": token.group(1)}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    return http
+
+
+def test_consumption_is_shown_in_the_meters_local_time(client: TestClient[Any], api: Any, meters: dict[str, str]) -> None:
+    """The fixture's readings are 01:00-02:45 UTC on 3 November: 09:00-10:45 in the tariff's
+    UTC+8, the hours its bands and bills count them in. The meter page's day chart and a
+    customer's last day show them at 09:00 and 10:00 local, and say so."""
+    from tests.webapp.conftest import ADMIN_PASSWORD
+    from webapp import customers
+
+    admin = _page_session(client, "admin", ADMIN_PASSWORD)
+    page = admin.get(f"/metering/meters/{meters['Org1']}", params={"view": "day"})
+    assert page.status_code == 200, page.text
+    assert "day to 2026-11-03, local time (UTC+8)" in page.text
+    assert "09:00: 1.2 kWh" in page.text and "10:00: 1.2 kWh" in page.text and "01:00: 1.2 kWh" not in page.text
+    week = admin.get(f"/metering/meters/{meters['Org1']}", params={"view": "week"})
+    assert "11-03: 2.4 kWh" in week.text
+
+    services = client.app.state.services
+    user_id, _ = api.register()
+    record = services.chain.gateway(services.chain.network.service_identity("Org1")).evaluate_json("queryMeter", [meters["Org1"]], chaincode="metering")
+    customers.link(services, user_id, record, "Wang Wu", "110101199003075678", "6222020200115678")
+    mine = _page_session(client, user_id, "user-pass-123").get("/metering/my")
+    assert mine.status_code == 200 and "hour (local time, UTC+8)" in mine.text
+    assert "2026-11-03 09:00" in mine.text and "2026-11-03 10:00" in mine.text and "2026-11-03 01:00" not in mine.text
+
+
+def test_tariff_page_names_a_half_hour_offset(client: TestClient[Any], network: Network) -> None:
+    """A tariff in UTC+5:30 (or UTC-3:30) is shown as such, not as the whole hours of
+    minutes // 60 (UTC+5, and UTC-4 for -210)."""
+    from chaincode.metering.tariffs import DEFAULT_TARIFF
+    from tests.webapp.conftest import ADMIN_PASSWORD
+    from webapp.pages_metering import zone_name
+
+    assert [zone_name(m) for m in (480, 330, -210, 0, -300)] == ["UTC+8", "UTC+5:30", "UTC-3:30", "UTC", "UTC-5"]
+    regulator = network.gateway(network.service_identity("Regulator"))
+    tariff_id = f"IN-{uuid.uuid4().hex[:6]}"
+    tariff = {**DEFAULT_TARIFF, "tariffId": tariff_id, "utc_offset_minutes": 330}
+    regulator.submit(regulator.new_invocation("tariffSet", [tariff_id, json.dumps(tariff)], chaincode="metering"), [creator_party(regulator.identity)])
+    shown = _page_session(client, "admin", ADMIN_PASSWORD).get(f"/metering/tariffs/{tariff_id}")
+    assert shown.status_code == 200 and "local time UTC+5:30" in shown.text, shown.text[-3000:]
+
+
+def test_work_order_refusals_keep_their_meaning_in_the_console(client: TestClient[Any], api: Any, meters: dict[str, str]) -> None:
+    """An operator acknowledging an alert twice is told it is already done (409), one that does
+    not exist is not found (404), as the JSON API says of unknown records; both pages in words."""
+    import re
+
+    from webapp import metering_staff
+
+    services = client.app.state.services
+    user_id, user = api.register()
+    metering_staff.grant(services, user_id, "admin")
+    alert_id = next(a["alertId"] for a in _get(client, "/alerts", user, meterId=meters["Org1"])[1])
+    http = _page_session(client, user_id, "user-pass-123")
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', http.get("/metering/alerts").text)
+    assert token is not None
+    form = {"_csrf_token": token.group(1)}
+    first = http.post(f"/metering/alerts/{alert_id}/ack", data=form, follow_redirects=False)
+    assert first.status_code == 303, first.text
+    again = http.post(f"/metering/alerts/{alert_id}/ack", data=form, follow_redirects=False)
+    assert again.status_code == 409 and "ALERT_ALREADY_ACKED" in again.text
+    unknown = http.post("/metering/alerts/NO-SUCH-ALERT/ack", data=form, follow_redirects=False)
+    assert unknown.status_code == 404 and "UNKNOWN_ALERT" in unknown.text

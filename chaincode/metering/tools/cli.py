@@ -1,5 +1,5 @@
 """The metering chaincode's commands in `gridledger` (added through `commands:` in the network
-file): `meters simulate`, `meters list` and `settle`."""
+file): `meters register|simulate|list|regulator|prove|check-proof` and `settle`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import typer
 from chaincode.metering.tools.client import CHAINCODE, MeteringClient
 from chaincode.metering.tools.simulate import DAYS_MAX, METERS_MAX, simulate
 
-meters_app = typer.Typer(help="Smart meters of the metering chaincode: simulate, list.", no_args_is_help=True)
+meters_app = typer.Typer(help="Smart meters of the metering chaincode: register, simulate, list, prove.", no_args_is_help=True)
 DataOption = typer.Option(Path("data"), "--data", help="Directory of the network (made by `gridledger init`).")
 PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
@@ -70,7 +70,7 @@ def simulate_command(
     document = report.as_dict()
     if as_json:
         emit(document, 1 if report.refused else 0)
-    typer.echo(f"{len(report.meters)} meters, {report.batches} batches, {report.readings} readings, {report.alerts} alerts" + (f", refused {dict(report.refused)}" if report.refused else ""))
+    typer.echo(f"{len(report.meters)} meters, {report.batches} batches, {report.readings} readings, {report.alerts} alerts" + (", refused " + ", ".join(f"{code} x{n}" for code, n in sorted(report.refused.items())) if report.refused else ""))
     raise typer.Exit(1 if report.refused else 0)
 
 
@@ -103,6 +103,45 @@ def regulator_command(
     finally:
         net.close()
     emit({"identity": identity.id, "level": level, "region": region})
+
+
+@meters_app.command("register")
+def register_command(
+    meter_id: str = typer.Argument(..., help="Meter id, e.g. ORG1-HOME-17 (1 to 40 of A-Z a-z 0-9 _ -)."),
+    customer: str = typer.Option(..., "--customer", help="Who the customer is (only its salted SHA-256 goes on the ledger)."),
+    rated_kw: str = typer.Option(..., "--rated-kw", help="Rated power in kW, e.g. 8 or 7.5."),
+    region: str = typer.Option(..., "--region", help="Region code path, e.g. CN-32-01."),
+    voltage_kv: str = typer.Option(..., "--voltage-kv", help="Supply voltage in kV, e.g. 0.4 or 10."),
+    tariff: str = typer.Option("CN-RES-TOU", "--tariff", help="Tariff id the meter is billed on."),
+    data: Path = DataOption,
+    org: str = typer.Option("Org1", "--org", help="Organization the meter belongs to (its admin registers it)."),
+) -> None:
+    """Register one meter: its key and certificate (role meter) from the organization's CA, and
+    meterRegister signed by the organization's admin and the meter's certificate."""
+    from chaincode.metering.checks import check_id
+    from ledger.core.errors import LedgerError
+    from ledger.tools.cli import emit, fail, open_network
+
+    try:
+        check_id(meter_id, "meterId")  # before it names the key file
+    except LedgerError as exc:
+        fail(exc.code, exc.message)
+    net = open_network(data)
+    try:
+        client = MeteringClient(net, org)
+        if client.meter_or_none(meter_id) is not None:
+            fail("METER_EXISTS", f"meter {meter_id!r} is already registered")
+        key_file = client.key_file(meter_id)
+        fresh_key = not key_file.exists()
+        try:
+            record = client.ensure_meter(meter_id, customer=customer, rated_kw=rated_kw, region=region, voltage_kv=voltage_kv, tariff_id=tariff).record
+        except LedgerError as exc:
+            if fresh_key:  # a key issued for a refused registration (say, a mistyped region) is not kept for the retry
+                key_file.unlink(missing_ok=True)
+            fail(exc.code, exc.message)
+    finally:
+        net.close()
+    emit({**record, "keyFile": str(key_file)})
 
 
 @meters_app.command("list")
@@ -157,9 +196,13 @@ def check_proof_command(
         proof = json.loads(proof_file.read_text())
     except (OSError, ValueError, LedgerError) as exc:
         fail("BAD_PROOF", f"cannot read the proof or the genesis block: {exc}")
+    if not isinstance(proof, dict):
+        fail("BAD_PROOF", f"{proof_file} is not a proof: `meters prove` prints a JSON object, this is a JSON {type(proof).__name__}")
     orderer_org = config.orderers[0].org
     problems = check_reading_proof(proof, {o.name: o.ca_public_key for o in config.orgs}, orderer_org)
-    emit({"ok": not problems, "problems": problems, "meterId": proof.get("meterId"), "reading": proof.get("reading"), "block": proof.get("header", {}).get("number")}, 1 if problems else 0)
+    header = proof.get("header")
+    emit({"ok": not problems, "problems": problems, "meterId": proof.get("meterId"), "reading": proof.get("reading"),
+          "block": header.get("number") if isinstance(header, dict) else None}, 1 if problems else 0)
 
 
 def settle(

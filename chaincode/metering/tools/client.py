@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chaincode.metering.batches import READING_FIELDS, batch_hash, sign_batch
-from chaincode.metering.clock import iso, parse_iso_minutes
+from chaincode.metering.clock import is_aligned, iso, parse_iso_minutes
 from chaincode.metering.errors import COLLECTOR, METER_ROLE, STAFF_ATTRIBUTE
 from chaincode.metering.proofs import build_reading_proof
 from chaincode.metering.tariffs import DEFAULT_TARIFF_ID
@@ -179,6 +179,8 @@ class MeteringClient:
     def reading_proof(self, meter_id: str, start_iso: str, *, gateway: Gateway | None = None) -> dict[str, Any]:
         """An offline-checkable proof (see `proofs`) that the reading at `start_iso` is on the ledger."""
         minutes = parse_iso_minutes(start_iso, "start")
+        if not is_aligned(minutes):  # else the 15 minutes from it would hold the next reading, proven instead
+            raise LedgerError("MISALIGNED_INTERVAL", f"start {start_iso} is not on the quarter hour: a reading starts at :00, :15, :30 or :45")
         rows = self.query("queryReadings", meter_id, iso(minutes), iso(minutes + 15), gateway=gateway)
         if not rows:
             raise self._record_problem(meter_id, iso(minutes), gateway) or LedgerError("UNKNOWN_READING", f"meter {meter_id} has no reading starting at {start_iso}")
