@@ -22,7 +22,7 @@ from webapp.api import refusals
 from webapp.chain import Chain
 from webapp.customers import customers_of, reader
 from webapp.deps import requires_login
-from webapp.errors import AppError, BadInput, Forbidden, NotFound
+from webapp.errors import AppError, BadInput, Conflict, Forbidden, NotFound
 from webapp.metering_staff import staff_identity
 from webapp.services import Services
 from webapp.sessions import UserSession
@@ -51,14 +51,22 @@ def metering_query(services: Services, user: UserSession, function: str, *args: 
     try:
         return services.chain.gateway(identity).evaluate_json(function, list(args), chaincode=CHAINCODE)
     except GatewayError as exc:
-        code = exc.code
-        if code in _STATUS_OF:
-            raise _STATUS_OF[code](code, exc.message) from None
-        if code.startswith("UNKNOWN_"):
-            raise NotFound(code, exc.message) from None
-        if code.startswith("BAD_"):
-            raise BadInput(code, exc.message) from None
-        raise AppError(code, exc.message, 503 if code in ("NO_ENDORSERS", "PEER_UNAVAILABLE") else 400) from None
+        raise metering_refusal(exc) from None
+
+
+def metering_refusal(exc: GatewayError) -> AppError:
+    """The console's one HTTP reading of a metering refusal, for reads and work orders alike:
+    who may not (403), nothing by that id (404), a work order already past that step (409)."""
+    code = exc.code
+    if code in _STATUS_OF:
+        return _STATUS_OF[code](code, exc.message)
+    if code.startswith("UNKNOWN_"):
+        return NotFound(code, exc.message)
+    if code.startswith("BAD_"):
+        return BadInput(code, exc.message)
+    if code.startswith("ALERT_"):
+        return Conflict(code, exc.message)
+    return AppError(code, exc.message, 503 if code in ("NO_ENDORSERS", "PEER_UNAVAILABLE") else 400)
 
 
 @get("/meters", sync_to_thread=True, guards=[requires_login], responses=refusals(401, 403, 503))

@@ -20,8 +20,8 @@ from ledger.gateway import GatewayError, creator_party
 from webapp import metering_staff
 from webapp.charts import bars, grouped_bars
 from webapp.deps import requires_admin, requires_login
-from webapp.errors import AppError, BadInput
-from webapp.metering_api import CHAINCODE, metering_query
+from webapp.errors import BadInput
+from webapp.metering_api import CHAINCODE, metering_query, metering_refusal
 from webapp.pages import field, go, page
 from webapp.services import Services
 from webapp.sessions import UserSession
@@ -175,7 +175,7 @@ def _work_order(services: Services, user: UserSession, function: str, *args: str
     try:
         gateway.submit(gateway.new_invocation(function, list(args), chaincode=CHAINCODE), [creator_party(identity)])
     except GatewayError as exc:
-        raise AppError(exc.code, exc.message, 403 if exc.code in ("NOT_AUTHORIZED", "NOT_METER_STAFF") else 409 if exc.code.startswith("ALERT_") else 400) from None
+        raise metering_refusal(exc) from None
 
 
 @post("/metering/alerts/{alert_id:str}/ack", include_in_schema=False, guards=[requires_login], sync_to_thread=True)

@@ -1,7 +1,8 @@
 """Tariff versions in state: append-only, the shipped default as version 0 of its id.
 
 `tariffSet` writes version n+1 and moves the `latest` pointer; nothing is edited in place.
-A bill uses the newest version whose `effective_from` is on or before the period's first day.
+A bill uses the newest version whose `effective_from` is on or before the period's first day;
+versions never reach back: each one's `effective_from` is on or after the one before.
 Every version of one tariff keeps the same `utc_offset_minutes`, because meters keep their
 monthly totals (for the annual tiers) in that local time.
 """
@@ -55,6 +56,11 @@ def set_tariff(stub: Stub, tariff_id: str, tariff_json: str) -> dict[str, Any]:
         raise refuse(Code.BAD_TARIFF, f"tariff {tariff_id} has {TARIFF_VERSIONS_MAX} versions; use a new tariff id")
     if previous is not None and previous["tariff"]["utc_offset_minutes"] != tariff["utc_offset_minutes"]:
         raise refuse(Code.BAD_TARIFF, "utc_offset_minutes cannot change between versions of a tariff (meters keep monthly totals in it); use a new tariff id")
+    if previous is not None and tariff["effective_from"] < previous["effective_from"]:
+        raise refuse(
+            Code.TARIFF_NOT_LATER,
+            f"effective_from {tariff['effective_from']} is before the newest version's {previous['effective_from']}: a new version may not reach back past it",
+        )
     version = {"tariffId": tariff_id, "version": number, "tariff": tariff, "hash": tariff_hash(tariff), "effective_from": tariff["effective_from"], "setBy": stub.creator.id, "setAt": stub.timestamp_ms, "txId": stub.tx_id}
     stub.put_json(tariff_version_key(tariff_id, number), version)
     stub.put_json(tariff_key(tariff_id), {"latest": number})

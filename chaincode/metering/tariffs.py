@@ -25,7 +25,7 @@ PF_DECIMALS_MAX = 4
 UPTO_KWH_MAX = 10**9
 _ID = re.compile(ID_PATTERN)
 _BAND = re.compile(r"[a-z][a-z0-9_-]{0,23}")
-_CURRENCY = re.compile(r"[A-Z]{3}")
+TARIFF_CURRENCY = "CNY"  # the unit of every price, surcharge and bill amount (fen)
 
 # Modelled on published Chinese residential time-of-use tariffs (e.g. Jiangsu, Zhejiang):
 # a critical peak in the evening, peak, flat and an overnight valley; three annual tiers.
@@ -59,8 +59,8 @@ def parse_tariff(tariff_id: str, tariff_json: str) -> dict[str, Any]:
     tariff = json_document(tariff_json, code=Code.BAD_TARIFF, what="tariff", max_bytes=TARIFF_BYTES_MAX, fields=TARIFF_FIELDS, fields_rule="has exactly the fields")
     if tariff["tariffId"] != tariff_id:
         raise refuse(Code.BAD_TARIFF, f"the document's tariffId {tariff['tariffId']!r} differs from {tariff_id!r}")
-    if not isinstance(tariff["currency"], str) or not _CURRENCY.fullmatch(tariff["currency"]):
-        raise refuse(Code.BAD_TARIFF, "currency is a three-letter code such as CNY")
+    if tariff["currency"] != TARIFF_CURRENCY:
+        raise refuse(Code.BAD_TARIFF, f"currency is {TARIFF_CURRENCY}: prices are in 1/10,000 {TARIFF_CURRENCY} per kWh and bills in fen")
     offset = tariff["utc_offset_minutes"]
     if not _is_int(offset) or not UTC_OFFSET_MINUTES_MIN <= offset <= UTC_OFFSET_MINUTES_MAX or offset % INTERVAL_MIN:
         raise refuse(Code.BAD_TARIFF, f"utc_offset_minutes is a whole multiple of {INTERVAL_MIN} from {UTC_OFFSET_MINUTES_MIN} to {UTC_OFFSET_MINUTES_MAX}")

@@ -15,6 +15,7 @@ Errors are typed (`ledger.gateway.errors`) and carry a stable code.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import os
@@ -22,7 +23,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any
+from typing import Any, cast
 
 from ledger.core.codes import EndorserCode, GatewayCode
 from ledger.core.encoding import decode, encode
@@ -56,7 +57,7 @@ from ledger.gateway.commit_status import (
 )
 from ledger.gateway.errors import EndorsementError, GatewayError, OrderingError
 from ledger.gateway.suspects import Suspects
-from ledger.transport.protocols import EndorserService, OrdererService
+from ledger.transport.protocols import AsyncEndorser, AsyncOrderer, EndorserService, OrdererService
 
 NONCE_BYTES = 24
 ENDORSE_ATTEMPTS_MAX = 4
@@ -79,6 +80,31 @@ def _await_peers(condition: Callable[[], bool], limit_s: float, poll_s: float) -
             return False
         time.sleep(poll_s)
     return True
+
+
+async def _await_peers_aio(condition: Callable[[], bool], limit_s: float, poll_s: float) -> bool:
+    """`_await_peers` on an event loop: the peers' state is updated by that same loop (their
+    events and heartbeats), so a task waits with timers instead of holding a thread."""
+    if condition():
+        return True
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(poll_s)
+    return True
+
+
+def _at_height(peers: Sequence[EndorserService], height: int) -> Callable[[], bool]:
+    return lambda: all(p.height >= height for p in peers)
+
+
+def _no_endorsers(policy: Policy) -> EndorsementError:
+    return EndorsementError(GatewayCode.NO_ENDORSERS, f"the live peers cannot satisfy {policy.text}")
+
+
+def _mismatch() -> EndorsementError:
+    return EndorsementError(GatewayCode.ENDORSEMENT_MISMATCH, "the endorsing peers computed different results; retry")
 
 
 class Gateway:
@@ -141,9 +167,41 @@ class Gateway:
         except GatewayError:
             waiter.forget(tx_id)
             raise
+        return self._pending(tx_id, future, payload_bytes, waiter)  # 3.+4.
+
+    def event_loop(self) -> asyncio.AbstractEventLoop | None:
+        """The loop `submit_aio` runs on: the one that carries every endorser's and the
+        orderer's messages (a networked gateway's NATS connection), or None when they are
+        not all reached that way (in-process and pipe peers)."""
+        loop = getattr(self.orderer, "loop", None)
+        if not isinstance(self.orderer, AsyncOrderer) or not all(isinstance(p, AsyncEndorser) for p in self.endorsers):
+            return None
+        return loop if isinstance(loop, asyncio.AbstractEventLoop) else None
+
+    async def submit_aio(self, invocation: Invocation, signoffs: Sequence[Signoff] = ()) -> PendingTransaction:
+        """`submit_async` as a coroutine on `event_loop()`: endorse and order without a thread
+        blocked on each reply, so a client with many transactions in flight (the networked
+        bench) runs them as tasks on the connection's loop instead of one thread each, and
+        no reply has to wake a waiting thread. Same steps, choices, retries and errors."""
+        signed = self.propose(invocation, signoffs)
+        responses, payload_bytes = await self.endorse_aio(invocation.chaincode, signed)  # 1. endorse
+        envelope = self.assemble(signed, payload_bytes, responses)
+        tx_id = compute_tx_id(invocation)
+        waiter = self._live_waiter()
+        future = waiter.expect(tx_id)
+        try:
+            accepted = await cast(AsyncOrderer, self.orderer).broadcast_aio(envelope)  # 2. order
+            if not accepted.accepted:
+                raise OrderingError(accepted.code, accepted.message)
+        except GatewayError:
+            waiter.forget(tx_id)
+            raise
+        return self._pending(tx_id, future, payload_bytes, waiter)  # 3.+4.
+
+    def _pending(self, tx_id: str, future: "Future[Committed]", payload_bytes: bytes, waiter: CommitWaiter) -> PendingTransaction:
         return PendingTransaction(
             tx_id, future, payload_bytes, waiter, failover=self._failover_waiter, lookup=self._lookup, stall_s=self.commit_stall_s, on_stall=self.suspects.mark
-        )  # 3.+4.
+        )
 
     def commit_status(self, tx_id: str) -> Committed | None:
         """(block, validation code) of a committed transaction, asked of any live peer; None
@@ -212,7 +270,31 @@ class Gateway:
             # A peer further behind (its NATS server died and it is reconnecting) would differ
             # again at once: give the laggards up to CATCH_UP_WAIT_S to reach the highest.
             self._await_height(chosen, max(p.height for p in chosen))
-        raise EndorsementError(GatewayCode.ENDORSEMENT_MISMATCH, "the endorsing peers computed different results; retry")
+        raise _mismatch()
+
+    async def endorse_aio(self, chaincode: str, signed: SignedProposal) -> tuple[list[ProposalResponse], bytes]:
+        """`endorse` as a coroutine on `event_loop()` (the same choices, waits and retries)."""
+        signed_bytes = encode(signed)
+        policy = self._policy(chaincode)
+        for attempt in range(ENDORSE_ATTEMPTS_MAX):
+            if not await _await_peers_aio(lambda: self._live_satisfy(policy), ENDORSERS_GRACE_S, ENDORSERS_POLL_S):
+                raise _no_endorsers(policy)
+            chosen = self._one_per_org()
+            await _await_peers_aio(_at_height(chosen, self.waiter.peer.height), CATCH_UP_WAIT_S, CATCH_UP_POLL_S)
+            chosen = self._satisfying(policy, chosen)
+            try:
+                responses = await self._ask_aio(chosen, signed_bytes)
+            except _PeerSilent as silent:
+                self.suspects.mark(silent.peer.name)
+                if attempt + 1 == ENDORSE_ATTEMPTS_MAX:
+                    raise silent.error from None
+                continue
+            payload_bytes = responses[0].payload
+            if all(r.payload == payload_bytes for r in responses[1:]):
+                return responses, payload_bytes
+            await asyncio.sleep(ENDORSE_RETRY_PAUSE_S * (attempt + 1))
+            await _await_peers_aio(_at_height(chosen, max(p.height for p in chosen)), CATCH_UP_WAIT_S, CATCH_UP_POLL_S)
+        raise _mismatch()
 
     def assemble(self, signed: SignedProposal, payload_bytes: bytes, responses: Sequence[ProposalResponse]) -> bytes:
         """The transaction envelope: proposal, the agreed response and the endorsements, signed."""
@@ -229,10 +311,24 @@ class Gateway:
     def endorsing_set(self, chaincode: str) -> list[EndorserService]:
         """One live peer per organization (the most up-to-date, rotating among equals), or
         every live peer when that does not satisfy the chaincode's endorsement policy."""
+        policy = self._policy(chaincode)
+        self._await_live_endorsers(policy)
+        chosen = self._one_per_org()
+        self._await_height(chosen, self.waiter.peer.height)
+        return self._satisfying(policy, chosen)
+
+    def _policy(self, chaincode: str) -> Policy:
         policy = self.policies.get(chaincode)
         if policy is None:
             raise EndorsementError(GatewayCode.UNKNOWN_CHAINCODE, f"chaincode {chaincode!r} is not defined on this channel")
-        self._await_live_endorsers(policy)
+        return policy
+
+    def _live_satisfy(self, policy: Policy) -> bool:
+        return policy.satisfied_by([p.identity for p in self.endorsers if p.alive])
+
+    def _one_per_org(self) -> list[EndorserService]:
+        """The most up-to-date live peer of each organization (rotating among equals; a
+        silent one only if the organization has nobody else)."""
         by_org: dict[str, list[EndorserService]] = {}
         for peer in self.endorsers:
             if peer.alive:  # a peer whose process ended is skipped
@@ -240,16 +336,19 @@ class Gateway:
         turn = next(self._round_robin)
         chosen = []
         for peers in by_org.values():
-            peers = [p for p in peers if p.name not in self.suspects] or peers  # a silent peer only if nobody else
+            peers = [p for p in peers if p.name not in self.suspects] or peers
             top = max(p.height for p in peers)
             level = [p for p in peers if p.height == top]
             chosen.append(level[turn % len(level)])
-        self._await_height(chosen, self.waiter.peer.height)
+        return chosen
+
+    def _satisfying(self, policy: Policy, chosen: list[EndorserService]) -> list[EndorserService]:
+        """`chosen` if it satisfies `policy`, else every live peer (NO_ENDORSERS if not even they do)."""
         if policy.satisfied_by([p.identity for p in chosen]):
             return chosen
         alive = [p for p in self.endorsers if p.alive]
         if not policy.satisfied_by([p.identity for p in alive]):
-            raise EndorsementError(GatewayCode.NO_ENDORSERS, f"the live peers cannot satisfy {policy.text}")
+            raise _no_endorsers(policy)
         return alive
 
     # --- helpers ------------------------------------------------------------------------
@@ -259,8 +358,8 @@ class Gateway:
         is its last heartbeat: under load one can come late, and a peer that restarts is
         unheard for a moment, so a client is refused NO_ENDORSERS only when the gap lasts
         longer than ENDORSERS_GRACE_S, not at the first missed beat."""
-        if not _await_peers(lambda: policy.satisfied_by([p.identity for p in self.endorsers if p.alive]), ENDORSERS_GRACE_S, ENDORSERS_POLL_S):
-            raise EndorsementError(GatewayCode.NO_ENDORSERS, f"the live peers cannot satisfy {policy.text}")
+        if not _await_peers(lambda: self._live_satisfy(policy), ENDORSERS_GRACE_S, ENDORSERS_POLL_S):
+            raise _no_endorsers(policy)
 
     def _live_waiter(self) -> CommitWaiter:
         """Our commit peer's waiter, or a live peer's when ours died or went silent (a
@@ -293,7 +392,7 @@ class Gateway:
     def _await_height(peers: Sequence[EndorserService], height: int) -> None:
         """Read-your-writes: endorsers must have applied every block our commit peer has, or a
         proposal right after a commit would be simulated against older state."""
-        _await_peers(lambda: all(p.height >= height for p in peers), CATCH_UP_WAIT_S, CATCH_UP_POLL_S)  # still behind at the limit: endorse anyway
+        _await_peers(_at_height(peers, height), CATCH_UP_WAIT_S, CATCH_UP_POLL_S)  # still behind at the limit: endorse anyway
 
     def _ask(self, chosen: Sequence[EndorserService], signed_bytes: bytes) -> list[ProposalResponse]:
         """Ask every chosen peer at once and collect the answers within one deadline
@@ -315,6 +414,31 @@ class Gateway:
             raise _PeerSilent(peer, error) from None
         except LedgerError as exc:
             raise _PeerSilent.of(peer, exc) from None
+        return self._response_of(peer, response)
+
+    async def _ask_aio(self, chosen: Sequence[EndorserService], signed_bytes: bytes) -> list[ProposalResponse]:
+        """`_ask` as a coroutine: every chosen peer asked at once, answers within one deadline."""
+        asked = [asyncio.ensure_future(cast(AsyncEndorser, peer).endorse_aio(signed_bytes)) for peer in chosen]
+        done, late = await asyncio.wait(asked, timeout=self.endorse_timeout_s)
+        for task in late:
+            task.cancel()
+        for task in done:
+            task.exception()  # every outcome retrieved, even those not reached below
+        responses = []
+        for peer, task in zip(chosen, asked):
+            if task in late:
+                error = EndorsementError(GatewayCode.ENDORSEMENT_TIMEOUT, f"peer {peer.name} did not endorse within {self.endorse_timeout_s} s")
+                raise _PeerSilent(peer, error)
+            failure = task.exception()
+            if isinstance(failure, LedgerError):
+                raise _PeerSilent.of(peer, failure) from None
+            if failure is not None:
+                raise failure
+            responses.append(self._response_of(peer, decode(task.result(), ProposalResponse)))
+        return responses
+
+    def _response_of(self, peer: EndorserService, response: ProposalResponse) -> ProposalResponse:
+        """A peer's endorsement, once it answered: the peer is no suspect; a refusal is raised."""
         self.suspects.clear(peer.name)
         payload = decode(response.payload, ResponsePayload)
         if payload.status != STATUS_OK:

@@ -11,10 +11,14 @@ We write no consensus of our own: JetStream orders, every node cuts identically.
   `Consenter`; blocks are sealed with the stream's timestamp and signed with the node's own
   key. The batch timer writes a "time to cut block N" marker into the same stream (the
   first one for N cuts, on every node alike).
-- Block N goes to the blocks stream at sequence N + 1 with `Nats-Msg-Id` = N and
-  `Nats-Expected-Last-Sequence` = N, so each number is appended once, whoever is first.
-  The others get a duplicate (or wrong-last-sequence) answer and check that the stored
-  block has their header hash; a mismatch is a fault: logged, and the node stops (fail-stop).
+- Block N goes to the blocks stream at sequence N + 1 with `Nats-Expected-Last-Sequence`
+  = N, so each number is appended once, whoever is first, and `Nats-Msg-Id` = N and the
+  block's header hash (`block_msg_id`). A node whose publish comes back a duplicate has
+  thus cut the very header stored (same number, same hash) without reading it back; a
+  node that cut another header gets a wrong-last-sequence answer (its id is new), reads
+  the stored block and compares: a mismatch is a fault, logged, and the node stops
+  (fail-stop). Reading back only on a mismatch or past the duplicate window spares the
+  two other orderers and the stream leader a full block read per block.
 - The node keeps no files: on start it reads the last block of the blocks stream (its
   `Gl-Resume-Seq` header says where its batch ended in the envelopes stream) and goes on.
 - It publishes a heartbeat every HEARTBEAT_S with its height (netstatus reads it).
@@ -77,6 +81,7 @@ class OrdererStats:
     refused: int = 0
     unavailable: int = 0
     markers: int = 0  # time-to-cut markers this node wrote
+    read_back: int = 0  # stored blocks read back to compare (not settled by a duplicate id)
 
 
 class JetStreamOrderer:
@@ -313,14 +318,14 @@ class JetStreamOrderer:
     async def _append(self, sealed: SealedBlock) -> None:
         """Append block N at sequence N + 1, or check that the stored one equals ours."""
         n = sealed.number
-        headers = {link.MSG_ID: str(n), link.EXPECTED_LAST_SEQ: str(n), link.RESUME_SEQ: str(sealed.resume_seq)}
+        headers = {link.MSG_ID: link.block_msg_id(n, sealed.header_hash), link.EXPECTED_LAST_SEQ: str(n), link.RESUME_SEQ: str(sealed.resume_seq)}
         pause = RETRY_PAUSE_S
         while True:
             try:
                 ack = await self._js.publish(self.subjects.blocks, sealed.data, timeout=BLOCK_PUBLISH_TIMEOUT_S, headers=headers)
             except APIError as exc:
                 if exc.err_code == link.JS_WRONG_LAST_SEQUENCE:
-                    await self._check_stored(sealed)  # appended by another node beyond the duplicate window
+                    await self._check_stored(sealed)  # another header stored, or ours past the duplicate window
                     return
                 if not link.is_transient(exc):
                     raise NodeFailed(self.name, f"appending block {n} failed: {exc!r}") from None
@@ -328,8 +333,9 @@ class JetStreamOrderer:
                 if not link.is_transient(exc):
                     raise
             else:
-                if ack.duplicate:
-                    await self._check_stored(sealed)
+                if ack.duplicate:  # stored under our id: the same number and header hash
+                    self.stats.matched += 1
+                    self._confirmed(sealed)
                 elif ack.seq != n + 1:
                     raise NodeFailed(self.name, f"block {n} was stored at sequence {ack.seq}, not {n + 1}")
                 else:
@@ -342,6 +348,7 @@ class JetStreamOrderer:
 
     async def _check_stored(self, sealed: SealedBlock) -> None:
         n = sealed.number
+        self.stats.read_back += 1
         try:
             raw = await self._retrying(lambda: self._js.get_msg(self.subjects.blocks_stream, n + 1))
         except APIError as exc:
@@ -398,6 +405,7 @@ class JetStreamOrderer:
             "refused": s.refused,
             "unavailable": s.unavailable,
             "markers": s.markers,
+            "read_back": s.read_back,
         }
 
     async def _heartbeats(self) -> None:

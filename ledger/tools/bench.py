@@ -8,6 +8,7 @@ every signature is made and checked and every block is fsynced.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import statistics
 import threading
@@ -20,8 +21,8 @@ from typing import Any, Protocol
 
 from ledger.core.codes import ValidationCode
 from ledger.core.identity import SigningIdentity
-from ledger.core.messages import compute_tx_id
-from ledger.gateway import Gateway, GatewayError, creator_party, make_signoff
+from ledger.core.messages import Invocation, Signoff, compute_tx_id
+from ledger.gateway import Gateway, GatewayError, PendingTransaction, creator_party, make_signoff
 
 SENDERS_DEFAULT = 16
 # Over NATS a sender waits ~5-10x longer per transaction (endorse and broadcast are network
@@ -31,6 +32,7 @@ SENDERS_DEFAULT = 16
 # across concurrent writes). 64, in A/B runs: 1.2-1.9x the VALID tx/s while the machine had
 # spare CPU, no gain while other jobs held it; p50 2-5x higher (README, "Performance").
 NETWORKED_SENDERS_DEFAULT = 64
+BENCH_CLIENT = "bench-client"  # the identity of steps without parties
 ROUND_TIMEOUT_S = 120.0
 
 
@@ -110,25 +112,46 @@ class Driver:
                 gateway = self._gateways[name] = self.gateway_for(self.user(name))
             return gateway
 
-    def submit(self, step: Step, on_commit: Callable[[str], None]) -> None:
-        """Endorse and order one step; `on_commit` gets "VALID" or the refusal / validation code."""
-        gateway = self._gateway(step.parties[0] if step.parties else "bench-client")
+    def _prepared(self, step: Step) -> tuple[Gateway, Invocation, list[Signoff]]:
+        gateway = self._gateway(step.parties[0] if step.parties else BENCH_CLIENT)
         invocation = gateway.new_invocation(step.function, step.args)
         tx_id = compute_tx_id(invocation)
         # the first party submits, so its proposal signature covers its party signoff
         signoffs = [creator_party(self.user(p)) if i == 0 else make_signoff("party", self.user(p), tx_id) for i, p in enumerate(step.parties)]
         signoffs.append(make_signoff("approval", self.approver, tx_id))
+        return gateway, invocation, signoffs
+
+    def submit(self, step: Step, on_commit: Callable[[str], None]) -> None:
+        """Endorse and order one step; `on_commit` gets "VALID" or the refusal / validation code."""
+        gateway, invocation, signoffs = self._prepared(step)
         try:
             pending = gateway.submit_async(invocation, signoffs)
         except GatewayError as exc:
             on_commit(exc.code)
             return
+        _report_commit(pending, on_commit)
 
-        def done(future: Future[tuple[int, ValidationCode]]) -> None:
-            _, code = future.result()
-            on_commit(code.name)
+    async def submit_aio(self, step: Step, on_commit: Callable[[str], None]) -> None:
+        """`submit` as a task on `event_loop()`."""
+        gateway, invocation, signoffs = self._prepared(step)
+        try:
+            pending = await gateway.submit_aio(invocation, signoffs)
+        except GatewayError as exc:
+            on_commit(exc.code)
+            return
+        _report_commit(pending, on_commit)
 
-        pending.future.add_done_callback(done)
+    def event_loop(self) -> asyncio.AbstractEventLoop | None:
+        """The loop the gateways submit from coroutines on (networked), or None (threads)."""
+        return self._gateway(BENCH_CLIENT).event_loop()
+
+
+def _report_commit(pending: PendingTransaction, on_commit: Callable[[str], None]) -> None:
+    def done(future: Future[tuple[int, ValidationCode]]) -> None:
+        _, code = future.result()
+        on_commit(code.name)
+
+    pending.future.add_done_callback(done)
 
 
 def run_round(driver: Driver, steps: Sequence[Step], *, label: str, rate_tps: float = 0.0, workers: int = SENDERS_DEFAULT,
@@ -165,10 +188,27 @@ def run_round(driver: Driver, steps: Sequence[Step], *, label: str, rate_tps: fl
         sent_at = time.perf_counter()
         driver.submit(steps[index], lambda code: finished(sent_at, code))
 
+    async def one_aio(index: int, senders: asyncio.Semaphore) -> None:
+        async with senders:  # at most `workers` being endorsed and ordered, as with threads
+            if rate_tps > 0:
+                delay = start + index / rate_tps - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            sent_at = time.perf_counter()
+            await driver.submit_aio(steps[index], lambda code: finished(sent_at, code))
+
+    async def send_all() -> None:
+        senders = asyncio.Semaphore(workers)
+        await asyncio.gather(*(one_aio(index, senders) for index in range(len(steps))))
+
     if not steps:
         all_done.set()
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bench") as pool:
-        list(pool.map(one, range(len(steps))))
+    loop = driver.event_loop() if steps else None
+    if loop is not None:  # networked: every sender a task on the gateways' NATS loop
+        asyncio.run_coroutine_threadsafe(send_all(), loop).result()
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bench") as pool:
+            list(pool.map(one, range(len(steps))))
     if not all_done.wait(timeout_s):
         with lock:
             codes["COMMIT_TIMEOUT"] += remaining

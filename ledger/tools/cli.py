@@ -292,7 +292,7 @@ def bench(
     data: Path = typer.Option(Path("bench-data"), "--data", help="Network to benchmark (created if missing)."),
     transactions: int = typer.Option(2000, "--tx", min=1, help="Transactions per measured round."),
     rates: str = typer.Option("0", "--rates", help="Comma-separated send rates in tx/s per round; 0 = as fast as possible."),
-    senders: int | None = typer.Option(None, "--senders", min=1, help="Client threads that endorse and order (commits are awaited asynchronously); default 16, or 64 with --networked."),
+    senders: int | None = typer.Option(None, "--senders", min=1, help="Transactions being endorsed and ordered at once: client threads, or tasks on the NATS loop with --networked (commits are awaited asynchronously); default 16, or 64 with --networked."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     report_dir: Path | None = typer.Option(None, "--report", help="Also write report.json and SVG charts here."),
     one_process: bool = typer.Option(False, "--one-process", help="Run every peer in this process even if the network file asks for peer processes."),

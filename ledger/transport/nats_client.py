@@ -63,23 +63,28 @@ class NatsClient:
         """Run a coroutine on the client's loop and wait for its result."""
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout_s)
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The loop the connection runs on: `request_aio` and callers' coroutines run here."""
+        return self._loop
+
     def request(self, subject: str, data: bytes, timeout_s: float) -> "Future[bytes]":
         """Send a request now; the future gives the reply's data (or the nats error)."""
+        return asyncio.run_coroutine_threadsafe(self.request_aio(subject, data, timeout_s), self._loop)
 
-        async def ask() -> bytes:
-            for attempt in range(NO_RESPONDERS_RETRIES + 1):
-                try:
-                    reply = await self.nc.request(subject, data, timeout=timeout_s)
-                    return bytes(reply.data)
-                except nats.errors.NoRespondersError:
-                    # A subscription made on another server reaches this one a moment later
-                    # (route interest is propagated asynchronously): ask again briefly.
-                    if attempt == NO_RESPONDERS_RETRIES:
-                        raise
-                    await asyncio.sleep(NO_RESPONDERS_PAUSE_S)
-            raise AssertionError("unreachable")
-
-        return asyncio.run_coroutine_threadsafe(ask(), self._loop)
+    async def request_aio(self, subject: str, data: bytes, timeout_s: float) -> bytes:
+        """A request from a coroutine on `loop`: the reply's data (or the nats error)."""
+        for attempt in range(NO_RESPONDERS_RETRIES + 1):
+            try:
+                reply = await self.nc.request(subject, data, timeout=timeout_s)
+                return bytes(reply.data)
+            except nats.errors.NoRespondersError:
+                # A subscription made on another server reaches this one a moment later
+                # (route interest is propagated asynchronously): ask again briefly.
+                if attempt == NO_RESPONDERS_RETRIES:
+                    raise
+                await asyncio.sleep(NO_RESPONDERS_PAUSE_S)
+        raise AssertionError("unreachable")
 
     def subscribe(self, subject: str, handler: MessageHandler) -> None:
         async def on_message(msg: Msg) -> None:

@@ -27,7 +27,7 @@ from ledger.core.errors import ConfigError
 from ledger.core.messages import BroadcastResult
 
 # Headers ---------------------------------------------------------------------------------
-MSG_ID = "Nats-Msg-Id"  # JetStream de-duplication key: tx id, "cut-N" or block number
+MSG_ID = "Nats-Msg-Id"  # JetStream de-duplication key: tx id, "cut-N" or `block_msg_id`
 EXPECTED_LAST_SEQ = "Nats-Expected-Last-Sequence"  # block N is appended only after block N-1
 CUT_BLOCK = "Gl-Cut-Block"  # an envelopes-stream message that is a "time to cut block N" marker
 RESUME_SEQ = "Gl-Resume-Seq"  # on block N: the envelopes-stream sequence after its batch
@@ -75,6 +75,13 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, APIError):
         return exc.err_code == JS_DUPLICATE_IN_PROCESS or exc.code in JS_TRANSIENT_STATUS
     return isinstance(exc, TRANSIENT_ERRORS)
+
+
+def block_msg_id(number: int, header_hash: bytes) -> str:
+    """Block N's publish id: its number and header hash, so a duplicate answer to an
+    orderer's publish says the stored block is the one it cut (same id, same header), and
+    a different header is never mistaken for a retry (it fails Expected-Last-Sequence)."""
+    return f"{number}-{header_hash.hex()}"
 
 
 def stream_replicas(urls: list[str]) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
@@ -99,6 +99,24 @@ class OrdererService(Protocol):
     """The ordering service as a gateway sees it (step 2)."""
 
     def broadcast(self, envelope: bytes) -> BroadcastResult: ...
+
+
+@runtime_checkable
+class AsyncEndorser(Protocol):
+    """A peer whose endorsement can be awaited on the loop that carries its messages (NATS):
+    what lets a gateway submit from coroutines (`Gateway.submit_aio`)."""
+
+    async def endorse_aio(self, signed_proposal: bytes) -> bytes: ...  # the encoded ProposalResponse
+
+
+@runtime_checkable
+class AsyncOrderer(Protocol):
+    """The ordering service reached from coroutines on `loop` (NATS)."""
+
+    @property
+    def loop(self) -> Any: ...  # the asyncio loop endorse_aio and broadcast_aio run on
+
+    async def broadcast_aio(self, envelope: bytes) -> BroadcastResult: ...
 
 
 class OrderingNode(OrdererService, Protocol):

@@ -8,8 +8,10 @@ its id, never resubmitted; `commit_status` settles it once it commits.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from concurrent.futures import Future
+from typing import Any
 
 import msgspec
 import pytest
@@ -22,7 +24,7 @@ from ledger.gateway import CommitTimeout, EndorsementError, Gateway
 from ledger.gateway import gateway as gateway_module
 from ledger.gateway.gateway import ENDORSE_ATTEMPTS_MAX
 from ledger.node.network import Network
-from ledger.transport.protocols import EndorserService
+from ledger.transport.protocols import EndorserService, OrdererService
 
 UNSETTLED_S = 0.4  # how long a test's peer is unheard or behind (below the gateway's 5 s limits)
 
@@ -63,13 +65,18 @@ class Skewed:
         self.calls += 1
         answer = self.peer.endorse(signed_proposal).result(timeout=10)
         if self.calls <= self.skew:
-            response = decode(answer, ProposalResponse)
-            payload = decode(response.payload, ResponsePayload)
-            changed = msgspec.structs.replace(payload, result=payload.result + b" ")
-            answer = encode(ProposalResponse(encode(changed), response.endorsement))
+            answer = _skewed(answer)
         future: Future[bytes] = Future()
         future.set_result(answer)
         return future
+
+
+def _skewed(answer: bytes) -> bytes:
+    """An endorsement whose result differs from the one the peer computed."""
+    response = decode(answer, ProposalResponse)
+    payload = decode(response.payload, ResponsePayload)
+    changed = msgspec.structs.replace(payload, result=payload.result + b" ")
+    return encode(ProposalResponse(encode(changed), response.endorsement))
 
 
 class Unsettled(Skewed):
@@ -204,3 +211,101 @@ def test_a_commit_not_seen_in_time_is_commit_timeout_and_settles_by_id(net: Netw
     assert found is not None and found[1].name == "VALID"
     wait_in_sync(net)
     assert balance(net, "A") == 9
+
+
+# --- the same answers from coroutines (`Gateway.submit_aio`, what the networked bench uses) ---
+
+
+class AsyncPeer(Skewed):
+    """A real peer awaited as a NATS peer is (`endorse_aio`), every call counted. Budgets
+    shared by several peers: while `hangs` is above 0 a call takes one and never answers;
+    while `skews` is, a call takes one and answers a different result."""
+
+    def __init__(self, peer: EndorserService, *, hangs: list[int] | None = None, skews: list[int] | None = None) -> None:
+        super().__init__(peer, skew=0)
+        self.hangs = hangs if hangs is not None else [0]
+        self.skews = skews if skews is not None else [0]
+        self.hung = 0
+
+    async def endorse_aio(self, signed_proposal: bytes) -> bytes:
+        if self.hangs[0] > 0:
+            self.hangs[0] -= 1
+            self.hung += 1
+            await asyncio.Event().wait()
+        answer = await asyncio.to_thread(lambda: self.endorse(signed_proposal).result(timeout=10))
+        if self.skews[0] > 0:
+            self.skews[0] -= 1
+            answer = _skewed(answer)
+        return answer
+
+
+class AsyncOrdering:
+    """The network's ordering service, awaited from the test's own loop."""
+
+    def __init__(self, orderer: OrdererService, loop: asyncio.AbstractEventLoop) -> None:
+        self.orderer = orderer
+        self.loop = loop
+
+    def broadcast(self, envelope: bytes) -> BroadcastResult:
+        return self.orderer.broadcast(envelope)
+
+    async def broadcast_aio(self, envelope: bytes) -> BroadcastResult:
+        return await asyncio.to_thread(self.orderer.broadcast, envelope)
+
+
+def _submit_aio(net: Network, user: SigningIdentity, args: list[str], org2: dict[str, AsyncPeer] | None = None, endorse_timeout_s: float = 10.0) -> tuple[Gateway, Any]:
+    """Submit from a coroutine through a gateway whose peers are all awaited (`org2` wraps
+    Org2's peers by name); returns the gateway and the pending transaction or the error."""
+
+    async def run() -> Any:
+        gateway.orderer = AsyncOrdering(net.orderer, asyncio.get_running_loop())
+        assert gateway.event_loop() is asyncio.get_running_loop()
+        invocation = gateway.new_invocation("userTopup", args)
+        try:
+            return await gateway.submit_aio(invocation, signoffs_for(net, compute_tx_id(invocation), [user]))
+        except EndorsementError as exc:
+            return exc
+
+    gateway = net.gateway(user)
+    assert gateway.event_loop() is None  # in-process peers: the sync path with threads
+    gateway.endorse_timeout_s = endorse_timeout_s
+    wrapped = org2 or {}
+    gateway.endorsers = [wrapped.get(p.name) or AsyncPeer(p) for p in net.peers]
+    return gateway, asyncio.run(run())
+
+
+def test_from_coroutines_a_mismatch_is_retried_and_a_lasting_one_refused(net: Network) -> None:
+    alice = net.enroll("Org1", "alice")
+    submit(net, alice, "userRegister", "Alice", "A")
+    wait_in_sync(net)
+    org2 = [p for p in net.peers if p.org == "Org2"]
+    once = [1]  # whichever Org2 peer answers first answers a different result
+    skewed = {p.name: AsyncPeer(p, skews=once) for p in org2}
+    _, pending = _submit_aio(net, alice, ["A", "7"], skewed)
+    assert pending.result().code.name == "VALID"
+    assert sum(p.calls for p in skewed.values()) == 2  # asked again after the mismatch, and agreed
+    wait_in_sync(net)
+    height = net.orderer.height
+    every_time = [1_000]
+    lasting = {p.name: AsyncPeer(p, skews=every_time) for p in org2}
+    _, refused = _submit_aio(net, alice, ["A", "1"], lasting)
+    assert isinstance(refused, EndorsementError) and refused.code == "ENDORSEMENT_MISMATCH"
+    assert sum(p.calls for p in lasting.values()) == ENDORSE_ATTEMPTS_MAX
+    assert net.orderer.height == height and balance(net, "A") == 7
+
+
+def test_from_coroutines_a_hung_endorser_is_suspected_and_another_endorses(net: Network) -> None:
+    alice = net.enroll("Org1", "alice")
+    submit(net, alice, "userRegister", "Alice", "A")
+    wait_in_sync(net)
+    hangs = [1]  # whichever Org2 peer is asked first never answers
+    org2 = {p.name: AsyncPeer(p, hangs=hangs) for p in net.peers if p.org == "Org2"}
+    started = time.monotonic()
+    gateway, pending = _submit_aio(net, alice, ["A", "6"], org2, endorse_timeout_s=UNSETTLED_S)
+    assert pending.result().code.name == "VALID"
+    assert time.monotonic() - started >= UNSETTLED_S
+    hung = [p for p in org2.values() if p.hung]
+    assert len(hung) == 1 and hung[0].name in gateway.suspects
+    assert all(p.hung == 0 and p.calls == 1 for p in org2.values() if p is not hung[0])
+    wait_in_sync(net)
+    assert balance(net, "A") == 6

@@ -51,6 +51,9 @@ def test_default_tariff_and_versions() -> None:
     answer = world.ok("Org2/collector", "queryTariff", "T1")
     assert answer["version"] == 2 and [v["version"] for v in answer["versions"]] == [1, 2]
     assert world.ok("Regulator/admin", "tariffSet", DEFAULT_TARIFF_ID, json.dumps(DEFAULT_TARIFF))["version"] == 1
+    # A version never reaches back past the newest one (same day: allowed, it supersedes it).
+    assert world.call("Regulator/admin", "tariffSet", "T1", tariff_json(effective_from="2026-05-31")) == (False, "TARIFF_NOT_LATER")
+    assert world.ok("Regulator/admin", "tariffSet", "T1", tariff_json(effective_from="2026-06-01"))["version"] == 3
 
 
 def _bands(*groups: list[int]) -> list[dict[str, Any]]:
@@ -74,6 +77,8 @@ TARIFF_REFUSALS = [
     ("a grid company admin", "T1", tariff_json(), "Org1/admin", "NOT_AUTHORIZED"),
     ("a regulator client", "T1", tariff_json(), "Regulator/collector", "NOT_AUTHORIZED"),
     ("the default's offset changed", DEFAULT_TARIFF_ID, json.dumps({**DEFAULT_TARIFF, "utc_offset_minutes": 0}), "Regulator/admin", "BAD_TARIFF"),
+    ("another currency", "T1", tariff_json(currency="USD"), "Regulator/admin", "BAD_TARIFF"),
+    ("reaching back past the default", DEFAULT_TARIFF_ID, json.dumps({**DEFAULT_TARIFF, "effective_from": "2025-12-31"}), "Regulator/admin", "TARIFF_NOT_LATER"),
 ]
 
 

@@ -208,3 +208,26 @@ def test_tariff_page_names_a_half_hour_offset(client: TestClient[Any], network: 
     regulator.submit(regulator.new_invocation("tariffSet", [tariff_id, json.dumps(tariff)], chaincode="metering"), [creator_party(regulator.identity)])
     shown = _page_session(client, "admin", ADMIN_PASSWORD).get(f"/metering/tariffs/{tariff_id}")
     assert shown.status_code == 200 and "local time UTC+5:30" in shown.text, shown.text[-3000:]
+
+
+def test_work_order_refusals_keep_their_meaning_in_the_console(client: TestClient[Any], api: Any, meters: dict[str, str]) -> None:
+    """An operator acknowledging an alert twice is told it is already done (409), one that does
+    not exist is not found (404), as the JSON API says of unknown records; both pages in words."""
+    import re
+
+    from webapp import metering_staff
+
+    services = client.app.state.services
+    user_id, user = api.register()
+    metering_staff.grant(services, user_id, "admin")
+    alert_id = next(a["alertId"] for a in _get(client, "/alerts", user, meterId=meters["Org1"])[1])
+    http = _page_session(client, user_id, "user-pass-123")
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', http.get("/metering/alerts").text)
+    assert token is not None
+    form = {"_csrf_token": token.group(1)}
+    first = http.post(f"/metering/alerts/{alert_id}/ack", data=form, follow_redirects=False)
+    assert first.status_code == 303, first.text
+    again = http.post(f"/metering/alerts/{alert_id}/ack", data=form, follow_redirects=False)
+    assert again.status_code == 409 and "ALERT_ALREADY_ACKED" in again.text
+    unknown = http.post("/metering/alerts/NO-SUCH-ALERT/ack", data=form, follow_redirects=False)
+    assert unknown.status_code == 404 and "UNKNOWN_ALERT" in unknown.text
