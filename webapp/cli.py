@@ -55,6 +55,12 @@ def up(
         typer.echo(f"Initialized a new network in {data}.")
         if result.admin_password_generated:
             typer.echo(f"Console administrator: user 'admin', password {result.admin_password}  (shown once: keep it)")
+    from ledger.node.netnetwork import is_networked
+
+    if networked != is_networked(layout):  # one {code, message}, not NO_NETWORK or NATS_UNAVAILABLE
+        if networked:
+            raise LedgerError("NOT_NETWORKED", f"{data} holds an embedded network: start it with `gridledger up --data {data}` (no --networked), or init a new directory with `gridledger init --data NEW_DIR --networked`")
+        raise LedgerError("NOT_EMBEDDED", f"{data} holds a networked consortium: start it with `gridledger up --data {data} --networked`")
     if networked:
         supervise(data, host, port)
         return
@@ -84,6 +90,7 @@ def supervise(data: Path, host: str, port: int) -> None:
     supervisor = Supervisor(data, [sys.executable, "-m", "webapp.cli"], kinds=RUNNABLE_KINDS, extra_args={"console": ["--host", host, "--port", str(port)]})  # LedgerError: {code, message}
     install_stop_signals(supervisor)
     typer.echo(f"GridLedger networked: {len(supervisor.children)} nodes supervised from {data}; `gridledger status --data {data} --json` lists them. Ctrl-C stops them in order.")
+    typer.echo(f"GridLedger console on http://{host}:{port}/  (API description at /schema; it answers once the peers are heard)")
     supervisor.run()
 
 

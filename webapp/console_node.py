@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ledger.core.errors import ConfigError
 from ledger.node.health import maybe_serve, network_health
-from ledger.node.layout import NetworkLayout
+from ledger.node.layout import NetworkLayout, NodeLayout
 from ledger.node.natsconf import node_connect_options
 from ledger.node.nodeconf import NodeConfig
 
@@ -44,7 +44,11 @@ def run_console_node(home: Path, config: NodeConfig, host: str | None, port: int
         health = maybe_serve(config.health_host, config.health_port, lambda: network_health(config.name, "console", network))
         app = create_app(data, network=network)
         # proxy_headers=False: the console decides itself whom to believe (webapp.throttle)
-        uvicorn.run(app, host=host or config.console_host or DEFAULT_HOST, port=port if port is not None else (config.console_port or DEFAULT_PORT), log_level="warning", proxy_headers=False)
+        listen_host = host or config.console_host or DEFAULT_HOST
+        listen_port = port if port is not None else (config.console_port or DEFAULT_PORT)
+        # `status` reports where it really listens (`up --networked --port P` overrides node.json)
+        NodeLayout(home).console_address_file.write_text(f"http://{listen_host}:{listen_port}\n")
+        uvicorn.run(app, host=listen_host, port=listen_port, log_level="warning", proxy_headers=False)
     finally:
         if health is not None:
             health.stop()

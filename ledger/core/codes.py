@@ -118,6 +118,8 @@ class NodeCode(StrEnum):
 
     NO_NETWORK = "NO_NETWORK"
     NETWORK_BUSY = "NETWORK_BUSY"
+    NOT_NETWORKED = "NOT_NETWORKED"
+    NOT_EMBEDDED = "NOT_EMBEDDED"
     INIT_FAILED = "INIT_FAILED"
     CONFIG_INVALID = "CONFIG_INVALID"
     BAD_ARGUMENT = "BAD_ARGUMENT"
@@ -195,6 +197,8 @@ _SENTENCES: dict[str, str] = {
     # node tools
     "NO_NETWORK": "the directory holds no network; run `gridledger init` first",
     "NETWORK_BUSY": "another process runs this network; stop it or use its console and API",
+    "NOT_NETWORKED": "the directory holds an embedded network; leave out --networked, or init a new directory with --networked",
+    "NOT_EMBEDDED": "the directory holds a networked consortium; start it with `gridledger up --networked`",
     "INIT_FAILED": "the network could not be created",
     "CONFIG_INVALID": "the network file is not valid",
     "BAD_ARGUMENT": "an argument of the command is not valid",

@@ -22,6 +22,8 @@ DATA/
       tls/ca.pem, node.pem, node.key  networked with TLS: every org's TLS CA, own cert and key
       nats-server.json, jetstream/  networked, kind nats: the server's config and store
       node.pid                      networked: pid of the running node
+      node.lock                     networked: flock held by the running node (one process per directory)
+      console.address               networked, kind console: where the running console listens (`node run --host/--port`)
   console/                          the web console's own: database, secrets, datasets, wallets
   bench/                            the latest `gridledger bench --report` of this network (report.json, report.html, SVGs)
 ```
@@ -132,6 +134,14 @@ class NodeLayout:
     @property
     def pid_file(self) -> Path:
         return self.home / "node.pid"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.home / "node.lock"
+
+    @property
+    def console_address_file(self) -> Path:
+        return self.home / "console.address"
 
     @property
     def log_file(self) -> Path:

@@ -75,6 +75,16 @@ async def _listen_heartbeats(options: dict[str, Any], subject: str, listen_s: fl
     return beats
 
 
+def _console_address(home: Path, alive: bool) -> str | None:
+    """Where the running console listens (it writes this at start), None when not running."""
+    if not alive:
+        return None
+    try:
+        return NodeLayout(home).console_address_file.read_text().strip() or None
+    except OSError:
+        return None
+
+
 def networked_status(data: Path, *, listen_s: float = HEARTBEAT_LISTEN_S) -> dict[str, Any]:
     """The `status --json` document: `nodes` and `in_sync`."""
     layout = NetworkLayout(data)
@@ -91,11 +101,12 @@ def networked_status(data: Path, *, listen_s: float = HEARTBEAT_LISTEN_S) -> dic
         height: int | None = None
         commit_hash: str | None = None
         if config.kind == "nats":
-            alive = alive and nats_healthy(config)
+            # a server of another machine (no pid file here) lives when its monitoring port answers
+            alive = (alive or pid is None) and nats_healthy(config)
             server = msgspec.json.decode((home / (config.server_config_file or "")).read_bytes())
             address = f"nats://{server['host']}:{server['port']}"
         elif config.kind == "console":
-            address = f"http://{config.console_host}:{config.console_port}"
+            address = _console_address(home, alive) or f"http://{config.console_host}:{config.console_port}"
         else:
             address = f"{config.health_host}:{config.health_port}"
             beat = beats.get(config.name)

@@ -15,6 +15,7 @@ from pathlib import Path
 from ledger.core.errors import ConfigError
 from ledger.node.layout import NodeLayout
 from ledger.node.nodeconf import NodeConfig, load_node_config
+from ledger.node.nodelock import hold_node_lock
 from ledger.transport.nats_cluster import server_binary
 
 RUNNABLE_KINDS = ("nats", "orderer", "peer", "console")  # kinds `run_node` can run in this build
@@ -48,7 +49,9 @@ def run_node(home: Path, *, console_host: str | None = None, console_port: int |
     """Run the node whose directory is `home` until it stops; the process exit code."""
     home = home.resolve()
     config = load_node_config(home)
+    lock = hold_node_lock(home, config.name)  # NETWORK_BUSY if it runs already; held until this process ends
     if config.kind == "nats":
+        os.set_inheritable(lock, True)  # nats-server keeps the lock
         exec_nats_server(home, config)
     if config.kind == "orderer":
         from ledger.node.orderer_node import run_orderer

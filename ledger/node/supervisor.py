@@ -25,6 +25,7 @@ import structlog
 from ledger.core.errors import ConfigError
 from ledger.node.layout import NetworkLayout, NodeLayout
 from ledger.node.nodeconf import NodeConfig, load_node_config
+from ledger.node.nodelock import hold_supervisor_lock
 from ledger.transport.nats_cluster import http_ok
 
 log = structlog.get_logger("supervisor")
@@ -79,11 +80,15 @@ class Supervisor:
     extra_args: dict[str, list[str]] = field(default_factory=dict)  # kind -> more `node run` arguments
     children: list[Child] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
+    _lock: int | None = None
 
     def __post_init__(self) -> None:
-        homes = networked_homes(NetworkLayout(self.data))
+        layout = NetworkLayout(self.data)
+        homes = networked_homes(layout)
         self.children = [Child(home, load_node_config(home)) for home in homes]
         self.children = [c for c in self.children if c.config.kind in self.kinds]
+        # NETWORK_BUSY (before anything starts) when another supervisor or any node runs it
+        self._lock = hold_supervisor_lock(layout, [c.home for c in self.children])
 
     def _spawn(self, child: Child) -> None:
         node = NodeLayout(child.home)
@@ -156,6 +161,9 @@ class Supervisor:
                     child.proc.wait()
                 log.info("node_stopped", node=child.name, kind=kind, exit_code=child.proc.returncode)
                 NodeLayout(child.home).pid_file.unlink(missing_ok=True)
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
 
 
 def install_stop_signals(supervisor: Supervisor) -> None:

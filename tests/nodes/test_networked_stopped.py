@@ -7,14 +7,16 @@ connect (nats-py kept trying the server list), and `query` left a pending task b
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from nodekit import init_networked
+from nodekit import NodeProcesses, http_ok, init_networked, monitor_url, node_homes, wait_for
 
 from ledger.node.netstatus import CONNECT_TOTAL_S
+from ledger.node.nodeconf import load_node_config
 
 GRIDLEDGER = [str(Path(sys.executable).with_name("gridledger"))]
 ANSWER_WITHIN_S = CONNECT_TOTAL_S + 20  # process start-up on a loaded machine included
@@ -45,3 +47,40 @@ def test_query_of_a_stopped_consortium_is_nats_unavailable(tmp_path: Path) -> No
     assert json.loads(done.stdout)["code"] == "NATS_UNAVAILABLE"
     assert "Traceback" not in done.stderr and "was destroyed but it is pending" not in done.stderr
     assert took < ANSWER_WITHIN_S
+
+
+def test_up_of_the_wrong_kind_of_directory_says_which_up_it_needs(tmp_path: Path) -> None:
+    """Before: `up --networked` of an embedded directory said NO_NETWORK and told to run
+    `init --networked` on it; `up` without --networked of a networked one waited for NATS and
+    said NATS_UNAVAILABLE."""
+    from ledger.node.init import init_network
+    from ledger.node.spec import default_config_path
+
+    embedded = tmp_path / "embedded"
+    init_network(default_config_path(), embedded, admin_password="pw-embedded-1")
+    done, _ = run("up", "--data", str(embedded), "--networked", "--port", "0")
+    out = json.loads(done.stdout)
+    assert done.returncode == 1 and out["code"] == "NOT_NETWORKED" and "no --networked" in out["message"], done.stdout
+    networked = init_networked(tmp_path)
+    done, took = run("up", "--data", str(networked), "--port", "0")
+    out = json.loads(done.stdout)
+    assert done.returncode == 1 and out["code"] == "NOT_EMBEDDED" and "--networked" in out["message"], done.stdout
+    assert took < ANSWER_WITHIN_S and "Traceback" not in done.stderr
+    assert not (networked / "console" / "console.sqlite").exists()  # nothing started, nothing written
+
+
+def test_status_counts_a_nats_server_run_from_a_copied_directory_alive(tmp_path: Path, nodes: NodeProcesses) -> None:
+    """A deployment across machines copies a node's directory to its machine: the data
+    directory here has no pid file for it. Orderers and peers were counted alive by their
+    heartbeats, NATS servers never (status said every server dead while the consortium ran)."""
+    data = init_networked(tmp_path)
+    elsewhere = tmp_path / "other-machine"
+    for home in node_homes(data, "nats"):
+        copy = elsewhere / home.name
+        shutil.copytree(home, copy)
+        nodes.start(copy)
+    for home in node_homes(data, "nats"):
+        wait_for(lambda h=home: http_ok(monitor_url(load_node_config(h)) + "/healthz"), what=f"{home.name} healthy")
+    done, _ = run("status", "--data", str(data), "--json")
+    servers = [n for n in json.loads(done.stdout)["nodes"] if n["kind"] == "nats"]
+    assert len(servers) == 3 and all(n["alive"] is True and n["pid"] is None for n in servers), servers

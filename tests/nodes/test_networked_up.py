@@ -60,6 +60,8 @@ def test_up_networked_runs_the_consortium_and_the_cli_works_through_nats(tmp_pat
         assert len(peers) == 4 and {p["height"] for p in peers} == {first + 2}
         assert len({p["commit_hash"] for p in peers}) == 1 and peers[0]["commit_hash"]
         assert len(orderers) == 3 and all(o["height"] == first + 2 for o in orderers)
+        consoles = [n for n in out["nodes"] if n["kind"] == "console"]
+        assert [c["address"] for c in consoles] == [f"http://127.0.0.1:{port}"]  # where it listens, not node.json's 8080
 
         code, out = cli_json("verify", "--data", str(data))
         assert code == 0 and out["ok"] is True, out

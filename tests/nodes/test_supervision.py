@@ -8,15 +8,20 @@ import json
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
-from nodekit import CLI, cli_json, init_networked, node_dirs, wait_for
+import pytest
+from nodekit import CLI, NodeProcesses, cli_json, http_ok, init_networked, monitor_url, node_dirs, wait_for
 
+from ledger.core.errors import LedgerError
 from ledger.node.layout import NetworkLayout
+from ledger.node.nodeconf import load_node_config
 from ledger.node.noderun import RUNNABLE_KINDS, read_pid
-from ledger.node.supervisor import pid_alive
+from ledger.node.supervisor import Supervisor, pid_alive
 
 UP_STOP_S = 90.0
+UP_REFUSED_S = 30.0  # process start-up on a loaded machine included; a supervisor that started would wait up to NATS_READY_S
 
 
 def supervisor_log(path: Path) -> list[dict[str, object]]:
@@ -87,3 +92,36 @@ def kill_leftovers(data: Path) -> None:
         if pid_alive(pid):
             assert pid is not None
             os.kill(pid, signal.SIGKILL)
+
+
+def test_a_running_node_is_not_started_twice_and_up_refuses_a_running_directory(tmp_path: Path, nodes: NodeProcesses) -> None:
+    """Before, a second `node run` of a running node's directory (or a second `up --networked`)
+    started anyway: it overwrote the node's pid file (status then lost the running node, and
+    the copy's clean stop deleted it), a second nats-server opened the same JetStream store,
+    and a second supervisor restarted the refused copies forever."""
+    data = init_networked(tmp_path)
+    layout = NetworkLayout(data)
+    home = layout.node_dir("nats0.OrdererOrg")
+    proc = nodes.start(home)
+    wait_for(lambda: read_pid(home) == proc.pid and http_ok(monitor_url(load_node_config(home)) + "/varz"), what="nats0 serving (alone: no JetStream quorum, so /varz)")
+
+    code, out = cli_json("node", "run", "--home", str(home))
+    assert code == 1 and out["code"] == "NETWORK_BUSY" and str(proc.pid) in out["message"], out
+    assert read_pid(home) == proc.pid and proc.poll() is None  # the running server untouched
+
+    started = time.monotonic()
+    code, out = cli_json("up", "--data", str(data), "--networked", "--port", "0")
+    assert code == 1 and out["code"] == "NETWORK_BUSY" and "nats0.OrdererOrg" in out["message"], out
+    assert time.monotonic() - started < UP_REFUSED_S  # refused up front, nothing started
+    assert read_pid(home) == proc.pid and proc.poll() is None
+    assert all(read_pid(h) is None for h in node_dirs(data) if h != home)
+
+    # Another supervisor of the same directory (a second `up`, a bench's own) is refused too.
+    first = Supervisor(data, CLI, kinds=("orderer",))
+    try:
+        with pytest.raises(LedgerError) as refused:
+            Supervisor(data, CLI, kinds=("orderer",))
+        assert refused.value.code == "NETWORK_BUSY"
+    finally:
+        first.stop()
+    Supervisor(data, CLI, kinds=("orderer",)).stop()  # released by stop()
