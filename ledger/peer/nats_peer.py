@@ -3,7 +3,8 @@
 - Blocks (steps 3 and 4): the peer reads the channel's blocks stream with a durable pull
   consumer of its own, positioned at its height every time it (re)starts, so a restarted
   peer catches up by replaying what it missed. Blocks are committed one at a time on a
-  commit thread (the event loop keeps answering meanwhile) and acknowledged once committed.
+  commit thread (the event loop keeps answering meanwhile); the consumer is a read cursor
+  (no acks, one replica in memory: `_consumer`).
   A gap (a block after a missing one) is filled by reading the missing blocks by sequence.
 - Requests: `endorse`, `query` and `status` on its own subjects (`ChannelSubjects.peer`),
   answered in the wire format of `ledger.transport.nats_rpc`.
@@ -45,8 +46,8 @@ log = structlog.get_logger("nats_peer")
 FETCH_MAX = 64  # blocks asked of the consumer at once
 FETCH_WAIT_S = 1.0  # a fetch that finds nothing returns after this (then asks again)
 INBOX_MAX = 128  # blocks fetched but not yet committed (backpressure on the consumer)
-ACK_WAIT_S = 120.0  # a block not acknowledged this long is delivered again
 GET_TIMEOUT_S = 10.0  # reading one block by sequence (catch-up)
+CURSOR_REPLICAS = 1  # the blocks consumer's own state (see `_consumer`), not the stream's
 CONSUMER_RETRY_S = 0.5  # after the consumer failed (a server died, the stream is not made yet)
 DRAIN_TIMEOUT_S = 5.0  # a stop drains the connection this long at most (nats-py's default, 30 s,
 # outlasts the supervisor's STOP_TIMEOUT_S, so every peer was SIGKILLed at Ctrl-C)
@@ -159,7 +160,14 @@ class NatsPeerNode:
                 await asyncio.sleep(CONSUMER_RETRY_S)
 
     async def _consumer(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:
-        """The peer's durable consumer, made anew from the next block it needs."""
+        """The peer's durable consumer, made anew from the next block it needs.
+
+        It is only a read cursor: the peer's own height says where to start (it is remade
+        from there on every start and after every failure), so the server keeps no state of
+        it worth replicating or acknowledging. No acks (AckNone: no ack message per block,
+        no ack state), one replica in memory (no Raft group of its own, no fsync of its
+        state); a server that dies with it fails the next fetch and the cursor is made again
+        on a live one. The blocks themselves stay in the R3 stream on disk."""
         stream, name = self.subjects.blocks_stream, durable_name(self.peer.name)
         try:
             await js.delete_consumer(stream, name)
@@ -168,22 +176,19 @@ class NatsPeerNode:
         config = ConsumerConfig(
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
             opt_start_seq=self._next_number + 1,
-            ack_policy=AckPolicy.EXPLICIT,
-            ack_wait=ACK_WAIT_S,
+            ack_policy=AckPolicy.NONE,
+            num_replicas=CURSOR_REPLICAS,
+            mem_storage=True,
         )
         return await js.pull_subscribe(self.subjects.blocks, durable=name, stream=stream, config=config)
 
     async def _commit_loop(self) -> None:
-        """Commit the fetched blocks in order on the commit thread, acknowledging each."""
+        """Commit the fetched blocks in order on the commit thread."""
         assert self._loop is not None
         while True:
             message = await self._inbox.get()
             block = decode(message.data, Block)
             await self._loop.run_in_executor(self._commit_pool, self.peer.receive, block)
-            try:
-                await message.ack()
-            except Exception as exc:  # the consumer is remade from our height anyway
-                log.debug("block_ack_failed", peer=self.peer.name, number=block.header.number, error=repr(exc))
 
     def _blocks_from(self, number: int) -> Iterator[bytes]:
         """Blocks from `number` on, read by sequence (called on the commit thread)."""

@@ -20,6 +20,7 @@ from typing import Any
 
 import nats
 import pytest
+from nats.js.api import AckPolicy
 from nodekit import NodeProcesses, health_probe, init_networked, node_homes, wait_for
 from peerkit import options, publish_blocks
 
@@ -30,7 +31,7 @@ from ledger.node.layout import NetworkLayout
 from ledger.node.network import Network
 from ledger.node.nodeconf import load_node_config
 from ledger.node.supervisor import STOP_TIMEOUT_S
-from ledger.peer.nats_peer import FETCH_WAIT_S
+from ledger.peer.nats_peer import FETCH_WAIT_S, durable_name
 from ledger.transport.nats_rpc import parse_reply, query_request
 from ledger.transport.subjects import ChannelSubjects
 
@@ -173,3 +174,42 @@ def test_a_sigtermed_peer_stops_cleanly_within_the_supervisors_patience(tmp_path
     took = time.monotonic() - started
     assert code == 0, (home / "test-run.log").read_text()[-2000:]
     assert took < PEER_STOP_S < STOP_TIMEOUT_S, f"SIGTERM to exit took {took:.1f} s"
+
+
+async def cursor_info(orderer: Path, peer: str) -> Any:
+    """The peer's blocks consumer as the cluster reports it (asked with an orderer's credentials)."""
+    nc = await nats.connect(**options(orderer))
+    try:
+        return await nc.jetstream().consumer_info(S.blocks_stream, durable_name(peer))
+    finally:
+        await nc.close()
+
+
+@pytest.mark.timeout(300)
+def test_a_peers_blocks_cursor_keeps_no_replicated_state_and_its_servers_death_costs_no_block(tmp_path: Path, nodes: NodeProcesses) -> None:
+    """The blocks consumer is a read cursor (AckNone, one replica, in memory): the server
+    that holds it is SIGKILLed, the peer makes it again from its height on a live server
+    and commits every later block."""
+    data = init_networked(tmp_path)
+    layout = NetworkLayout(data)
+    blocks, hashes, _ = reference_blocks(data, tmp_path)
+    orderer, console = layout.node_dir("orderer0.OrdererOrg"), layout.node_dir("console.Org1")
+    nodes.start_nats(data)
+    asyncio.run(publish_blocks(orderer, blocks[: BLOCKS_FIRST + 1], create=True))
+    peer_homes = {load_node_config(h).name: h for h in node_homes(data, "peer")}
+    for home in peer_homes.values():
+        nodes.start(home)
+    wait_for(lambda: all(h == BLOCKS_FIRST + 1 for h, _ in statuses(console).values()) and len(statuses(console)) == 4, timeout_s=CONVERGE_S, what="every peer at the first blocks")
+
+    info = asyncio.run(cursor_info(orderer, "peer0.Org1"))
+    assert info.config.ack_policy == AckPolicy.NONE and info.config.mem_storage, info.config
+    assert info.cluster is not None and not info.cluster.replicas, info.cluster  # no followers: one replica
+    holder = layout.node_dir(info.cluster.leader)
+    os.kill(nodes.procs[holder].pid, signal.SIGKILL)
+    nodes.procs[holder].wait()
+
+    asyncio.run(publish_blocks(orderer, blocks[BLOCKS_FIRST + 1 :], create=False))
+    final = wait_converged(console, len(blocks), hashes)
+    assert len(set(final.values())) == 1
+    remade = asyncio.run(cursor_info(orderer, "peer0.Org1"))  # made again, on a live server
+    assert remade.cluster is not None and remade.cluster.leader not in (None, info.cluster.leader), remade.cluster

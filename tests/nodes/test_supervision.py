@@ -18,7 +18,7 @@ from ledger.core.errors import LedgerError
 from ledger.node.layout import NetworkLayout
 from ledger.node.nodeconf import load_node_config
 from ledger.node.noderun import RUNNABLE_KINDS, read_pid
-from ledger.node.supervisor import Supervisor, pid_alive
+from ledger.node.supervisor import Supervisor, child_env, pid_alive
 
 UP_STOP_S = 90.0
 UP_REFUSED_S = 30.0  # process start-up on a loaded machine included; a supervisor that started would wait up to NATS_READY_S
@@ -55,6 +55,10 @@ def test_up_networked_restarts_a_killed_node_and_stops_all_in_order(tmp_path: Pa
         for node in out["nodes"]:
             assert set(node) == {"name", "kind", "pid", "address", "alive", "height", "commit_hash"}
         assert names["nats1.OrdererOrg"]["address"].startswith("nats://127.0.0.1:")
+        # the three servers share this machine's cores (nats-server runs under the node's pid)
+        environ = Path(f"/proc/{read_pid(nats_homes[0])}/environ").read_bytes().split(b"\0")
+        expected = os.environ.get("GOMAXPROCS", str(max(1, (os.cpu_count() or 1) // 3)))
+        assert f"GOMAXPROCS={expected}".encode() in environ
 
         # SIGKILL one NATS server: the supervisor notices, logs, restarts it with a new pid
         victim = nats_homes[1]
@@ -125,3 +129,11 @@ def test_a_running_node_is_not_started_twice_and_up_refuses_a_running_directory(
     finally:
         first.stop()
     Supervisor(data, CLI, kinds=("orderer",)).stop()  # released by stop()
+
+
+def test_the_nats_servers_of_one_machine_share_its_cores_unless_the_operator_says() -> None:
+    assert child_env("nats", 3, {"PATH": "/bin"}, cores=2) == {"PATH": "/bin", "GOMAXPROCS": "1"}
+    assert child_env("nats", 3, {}, cores=8)["GOMAXPROCS"] == "2"
+    assert child_env("nats", 1, {}, cores=8)["GOMAXPROCS"] == "8"
+    assert child_env("nats", 3, {"GOMAXPROCS": "4"}, cores=2)["GOMAXPROCS"] == "4"
+    assert "GOMAXPROCS" not in child_env("peer", 3, {}, cores=2)
