@@ -58,7 +58,11 @@ def node_id(name: str, org: str) -> str:
 def create_org_dir(out: OrgLayout, plan: OrgPlan) -> OrgPublic:
     """Make the organization's directory; refuse to overwrite an existing one."""
     if out.ca_file.exists() or out.public_file.exists():
-        raise ConfigError(f"organization {plan.org} already exists in {out.root}")
+        try:  # name the organization that is there (it need not be the one asked for)
+            there = str(msgspec.json.decode(out.public_file.read_bytes())["org"])
+        except (OSError, msgspec.DecodeError, KeyError, TypeError):
+            there = "one"
+        raise ConfigError(f"an organization already exists in {out.root} ({there}): choose a new directory for {plan.org}")
     org = plan.org
     ca = CertificateAuthority.generate(org)
     write_private_file(out.ca_file, ca.to_json())

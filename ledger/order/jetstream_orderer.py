@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-import nats
 import structlog
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
@@ -117,7 +116,10 @@ class JetStreamOrderer:
     # --- lifecycle ----------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        self._nc = await nats.connect(**self._options, error_cb=self._on_nats_error, disconnected_cb=self._on_disconnect, reconnected_cb=self._on_reconnect)
+        nc = await link.connect_unless_stopped(stop, **self._options, error_cb=self._on_nats_error, disconnected_cb=self._on_disconnect, reconnected_cb=self._on_reconnect)
+        if nc is None:  # stopped before any NATS server answered
+            return
+        self._nc = nc
         try:
             self._js = self._nc.jetstream()
             s = self.subjects

@@ -36,6 +36,7 @@ from ledger.core.encoding import decode, encode
 from ledger.core.errors import LedgerError
 from ledger.core.messages import Block, CommitEvent
 from ledger.peer.peer import Peer
+from ledger.transport.nats_link import connect_unless_stopped
 from ledger.transport.nats_rpc import BLOCK_NOT_FOUND, HEARTBEAT_S, error_reply, heartbeat, ok_reply, parse_query
 from ledger.transport.protocols import served_queries
 from ledger.transport.subjects import ChannelSubjects
@@ -82,7 +83,12 @@ class NatsPeerNode:
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
-        nc = self._nc = await nats.connect(**self.connect, drain_timeout=DRAIN_TIMEOUT_S, error_cb=self._nats_error, disconnected_cb=self._disconnected, reconnected_cb=self._reconnected)
+        nc = await connect_unless_stopped(
+            self.stop, **self.connect, drain_timeout=DRAIN_TIMEOUT_S, error_cb=self._nats_error, disconnected_cb=self._disconnected, reconnected_cb=self._reconnected
+        )
+        if nc is None:  # stopped before any NATS server answered: nothing started yet
+            return
+        self._nc = nc
         self._js = nc.jetstream()
         try:
             self.peer.add_commit_listener(self._on_commit)

@@ -11,11 +11,13 @@ the request is the encoded Envelope, the reply an encoded `BroadcastResult`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 import nats
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import APIError, NoStreamResponseError, ServiceUnavailableError
@@ -68,6 +70,22 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     nats.errors.StaleConnectionError,
     asyncio.TimeoutError,
 )
+
+
+async def connect_unless_stopped(stop: asyncio.Event, **options: Any) -> Client | None:
+    """`nats.connect(**options)`, or None when `stop` is set first. A node's connect never gives
+    up while no server answers (see above), so a SIGTERM that came before any server did was
+    never looked at: a peer or orderer started before NATS ran on until SIGKILL."""
+    connecting = asyncio.ensure_future(nats.connect(**options))
+    stopped = asyncio.ensure_future(stop.wait())
+    done, _ = await asyncio.wait({connecting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if connecting in done:
+        return connecting.result()
+    connecting.cancel()
+    with contextlib.suppress(BaseException):
+        await connecting
+    return None
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from nodekit import NodeProcesses, http_ok, init_networked, monitor_url, node_homes, wait_for
 
+from ledger.node.layout import NetworkLayout
 from ledger.node.netstatus import CONNECT_TOTAL_S
 from ledger.node.nodeconf import load_node_config
 
@@ -84,3 +86,25 @@ def test_status_counts_a_nats_server_run_from_a_copied_directory_alive(tmp_path:
     done, _ = run("status", "--data", str(data), "--json")
     servers = [n for n in json.loads(done.stdout)["nodes"] if n["kind"] == "nats"]
     assert len(servers) == 3 and all(n["alive"] is True and n["pid"] is None for n in servers), servers
+
+
+NODE_STOP_S = 10.0
+
+
+def test_a_node_started_before_nats_stops_on_sigterm(tmp_path: Path, nodes: NodeProcesses) -> None:
+    """A peer or orderer whose NATS servers do not answer yet keeps trying to connect; before,
+    it never looked at SIGTERM meanwhile and ran on until SIGKILL."""
+    data = init_networked(tmp_path)
+    homes = [NetworkLayout(data).node_dir(name) for name in ("peer0.Org1", "orderer0.OrdererOrg")]
+    procs = [nodes.start(home) for home in homes]
+    for home in homes:  # trying to connect (its signal handlers are in place by then)
+        wait_for(lambda h=home: "nats_error" in (h / "test-run.log").read_text(), what=f"{home.name} trying to reach NATS")
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    for home, proc in zip(homes, procs):
+        try:
+            code = proc.wait(NODE_STOP_S)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"{home.name} still runs {NODE_STOP_S} s after SIGTERM") from None
+        assert code == 0, (home / "test-run.log").read_text()[-2000:]
+        assert "Traceback" not in (home / "test-run.log").read_text()

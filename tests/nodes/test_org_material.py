@@ -89,6 +89,8 @@ def test_org_create_and_channel_create_from_public_files_only(tmp_path: Path) ->
     assert code == 1 and "twice" in out["message"]
     code, out = cli_json("org", "create", "--org", "Org1", "--out", str(tmp_path / "Org1"))
     assert code == 1 and out["code"] == "CONFIG_INVALID" and "already exists" in out["message"]
+    code, out = cli_json("org", "create", "--org", "Org9", "--out", str(tmp_path / "Org1"))  # once said "Org9 already exists"
+    assert code == 1 and "(Org1)" in out["message"] and "for Org9" in out["message"], out
     code, out = cli_json("org", "create", "--org", "bad name", "--out", str(tmp_path / "bad"))
     assert code == 1 and out["code"] == "CONFIG_INVALID" and not (tmp_path / "bad").exists()
 
