@@ -8,6 +8,7 @@ console's own database, wallets, datasets and the organizations' CAs for sign-up
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 from ledger.core.errors import ConfigError
@@ -26,6 +27,24 @@ def data_dir_of(home: Path) -> Path:
     if not NetworkLayout(data).network_file.exists():
         raise ConfigError(f"{home}: a console node runs inside its data directory (DATA/orgs/<Org>/nodes/<node>); {data} holds no network file")
     return data
+
+
+class ConsoleStopped(Exception):
+    """SIGTERM/SIGINT after uvicorn's graceful shutdown."""
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise ConsoleStopped()
+
+
+def stop_on_signals() -> None:
+    """uvicorn stops gracefully on SIGTERM, then raises the signal again with the handler that
+    was there before it: with Python's default the process died right there, before the
+    `finally` below (the NATS link was never closed, `node.pid` stayed, exit -15). This
+    handler ends `uvicorn.run` with ConsoleStopped instead, so the node exits 0 after its
+    clean-up."""
+    signal.signal(signal.SIGTERM, _stopped)
+    signal.signal(signal.SIGINT, _stopped)
 
 
 def run_console_node(home: Path, config: NodeConfig, host: str | None, port: int | None) -> int:
@@ -48,7 +67,11 @@ def run_console_node(home: Path, config: NodeConfig, host: str | None, port: int
         listen_port = port if port is not None else (config.console_port or DEFAULT_PORT)
         # `status` reports where it really listens (`up --networked --port P` overrides node.json)
         NodeLayout(home).console_address_file.write_text(f"http://{listen_host}:{listen_port}\n")
-        uvicorn.run(app, host=listen_host, port=listen_port, log_level="warning", proxy_headers=False)
+        stop_on_signals()
+        try:
+            uvicorn.run(app, host=listen_host, port=listen_port, log_level="warning", proxy_headers=False)
+        except ConsoleStopped:
+            pass
     finally:
         if health is not None:
             health.stop()

@@ -83,3 +83,27 @@ def test_the_console_story_on_the_networked_consortium(tmp_path: Path, nodes: No
     assert download.status_code == 200 and hashlib.sha256(download.content).digest() == hashlib.sha256(content).digest()
     health = console.http.get("/healthz").json()
     assert health["status"] == "ok", health
+
+
+CONSOLE_STOP_S = 15.0
+
+
+def test_a_sigtermed_console_node_exits_0_after_its_clean_up(tmp_path: Path, nodes: NodeProcesses) -> None:
+    """uvicorn re-raised SIGTERM after its graceful shutdown with Python's default handler, so
+    the console node died before its clean-up: exit -15, its node.pid left behind, the NATS
+    link never closed."""
+    import signal
+
+    from ledger.node.layout import NodeLayout
+
+    data = init_networked(tmp_path)
+    nodes.start_nats(data)
+    port = free_base_port(1)
+    home = NetworkLayout(data).node_dir("console.Org1")
+    with open(home / "test-run.log", "ab") as log:
+        proc = nodes.procs[home] = subprocess.Popen([*CLI, "node", "run", "--home", str(home), "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/login"), what="the console serving")
+    assert NodeLayout(home).pid_file.exists()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(CONSOLE_STOP_S) == 0, (home / "test-run.log").read_text()[-2000:]
+    assert not NodeLayout(home).pid_file.exists()
