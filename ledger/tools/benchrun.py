@@ -74,7 +74,7 @@ def run_benchmark(net: Network, transactions: int, rates: list[float], workers: 
     report = {
         **first.as_dict(),
         "rounds": [r.as_dict() for r in rounds],
-        "network": {"peers": len(net.peers), "peer_processes": net.peer_processes, "senders": workers, "endorsement": spec.endorsement_policy, "batch": {
+        "network": {"peers": len(net.peers), "peer_processes": net.peer_processes or is_networked(net.layout), "senders": workers, "endorsement": spec.endorsement_policy, "batch": {
             "max_message_count": net.config.batch.max_message_count, "batch_timeout_ms": net.config.batch.batch_timeout_ms}},
         "in_sync": in_sync,
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

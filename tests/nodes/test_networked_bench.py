@@ -28,6 +28,7 @@ def test_bench_networked_runs_a_tiny_round_and_reports_valid_transactions(tmp_pa
     assert report["sent"] == TX and report["succ"] > 0, report
     assert report["succ"] + report["fail"] == report["sent"]
     assert report["network"]["peers"] == 4 and report["in_sync"] is True
+    assert report["network"]["peer_processes"] is True  # each peer node is its own process (said false)
     assert set(report["latency_ms"]) == {"min", "avg", "p50", "p99", "max"}, report["latency_ms"]
     assert report["throughput_tps"] > 0
     per_role = report["cpu_ms_per_tx"]
