@@ -45,6 +45,7 @@ def up(
     from ledger.node.network import Network
     from ledger.node.spec import default_config_path, load_spec
     from webapp.app import create_app
+    from webapp.console_node import ConsoleStopped, stop_on_signals
 
     layout = NetworkLayout(data)
     if not layout.genesis_file.exists():
@@ -72,10 +73,13 @@ def up(
     # peers are children (with pid files: a killed run's orphans are ended by the next).
     network = Network.open(data, peer_processes=processes)
     try:
+        stop_on_signals()  # SIGTERM (systemd, docker stop) ends like Ctrl-C: the peers stopped, exit 0
         typer.echo(f"GridLedger console on http://{host}:{port}/  (API description at /schema)")
         # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from loopback; the console
         # decides itself, from GRIDLEDGER_TRUSTED_PROXIES (webapp.throttle.client_address)
         uvicorn.run(create_app(data, network=network), host=host, port=port, log_level="warning", proxy_headers=False)
+    except ConsoleStopped:
+        pass
     finally:
         network.close()
 

@@ -96,6 +96,27 @@ def test_a_killed_up_leaves_only_peer_orphans_and_a_second_up_starts_at_once(net
                 process.wait()
 
 
+def test_sigterm_stops_up_like_ctrl_c(network_dir: Path) -> None:
+    """What systemd or `docker stop` sends: the console shuts down, the peers are stopped and
+    their pid files removed, exit 0 (uvicorn re-raised SIGTERM after its shutdown, and with
+    Python's default the process died before closing the network, leaving the peers behind)."""
+    layout = NetworkLayout(network_dir)
+    port = free_port()
+    up = _up(network_dir, port)
+    try:
+        _healthy(port, up)
+        peers = _pid_files(network_dir)
+        assert len(peers) == 4
+        up.send_signal(signal.SIGTERM)
+        assert up.wait(STOP_WAIT_S) == 0, up.communicate()
+        assert not _pid_files(network_dir), "a SIGTERM stop leaves no pid files"
+        assert not any(is_our_peer_process(pid, layout) for pid in peers), "a peer outlived up"
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+
+
 def test_up_with_a_damaged_peer_refuses_naming_the_repair_command(network_dir: Path) -> None:
     height = populate(network_dir)
     path, offset, length = record_location(NetworkLayout(network_dir).blocks_dir("peer0.Org2"), height - 1)
