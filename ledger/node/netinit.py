@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from ledger.core.errors import ConfigError
@@ -82,8 +83,19 @@ def tls_hosts(placement: Placement) -> dict[str, list[str]]:
     return hosts
 
 
-def configure_nodes(spec: NetworkSpec, layout: NetworkLayout, orgs: list[OrgPublic], placement: Placement) -> None:
-    """Write every node's `node.json`, genesis copy, TLS bundle and (NATS) server config."""
+def configure_nodes(
+    spec: NetworkSpec,
+    layout: NetworkLayout,
+    orgs: list[OrgPublic],
+    placement: Placement,
+    *,
+    only_orgs: Collection[str] | None = None,
+    route_password: str | None = None,
+) -> None:
+    """Write every node's `node.json`, genesis copy, TLS bundle and (NATS) server config;
+    with `only_orgs`, those organizations' nodes only (an organization configuring its own
+    nodes from the others' public files, `gridledger node configure`). The NATS servers'
+    shared route password is `route_password`, else a new one (one `init` makes them all)."""
     tls = spec.networked.tls
     bundle = "".join(o.tls_ca_pem for o in orgs)
     if tls and not all(o.tls_ca_pem for o in orgs):
@@ -97,10 +109,16 @@ def configure_nodes(spec: NetworkSpec, layout: NetworkLayout, orgs: list[OrgPubl
         tls_cert_file="tls/node.pem" if tls else None,
         tls_key_file="tls/node.key" if tls else None,
     )
-    route_password = secrets.token_urlsafe(ROUTE_PASSWORD_BYTES)
+    route_password = route_password or new_route_password()
+
+    def ours(org: str) -> bool:
+        return only_orgs is None or org in only_orgs
+
     addresses = [address for _, address in placement.nats]
     payload = max_payload(spec.orderer.batch.absolute_max_bytes, spec.orderer.batch.preferred_max_bytes)
     for org, address in placement.nats:
+        if not ours(org):
+            continue
         home = layout.node(address.name)
         _public_files(layout, home, bundle if tls else None)
         write_node_config(
@@ -119,6 +137,8 @@ def configure_nodes(spec: NetworkSpec, layout: NetworkLayout, orgs: list[OrgPubl
         write_server_config(home.nats_server_config, config)
         home.nats_server_config.chmod(0o600)  # holds the route password
     for node in placement.nodes:
+        if not ours(node.org):
+            continue
         home = layout.node(node.node_id)
         _public_files(layout, home, bundle if tls else None)
         console = node.kind == "console"
@@ -138,6 +158,11 @@ def configure_nodes(spec: NetworkSpec, layout: NetworkLayout, orgs: list[OrgPubl
                 console_port=spec.networked.console_port if console else None,
             ),
         )
+
+
+def new_route_password() -> str:
+    """The secret every NATS server of the cluster presents on its routes to the others."""
+    return secrets.token_urlsafe(ROUTE_PASSWORD_BYTES)
 
 
 def _state_url(spec: NetworkSpec, layout: NetworkLayout, node: NodePlace) -> str | None:

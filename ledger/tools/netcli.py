@@ -100,6 +100,30 @@ def channel_create(
     _emit({"genesis": str(out), "channel": spec.channel, "orgs": names, "orderers": orderers})
 
 
+@node_app.command("configure")
+def node_configure(
+    data: Path = typer.Option(..., "--data", help="This organization's directory of the channel: network.yaml, genesis.block, orgs/<Own>/ (from org create), orgs/<Other>/org.json."),
+    base_port: int | None = typer.Option(None, "--base-port", help="First port on one machine (default: the network file's networked.base_port); the same for every member."),
+    route_secret: Path | None = typer.Option(None, "--route-secret", help="The NATS servers' shared route secret (default DATA/nats-routes.secret; made when missing: copy it to the other members that run a server)."),
+) -> None:
+    """Configure this organization's own nodes from the others' public files (no other private key needed)."""
+    from ledger.node.orgconfigure import configure_own_nodes
+
+    try:
+        done = configure_own_nodes(data, base_port=base_port, route_secret=route_secret)
+    except LedgerError as exc:
+        _emit(exc.as_dict(), 1)
+    _emit(
+        {
+            "orgs": done.orgs,
+            "nodes": done.nodes,
+            "route_secret": str(done.route_secret) if done.route_secret else None,
+            "route_secret_created": done.route_secret_created,
+            "next": "gridledger node run --home DIR for each node (NATS servers first)",
+        }
+    )
+
+
 @node_app.command("run")
 def node_run(
     home: Path = typer.Option(..., "--home", help="The node's directory (holds node.json)."),

@@ -1,0 +1,115 @@
+"""A consortium whose members never hold each other's keys: each organization makes its own
+directory (`org create`), the channel is built from their public files (`channel create`),
+and each configures its own nodes (`node configure`) from the others' `org.json` only. Every
+node then runs from its own organization's directory, and a transaction commits on all
+four peers. The one private key that crosses is the approver's administrator key the
+console organization's machine holds (the README's deployment step for the console).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+from nodekit import CLI, NodeProcesses, free_base_port, node_homes, wait_for
+from test_gateway_nats import submit, wait_all_alive, wait_in_sync
+
+from ledger.core.codes import ValidationCode
+from ledger.node.layout import NetworkLayout
+from ledger.node.network import Network
+from ledger.node.orgconfigure import ROUTE_SECRET_FILE
+from ledger.node.spec import default_config_path
+from ledger.tools.netverify import verify_networked
+
+ORG_ARGS = {
+    "OrdererOrg": ["--orderers", "orderer0,orderer1,orderer2", "--nats", "nats0,nats1,nats2", "--admins", ""],
+    "Org1": ["--peers", "peer0,peer1", "--console"],
+    "Org2": ["--peers", "peer0,peer1"],
+    "Regulator": [],
+}
+CLIENT_ORG, APPROVER_ORG = "Org1", "Regulator"
+PRIVATE_FILES = ("ca.json", "identity.json", "*.nk", "admins/*.json", "users/*.json")
+
+
+def gridledger(*args: str) -> dict[str, object]:
+    done = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, (args, done.stdout, done.stderr[-2000:])
+    return dict(json.loads(done.stdout))
+
+
+def private_files(org_dir: Path) -> set[Path]:
+    return {p for pattern in PRIVATE_FILES for p in org_dir.rglob(pattern.split("/")[-1]) if p.is_file() and (pattern.count("/") == 0 or p.parent.name == pattern.split("/")[0])}
+
+
+def test_each_organization_configures_its_own_nodes_from_public_files_and_the_channel_commits(tmp_path: Path, nodes: NodeProcesses) -> None:
+    spec = yaml.safe_load(default_config_path().read_text())
+    spec["networked"]["base_port"] = free_base_port()
+    network_file = tmp_path / "network.yaml"
+    network_file.write_text(yaml.safe_dump(spec))
+    data = {org: tmp_path / org for org in ORG_ARGS}
+    for org, args in ORG_ARGS.items():  # on each organization's own machine
+        made = gridledger("org", "create", "--org", org, "--out", str(NetworkLayout(data[org]).org_dir(org)), *args)
+        assert made["org"] == org
+    publics = {org: NetworkLayout(data[org]).org_public_file(org) for org in ORG_ARGS}
+    genesis = tmp_path / "channel" / "genesis.block"
+    genesis.parent.mkdir()
+    gridledger("channel", "create", *[a for org in ORG_ARGS for a in ("--org", str(publics[org]))], "--out", str(genesis), "--config", str(network_file))
+    for org, root in data.items():  # what every member receives: the network file, the genesis block, the others' org.json
+        layout = NetworkLayout(root)
+        shutil.copyfile(network_file, layout.network_file)
+        shutil.copyfile(genesis, layout.genesis_file)
+        for other in ORG_ARGS:
+            if other != org:
+                layout.org_dir(other).mkdir(parents=True)
+                shutil.copyfile(publics[other], layout.org_public_file(other))
+    own_private = {org: private_files(NetworkLayout(data[org]).org_dir(org)) for org in ORG_ARGS}
+    shutil.copytree(NetworkLayout(data[APPROVER_ORG]).org_dir(APPROVER_ORG) / "admins", NetworkLayout(data[CLIENT_ORG]).org_dir(APPROVER_ORG) / "admins")
+
+    first = gridledger("node", "configure", "--data", str(data["OrdererOrg"]))
+    assert first["orgs"] == ["OrdererOrg"] and first["route_secret_created"] is True
+    assert sorted(first["nodes"]) == sorted([f"nats{i}.OrdererOrg" for i in range(3)] + [f"orderer{i}.OrdererOrg" for i in range(3)])  # type: ignore[arg-type]
+    assert (data["OrdererOrg"] / ROUTE_SECRET_FILE).stat().st_mode & 0o077 == 0
+    for org in ("Org1", "Org2", "Regulator"):
+        done = gridledger("node", "configure", "--data", str(data[org]))
+        assert done["orgs"] == [org] and done["route_secret"] is None  # runs no NATS server: needs no secret
+    for org, root in data.items():  # no member holds another's private material (but the console's approver key)
+        layout = NetworkLayout(root)
+        assert {p.parents[2].name for p in layout.orgs_dir.glob("*/nodes/*/node.json")} <= {org}  # its own nodes only
+        for other in ORG_ARGS:
+            found = private_files(layout.org_dir(other))
+            if other == org:
+                assert found >= own_private[org]
+            elif (org, other) == (CLIENT_ORG, APPROVER_ORG):
+                assert found == {layout.org_dir(other) / "admins" / "admin.json"}
+            else:
+                assert not found, (org, other, found)
+
+    nodes.start_nats(data["OrdererOrg"])
+    for home in node_homes(data["OrdererOrg"], "orderer") + node_homes(data["Org1"], "peer") + node_homes(data["Org2"], "peer"):
+        nodes.start(home)
+    with Network.open(data[CLIENT_ORG]) as net:
+        wait_all_alive(net)
+        assert len(net.peers) == 4
+        user = net.enroll(CLIENT_ORG, "alice")
+        tx_id, block, code = submit(net, user, "userRegister", "Alice", "A1")
+        assert code == ValidationCode.VALID
+        wait_in_sync(net, block + 1)
+        assert all(p.tx_location(tx_id) is not None for p in net.peers)
+    wait_for(lambda: verify_networked(data[CLIENT_ORG]).ok, 60, "verify from the console organization's directory")
+
+
+def test_configure_refuses_what_is_missing_naming_it(tmp_path: Path) -> None:
+    root = tmp_path / "Org2"
+    gridledger("org", "create", "--org", "Org2", "--out", str(NetworkLayout(root).org_dir("Org2")), "--peers", "peer0,peer1")
+    done = subprocess.run([*CLI, "node", "configure", "--data", str(root)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    refusal = json.loads(done.stdout)
+    assert refusal["code"] == "CONFIG_INVALID" and "network.yaml" in refusal["message"]
+    shutil.copyfile(default_config_path(), NetworkLayout(root).network_file)
+    (root / "genesis.block").write_bytes(b"")
+    done = subprocess.run([*CLI, "node", "configure", "--data", str(root)], capture_output=True, text=True, timeout=120)
+    refusal = json.loads(done.stdout)
+    assert done.returncode == 1 and refusal["code"] == "CONFIG_INVALID" and "org.json of Org1" in refusal["message"], refusal
