@@ -56,6 +56,7 @@ class Chain:
     def __init__(self, network: Network) -> None:
         self.network = network
         self._gateways: dict[str, Any] = {}
+        self._issued: dict[tuple[str, str], SigningIdentity] = {}
         self._lock = threading.Lock()
 
     # --- identities -----------------------------------------------------------------------
@@ -65,6 +66,20 @@ class Chain:
 
     def enroll(self, org: str, name: str, role: str = "client", attributes: dict[str, str] | None = None) -> SigningIdentity:
         return self.network.enroll(org, name, role=role, attributes=attributes)
+
+    def console_identity(self, org: str, name: str, role: str = "client", attributes: dict[str, str] | None = None) -> SigningIdentity:
+        """An identity the console itself acts as (the regulator reader, a customer's reader,
+        an operator), issued by `org`'s CA on first use and kept for this console's life;
+        `forget_identity` drops it (its key is then never used again)."""
+        with self._lock:
+            found = self._issued.get((org, name))
+            if found is None:
+                found = self._issued[(org, name)] = self.enroll(org, name, role, attributes)
+            return found
+
+    def forget_identity(self, org: str, name: str) -> None:
+        with self._lock:
+            self._issued.pop((org, name), None)
 
     def service_identity(self) -> SigningIdentity:
         return self.network.service_identity(self.approver_org)

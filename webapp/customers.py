@@ -9,7 +9,6 @@ customerRef, issued once per console start), so the contract itself limits what 
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from sqlmodel import select
@@ -22,8 +21,6 @@ from webapp.services import Services
 MASK_VISIBLE = 4  # characters of personal data shown
 PERSONAL_CHARS_MAX = 100
 CUSTOMER_ROLE = "customer"
-_readers: dict[tuple[int, str, str], SigningIdentity] = {}
-_lock = threading.Lock()
 
 
 def mask(text: str) -> str:
@@ -69,9 +66,4 @@ def customers_of(services: Services, username: str) -> list[MeteringCustomer]:
 
 def reader(services: Services, row: MeteringCustomer) -> SigningIdentity:
     """The customer identity that reads `row`'s meters (one per organization and customerRef)."""
-    key = (id(services.chain.network), row.org, row.customer_ref)
-    with _lock:
-        found = _readers.get(key)
-        if found is None:
-            found = _readers[key] = services.chain.enroll(row.org, f"customer-{row.customer_ref[:24]}", CUSTOMER_ROLE, {"customerRef": row.customer_ref})
-        return found
+    return services.chain.console_identity(row.org, f"customer-{row.customer_ref[:24]}", CUSTOMER_ROLE, {"customerRef": row.customer_ref})

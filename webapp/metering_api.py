@@ -10,7 +10,6 @@ regulator's CA, attributes level=national), so the regulator sees every meter.
 
 from __future__ import annotations
 
-import threading
 from typing import Annotated, Any
 
 from litestar import Router, get
@@ -30,17 +29,11 @@ from webapp.sessions import UserSession
 CHAINCODE = "metering"
 REGULATOR_READER = "console-national-regulator"
 _STATUS_OF = {"NOT_IN_SCOPE": Forbidden, "NOT_AUTHORIZED": Forbidden, "NOT_METER_STAFF": Forbidden}
-_readers: dict[int, SigningIdentity] = {}
-_lock = threading.Lock()
 
 
 def _regulator_reader(chain: Chain) -> SigningIdentity:
     """One national regulator identity per console (network) for administrators' reads."""
-    with _lock:
-        found = _readers.get(id(chain.network))
-        if found is None:
-            found = _readers[id(chain.network)] = chain.enroll(chain.approver_org, REGULATOR_READER, "client", {"level": "national", "region": "CN"})
-        return found
+    return chain.console_identity(chain.approver_org, REGULATOR_READER, "client", {"level": "national", "region": "CN"})
 
 
 def metering_query(services: Services, user: UserSession, function: str, *args: str, reader: SigningIdentity | None = None) -> Any:

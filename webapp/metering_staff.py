@@ -16,8 +16,6 @@ key; the certificate itself is not on a revocation list, but no one else ever he
 
 from __future__ import annotations
 
-import threading
-
 from sqlmodel import select
 
 from chaincode.metering.errors import OPERATOR, STAFF_ATTRIBUTE
@@ -26,9 +24,6 @@ from webapp.db import MeteringStaff, session
 from webapp.errors import BadInput, Conflict, NotFound
 from webapp.services import Services
 from webapp.sessions import UserSession
-
-_identities: dict[tuple[int, str], SigningIdentity] = {}
-_lock = threading.Lock()
 
 
 def staff_identity_name(username: str) -> str:
@@ -57,10 +52,10 @@ def revoke(services: Services, username: str) -> None:
         row = db.get(MeteringStaff, username)
         if row is None:
             raise NotFound("NOT_STAFF", f"{username} is not meter staff.")
+        org = row.org
         db.delete(row)
         db.commit()
-    with _lock:
-        _identities.pop((id(services.chain.network), username), None)
+    services.chain.forget_identity(org, staff_identity_name(username))
 
 
 def all_staff(services: Services) -> list[MeteringStaff]:
@@ -84,9 +79,4 @@ def staff_identity(services: Services, user: UserSession) -> SigningIdentity | N
         row = db.get(MeteringStaff, user.username)
     if row is None:
         return None
-    key = (id(services.chain.network), user.username)
-    with _lock:
-        found = _identities.get(key)
-        if found is None:
-            found = _identities[key] = services.chain.enroll(row.org, staff_identity_name(user.username), "client", {STAFF_ATTRIBUTE: row.kind})
-        return found
+    return services.chain.console_identity(row.org, staff_identity_name(user.username), "client", {STAFF_ATTRIBUTE: row.kind})

@@ -85,8 +85,6 @@ def _await_peers(condition: Callable[[], bool], limit_s: float, poll_s: float) -
 async def _await_peers_aio(condition: Callable[[], bool], limit_s: float, poll_s: float) -> bool:
     """`_await_peers` on an event loop: the peers' state is updated by that same loop (their
     events and heartbeats), so a task waits with timers instead of holding a thread."""
-    if condition():
-        return True
     deadline = time.monotonic() + limit_s
     while not condition():
         if time.monotonic() >= deadline:
@@ -97,6 +95,12 @@ async def _await_peers_aio(condition: Callable[[], bool], limit_s: float, poll_s
 
 def _at_height(peers: Sequence[EndorserService], height: int) -> Callable[[], bool]:
     return lambda: all(p.height >= height for p in peers)
+
+
+def _agreed(responses: Sequence[ProposalResponse]) -> bytes | None:
+    """The payload every endorser returned, byte for byte; None when they differ."""
+    payload = responses[0].payload
+    return payload if all(r.payload == payload for r in responses[1:]) else None
 
 
 def _no_endorsers(policy: Policy) -> EndorsementError:
@@ -263,8 +267,7 @@ class Gateway:
                 if peers is not None or attempt + 1 == ENDORSE_ATTEMPTS_MAX:
                     raise silent.error from None
                 continue
-            payload_bytes = responses[0].payload
-            if all(r.payload == payload_bytes for r in responses[1:]):
+            if (payload_bytes := _agreed(responses)) is not None:
                 return responses, payload_bytes
             time.sleep(ENDORSE_RETRY_PAUSE_S * (attempt + 1))
             # A peer further behind (its NATS server died and it is reconnecting) would differ
@@ -289,8 +292,7 @@ class Gateway:
                 if attempt + 1 == ENDORSE_ATTEMPTS_MAX:
                     raise silent.error from None
                 continue
-            payload_bytes = responses[0].payload
-            if all(r.payload == payload_bytes for r in responses[1:]):
+            if (payload_bytes := _agreed(responses)) is not None:
                 return responses, payload_bytes
             await asyncio.sleep(ENDORSE_RETRY_PAUSE_S * (attempt + 1))
             await _await_peers_aio(_at_height(chosen, max(p.height for p in chosen)), CATCH_UP_WAIT_S, CATCH_UP_POLL_S)

@@ -4,7 +4,8 @@
 DATA/
   network.yaml                      the network file it was made from
   genesis.block                     block 0: the channel configuration (public)
-  run/                              this machine's runtime: network.lock, <node>.pid
+  run/                              this machine's runtime: network.lock, supervisor.lock, <node>.pid
+  nats-routes.secret                `node configure`: the NATS servers' shared route secret (private)
   orgs/<Org>/                       one organization's own material
     org.json                        public: CA public key and node certificates
     ca.json                         the org CA's private key (never leaves the org)
@@ -43,6 +44,7 @@ ORG_PUBLIC_FILE = "org.json"
 CA_FILE = "ca.json"
 IDENTITY_FILE = "identity.json"
 LOCK_FILE = "network.lock"
+ROUTE_SECRET_FILE = "nats-routes.secret"
 
 
 TLS_CA_KEY_FILE = "tls-ca.key"
@@ -169,6 +171,16 @@ class NetworkLayout:
     @property
     def lock_file(self) -> Path:
         return self.run_dir / LOCK_FILE
+
+    @property
+    def route_secret_file(self) -> Path:
+        """`node configure`: the route secret this member's NATS servers share with the others'."""
+        return self.root / ROUTE_SECRET_FILE
+
+    @property
+    def supervisor_lock_file(self) -> Path:
+        """Networked: flock held by the one supervisor (`up --networked`) of this directory."""
+        return self.run_dir / "supervisor.lock"
 
     def pid_file(self, node_id: str) -> Path:
         return self.run_dir / f"{node_id}.pid"

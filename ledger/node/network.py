@@ -10,7 +10,6 @@ network holds them only through the transport protocols.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import threading
 import time
@@ -29,6 +28,7 @@ from ledger.node.init import load_admin, load_ca, load_genesis, load_node_identi
 from ledger.node.layout import NetworkLayout
 from ledger.node.logs import configure_logging
 from ledger.node.netnetwork import cli_options, connect_networked, is_networked
+from ledger.node.nodelock import try_lock
 from ledger.node.orphans import end_orphans, remove_pid_file, write_pid_file
 from ledger.node.spec import NetworkSpec, load_spec
 from ledger.order.solo import SoloOrderer
@@ -50,13 +50,10 @@ class NetworkBusy(LedgerError):
 
 def _lock_data_dir(layout: NetworkLayout) -> int:
     layout.run_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(layout.lock_file, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
-        os.close(fd)
-        raise NetworkBusy(f"the network in {layout.root} is running in another process (pid {holder}); stop it or use its console/API") from None
+    fd = try_lock(layout.lock_file)
+    if fd is None:
+        holder = layout.lock_file.read_text(errors="replace").strip()[:32] or "?"
+        raise NetworkBusy(f"the network in {layout.root} is running in another process (pid {holder}); stop it or use its console/API")
     os.ftruncate(fd, 0)
     os.write(fd, str(os.getpid()).encode())
     return fd

@@ -21,7 +21,7 @@ from ledger.core.errors import LedgerError
 from ledger.node.layout import NetworkLayout, NodeLayout
 
 
-def _try_lock(path: Path) -> int | None:
+def try_lock(path: Path) -> int | None:
     """An fd holding an exclusive flock on `path`, or None when another process holds it."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -42,7 +42,7 @@ def _holder(pid_file: Path) -> str:
 def hold_node_lock(home: Path, name: str) -> int:
     """Lock the node directory for this process (the fd stays open while it runs);
     NETWORK_BUSY when the node already runs from it."""
-    fd = _try_lock(NodeLayout(home).lock_file)
+    fd = try_lock(NodeLayout(home).lock_file)
     if fd is None:
         raise LedgerError("NETWORK_BUSY", f"{name} already runs from {home} (pid {_holder(NodeLayout(home).pid_file)}); stop that process first")
     return fd
@@ -54,7 +54,7 @@ def running_nodes(homes: Sequence[Path]) -> list[str]:
     for home in homes:
         if not NodeLayout(home).lock_file.exists():
             continue
-        fd = _try_lock(NodeLayout(home).lock_file)
+        fd = try_lock(NodeLayout(home).lock_file)
         if fd is None:
             busy.append(f"{home.name} (pid {_holder(NodeLayout(home).pid_file)})")
         else:
@@ -66,7 +66,7 @@ def hold_supervisor_lock(layout: NetworkLayout, homes: Sequence[Path]) -> int:
     """Lock the data directory for one supervisor (`up --networked`, a bench's own nodes);
     NETWORK_BUSY when another one runs it or any of its nodes already runs."""
     layout.run_dir.mkdir(parents=True, exist_ok=True)
-    fd = _try_lock(layout.run_dir / "supervisor.lock")
+    fd = try_lock(layout.supervisor_lock_file)
     if fd is None:
         raise LedgerError("NETWORK_BUSY", f"the consortium in {layout.root} is already supervised by another process (`up --networked`); stop it with Ctrl-C first")
     busy = running_nodes(homes)

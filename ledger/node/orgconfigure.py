@@ -25,8 +25,6 @@ from ledger.node.layout import NetworkLayout
 from ledger.node.orgs import load_org_public
 from ledger.node.spec import load_spec
 
-ROUTE_SECRET_FILE = "nats-routes.secret"
-
 
 @dataclass(frozen=True, slots=True)
 class OwnNodes:
@@ -48,7 +46,7 @@ def configure_own_nodes(data_dir: Path, *, base_port: int | None = None, route_s
     if not layout.genesis_file.exists():
         raise ConfigError(f"{layout.genesis_file} is missing: copy the genesis block made by `gridledger channel create` there")
     spec = load_spec(layout.network_file)
-    members = [o.name for o in spec.organizations] + [spec.orderer.org]
+    members = spec.members
     missing = [m for m in members if not layout.org_public_file(m).exists()]
     if missing:
         raise ConfigError(f"no org.json of {', '.join(missing)}: put each member's public file at {layout.orgs_dir}/<Org>/org.json")
@@ -70,7 +68,7 @@ def configure_own_nodes(data_dir: Path, *, base_port: int | None = None, route_s
         raise ConfigError(f"the network file names {', '.join(absent)}, which `org create` did not make in {layout.orgs_dir}")
     password, secret_path, created = None, None, False
     if any(org in here for org, _ in placement.nats):
-        secret_path = route_secret or layout.root / ROUTE_SECRET_FILE
+        secret_path = route_secret or layout.route_secret_file
         if secret_path.exists():
             password = secret_path.read_text().strip()
             if not password:

@@ -107,6 +107,11 @@ class NetworkSpec(msgspec.Struct, forbid_unknown_fields=True):
     networked: NetworkedSpec = msgspec.field(default_factory=NetworkedSpec)
 
     @property
+    def members(self) -> list[str]:
+        """Every organization of the channel: the network file's, then the orderer's."""
+        return [org.name for org in self.organizations] + [self.orderer.org]
+
+    @property
     def approver_org(self) -> str:
         """The organization whose administrators approve requests (supervision)."""
         for chaincode in self.chaincodes:
@@ -126,7 +131,7 @@ def load_spec(path: Path) -> NetworkSpec:
 
 
 def check_spec(spec: NetworkSpec) -> None:
-    names = [org.name for org in spec.organizations] + [spec.orderer.org]
+    names = spec.members
     if len(set(names)) != len(names):
         raise ConfigError("organization names must be unique (the orderer org included)")
     nodes = [n for org in spec.organizations for n in [*org.peers, *org.admins]] + spec.orderer.nodes

@@ -88,7 +88,7 @@ def channel_create(
         names = [o.org for o in orgs]
         if len(set(names)) != len(names):
             raise LedgerError("CONFIG_INVALID", "an organization is given twice")
-        expected = [o.name for o in spec.organizations] + [spec.orderer.org]
+        expected = spec.members
         missing, unknown = sorted(set(expected) - set(names)), sorted(set(names) - set(expected))
         if missing or unknown:
             raise LedgerError("CONFIG_INVALID", f"the network file's members are {expected}: missing {missing}, not in it {unknown}")

@@ -18,9 +18,8 @@ from nodekit import CLI, NodeProcesses, free_base_port, node_homes, wait_for
 from test_gateway_nats import submit, wait_all_alive, wait_in_sync
 
 from ledger.core.codes import ValidationCode
-from ledger.node.layout import NetworkLayout
+from ledger.node.layout import ROUTE_SECRET_FILE, NetworkLayout
 from ledger.node.network import Network
-from ledger.node.orgconfigure import ROUTE_SECRET_FILE
 from ledger.node.spec import default_config_path
 from ledger.tools.netverify import verify_networked
 
