@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import nacl.bindings
-import nacl.signing
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -26,7 +25,7 @@ from ledger.node.network import Network
 from ledger.order.admission import check_envelope
 from ledger.validate.validator import Validator
 
-KEYS = [nacl.signing.SigningKey(bytes([n]) * 32)._signing_key for n in range(1, 4)]
+KEYS = [nacl.bindings.crypto_sign_seed_keypair(bytes([n]) * 32)[1] for n in range(1, 4)]  # 64-byte secret keys
 
 
 class Counted:
