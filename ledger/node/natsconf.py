@@ -96,7 +96,7 @@ def permissions(kind: str, node_id: str, subjects: ChannelSubjects) -> dict[str,
     if kind == "orderer":
         return {
             "publish": {"allow": [*_subtree(s.envelopes), *_subtree(s.blocks), f"{JS_API}.>", "$JS.ACK.>", "$JS.FC.>", s.heartbeat(node_id)]},
-            "subscribe": {"allow": [s.broadcast, INBOX_ALL, s.heartbeat_all]},
+            "subscribe": {"allow": [s.broadcast, s.broadcast_batch, INBOX_ALL, s.heartbeat_all]},
             "allow_responses": True,
         }
     if kind == "peer":
@@ -106,9 +106,9 @@ def permissions(kind: str, node_id: str, subjects: ChannelSubjects) -> dict[str,
             "allow_responses": True,
         }
     if kind in ("console", "client"):
-        calls = [s.peer("*", call) for call in ("endorse", "query", "status")]
+        calls = [s.peer("*", call) for call in ("endorse", "endorse_batch", "query", "status")]
         return {
-            "publish": {"allow": [s.broadcast, *calls, s.heartbeat(node_id), *_read_blocks(s)], "deny": _orderer_only(s)},
+            "publish": {"allow": [s.broadcast, s.broadcast_batch, *calls, s.heartbeat(node_id), *_read_blocks(s)], "deny": _orderer_only(s)},
             "subscribe": {"allow": [INBOX_ALL, s.events_all, s.heartbeat_all]},
         }
     raise ConfigError(f"node {node_id}: kind {kind!r} has no NATS permissions")

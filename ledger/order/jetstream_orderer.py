@@ -47,6 +47,7 @@ from ledger.core.messages import Block, BroadcastResult, block_hash
 from ledger.order.admission import admitted_tx_id
 from ledger.order.consenter import Consenter, StreamItem
 from ledger.transport import nats_link as link
+from ledger.transport.nats_batch import serve_batch
 from ledger.transport.nats_rpc import HEARTBEAT_S
 from ledger.transport.subjects import ORDERER_QUEUE_GROUP, ChannelSubjects
 
@@ -59,6 +60,7 @@ RETRY_PAUSE_S = 0.1
 RETRY_PAUSE_MAX_S = 1.0
 BROADCASTS_IN_FLIGHT_MAX = 512  # concurrent admissions + appends per node (R3 groups fsyncs)
 TIMER_TICK_MIN_S = 0.005
+BAD_BATCH = BroadcastResult(False, OrdererCode.BAD_PAYLOAD, "the broadcast batch is not a list of envelopes")
 GENESIS_RESUME_SEQ = 1  # block 0 holds no envelope: the first batch starts at sequence 1
 
 
@@ -137,6 +139,7 @@ class JetStreamOrderer:
             for work in (self._publisher(), self._timer(), self._heartbeats()):
                 self._spawn(work)
             await self._nc.subscribe(s.broadcast, queue=ORDERER_QUEUE_GROUP, cb=self._on_broadcast)
+            await self._nc.subscribe(s.broadcast_batch, queue=ORDERER_QUEUE_GROUP, cb=self._on_broadcast)
             log.info("orderer_ready", node=self.name, replicas=self._replicas)
             stopper = asyncio.create_task(stop.wait())
             done = asyncio.create_task(self._done.wait())
@@ -239,12 +242,18 @@ class JetStreamOrderer:
         self._in_flight.release()
 
     async def _answer(self, msg: Msg) -> None:
-        result = await self.broadcast(msg.data)
+        if msg.subject == self.subjects.broadcast_batch:
+            reply = await serve_batch(msg.data, self._broadcast_reply, lambda: link.broadcast_reply(BAD_BATCH))
+        else:
+            reply = await self._broadcast_reply(msg.data)
         if msg.reply:
             try:
-                await msg.respond(link.broadcast_reply(result))
+                await msg.respond(reply)
             except Exception as exc:
                 log.warning("broadcast_reply_failed", node=self.name, error=str(exc))
+
+    async def _broadcast_reply(self, envelope: bytes) -> bytes:
+        return link.broadcast_reply(await self.broadcast(envelope))
 
     async def broadcast(self, envelope: bytes) -> BroadcastResult:
         """Admit one envelope and append it to the envelopes stream, once per tx id."""

@@ -36,6 +36,7 @@ from ledger.core.encoding import decode, encode
 from ledger.core.errors import LedgerError
 from ledger.core.messages import Block, CommitEvent
 from ledger.peer.peer import Peer
+from ledger.transport.nats_batch import serve_batch
 from ledger.transport.nats_link import connect_unless_stopped
 from ledger.transport.nats_rpc import BLOCK_NOT_FOUND, HEARTBEAT_S, error_reply, heartbeat, ok_reply, parse_query
 from ledger.transport.protocols import served_queries
@@ -96,7 +97,7 @@ class NatsPeerNode:
             await self._loop.run_in_executor(self._commit_pool, lambda: self.peer.start(self.genesis, self._blocks_from, commit_thread=False))
             self._next_number = self.peer.height
             log.info("peer_started", peer=self.peer.name, height=self.peer.height)
-            for call, handler in (("endorse", self._endorse), ("query", self._query), ("status", self._status)):
+            for call, handler in (("endorse", self._endorse), ("endorse_batch", self._endorse_batch), ("query", self._query), ("status", self._status)):
                 await nc.subscribe(self.subjects.peer(self.peer.name, call), cb=self._guarded(handler))
             tasks = [asyncio.create_task(t) for t in (self._follow(), self._commit_loop(), self._heartbeats())]
             stopped = asyncio.create_task(self.stop.wait())
@@ -241,28 +242,39 @@ class NatsPeerNode:
 
     # --- requests -----------------------------------------------------------------------
 
-    def _guarded(self, handler: Callable[[Msg], Awaitable[bytes]]) -> Callable[[Msg], Awaitable[None]]:
-        """Every request gets a reply: a LedgerError with its code, anything else as PEER_ERROR."""
+    def _guarded(self, handler: Callable[[bytes], Awaitable[bytes]]) -> Callable[[Msg], Awaitable[None]]:
+        """Every request gets a reply (see `_answer`)."""
 
         async def serve(message: Msg) -> None:
-            try:
-                reply = await handler(message)
-            except LedgerError as exc:
-                reply = error_reply(exc.code, exc.message)
-            except Exception as exc:
-                log.error("peer_request_failed", peer=self.peer.name, subject=message.subject, error=repr(exc))
-                reply = error_reply("PEER_ERROR", f"{self.peer.name} could not answer: {exc!r}")
+            reply = await self._answer(handler, message.data, message.subject)
             if message.reply:
                 await message.respond(reply)
 
         return serve
 
-    async def _endorse(self, message: Msg) -> bytes:
-        return ok_reply(self.peer.endorse_now(message.data))
-
-    async def _query(self, message: Msg) -> bytes:
+    async def _answer(self, handler: Callable[[bytes], Awaitable[bytes]], data: bytes, subject: str) -> bytes:
+        """The handler's reply; a LedgerError as its code, anything else as PEER_ERROR."""
         try:
-            method, args = parse_query(message.data)
+            return await handler(data)
+        except LedgerError as exc:
+            return error_reply(exc.code, exc.message)
+        except Exception as exc:
+            log.error("peer_request_failed", peer=self.peer.name, subject=subject, error=repr(exc))
+            return error_reply("PEER_ERROR", f"{self.peer.name} could not answer: {exc!r}")
+
+    async def _endorse(self, data: bytes) -> bytes:
+        return ok_reply(self.peer.endorse_now(data))
+
+    async def _endorse_batch(self, data: bytes) -> bytes:
+        """Proposals sent together (`ledger.transport.nats_batch`): one `_endorse` reply each."""
+        subject = self.subjects.peer(self.peer.name, "endorse_batch")
+        return await serve_batch(
+            data, lambda item: self._answer(self._endorse, item, subject), lambda: error_reply("BAD_REQUEST", "the batch cannot be decoded")
+        )
+
+    async def _query(self, data: bytes) -> bytes:
+        try:
+            method, args = parse_query(data)
         except (msgspec.DecodeError, ValueError, TypeError):
             return error_reply("BAD_REQUEST", "the query cannot be decoded")
         call = self._queries[method]
@@ -273,7 +285,7 @@ class NatsPeerNode:
         except IndexError:
             return error_reply(BLOCK_NOT_FOUND, f"{self.peer.name} has no block {args[0] if args else '?'} (height {self.peer.height})")
 
-    async def _status(self, message: Msg) -> bytes:
+    async def _status(self, data: bytes) -> bytes:
         height, commit = self.peer.status
         return ok_reply({"name": self.peer.name, "org": self.peer.org, "height": height, "commit_hash": commit})
 

@@ -31,6 +31,7 @@ from ledger.core.errors import LedgerError
 from ledger.core.identity import Identity
 from ledger.core.messages import BroadcastResult, CommitEvent, CommitListener, HistoryEntry
 from ledger.execute.endorser import EndorserRefusal
+from ledger.transport.nats_batch import BatchRefused, Coalescer
 from ledger.transport.nats_client import NatsClient
 from ledger.transport.nats_link import is_transient
 from ledger.transport.nats_rpc import BLOCK_NOT_FOUND, HEARTBEAT_STALE_S, parse_heartbeat, parse_reply, query_request
@@ -76,6 +77,7 @@ class RemotePeer:
         self._heard_at: float | None = None
         self._listeners = CommitListeners(name, log)
         self._lock = threading.Lock()
+        self._endorsements = Coalescer(client, subjects.peer(name, "endorse_batch"), ENDORSE_TIMEOUT_S)
 
     # --- what its heartbeats and events say --------------------------------------------
 
@@ -132,7 +134,7 @@ class RemotePeer:
     async def endorse_aio(self, signed_proposal: bytes) -> bytes:
         """`endorse` from a coroutine on the connection's loop (no thread waits for it)."""
         try:
-            answer = await self._client.request_aio(self._subjects.peer(self.name, "endorse"), signed_proposal, ENDORSE_TIMEOUT_S)
+            answer = await self._endorsements.call(signed_proposal)
         except Exception as error:
             if isinstance(error, nats.errors.NoRespondersError):
                 self.unheard()  # nobody serves its subject: gone until its next heartbeat
@@ -185,6 +187,7 @@ class RemoteOrderer:
         self._subjects = subjects
         self.names = names
         self._heights: dict[str, tuple[int, float]] = {}
+        self._broadcasts = Coalescer(client, subjects.broadcast_batch, BROADCAST_TIMEOUT_S)
 
     def heard(self, name: str, height: int) -> None:
         self._heights[name] = (height, time.monotonic())
@@ -215,8 +218,7 @@ class RemoteOrderer:
         while True:
             attempts += 1
             try:
-                data = await self._client.request_aio(self._subjects.broadcast, envelope, BROADCAST_TIMEOUT_S)
-                result = decode(data, BroadcastResult)
+                result = decode(await self._broadcasts.call(envelope), BroadcastResult)
                 if result.accepted or result.code != OrdererCode.SERVICE_UNAVAILABLE:
                     return result
                 last = result.message
@@ -224,6 +226,8 @@ class RemoteOrderer:
                 return BroadcastResult(False, OrdererCode.TOO_LARGE, "the envelope is larger than the NATS servers carry")
             except UNREACHABLE as exc:
                 last = repr(exc)
+            except BatchRefused as exc:  # an orderer that answered what we cannot read: ask again
+                last = exc.message
             if time.monotonic() + BROADCAST_PAUSE_S > deadline:
                 log.warning("broadcast_gave_up", attempts=attempts, last=last)
                 return BroadcastResult(False, GatewayCode.ORDERER_UNAVAILABLE, f"no orderer took the transaction in {BROADCAST_RETRY_S} s ({attempts} attempts; last: {last})")

@@ -29,6 +29,11 @@ class ChannelSubjects:
         return f"{self.prefix}.broadcast"
 
     @property
+    def broadcast_batch(self) -> str:
+        """Like `broadcast`, with a list of envelopes (`ledger.transport.nats_batch`)."""
+        return f"{self.prefix}.broadcast_batch"
+
+    @property
     def envelopes(self) -> str:
         """Subject of the envelopes stream: accepted envelopes and time-to-cut markers."""
         return f"{self.prefix}.envelopes"
@@ -48,7 +53,8 @@ class ChannelSubjects:
 
     # peers -------------------------------------------------------------------------------
     def peer(self, node: str, call: str) -> str:
-        """Request/reply to one peer: call is "endorse", "query" or "status"."""
+        """Request/reply to one peer: call is "endorse", "endorse_batch" (a list of proposals,
+        `ledger.transport.nats_batch`), "query" or "status"."""
         return f"{self.prefix}.peer.{_token(node)}.{call}"
 
     def peer_all(self, node: str) -> str:

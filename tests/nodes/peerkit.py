@@ -21,6 +21,7 @@ from ledger.core.messages import Block, block_hash
 from ledger.node.natsconf import connect_options
 from ledger.node.nodeconf import load_node_config
 from ledger.order.solo import check_envelope
+from ledger.transport.nats_batch import serve_batch
 from ledger.transport.subjects import ORDERER_QUEUE_GROUP, ChannelSubjects
 
 S = ChannelSubjects("gridchannel")
@@ -102,14 +103,21 @@ class StandInOrderer:
             await publish_block(js, encode(self.genesis))
             previous, number = block_hash(self.genesis.header), 1
 
-            async def on_broadcast(msg: Any) -> None:
-                result = check_envelope(self.channel, msg.data)
+            async def admit(envelope: bytes) -> bytes:
+                result = check_envelope(self.channel, envelope)
                 if result.accepted:
-                    pending.append(msg.data)
+                    pending.append(envelope)
                     self.accepted += 1
-                await msg.respond(encode(result))
+                return encode(result)
+
+            async def on_broadcast(msg: Any) -> None:
+                await msg.respond(await admit(msg.data))
+
+            async def on_broadcast_batch(msg: Any) -> None:
+                await msg.respond(await serve_batch(msg.data, admit, lambda: b""))
 
             await nc.subscribe(S.broadcast, queue=ORDERER_QUEUE_GROUP, cb=on_broadcast)
+            await nc.subscribe(S.broadcast_batch, queue=ORDERER_QUEUE_GROUP, cb=on_broadcast_batch)
             self._ready.set()
             while not self._stop.is_set():
                 await asyncio.sleep(CUT_EVERY_S)
