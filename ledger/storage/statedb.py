@@ -17,7 +17,7 @@ import hashlib
 import sqlite3
 import threading
 from collections.abc import Generator, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -309,15 +309,17 @@ class StateDB:
         with self._reader() as r:
             return r.savepoint()
 
-    @contextmanager
-    def snapshot(self, *, at_first_read: bool = False) -> Iterator[StateSnapshot]:
+    def snapshot(self, *, at_first_read: bool = False) -> AbstractContextManager[StateSnapshot]:
         """A repeatable-read view: every read through it sees the same committed block, the
         one committed when it opens (at_first_read: when its first read runs, which saves a
-        statement on SQLite for a caller that reads at once)."""
+        statement on SQLite for a caller that reads at once). On SQLite the raw readers'
+        own snapshot, not wrapped in a second generator (one per endorsement)."""
         if self._fast:
-            with self._fast.snapshot(at_first_read=at_first_read) as fast:
-                yield fast  # type: ignore[misc]  # same read methods
-            return
+            return self._fast.snapshot(at_first_read=at_first_read)  # type: ignore[return-value]  # same read methods
+        return self._engine_snapshot()
+
+    @contextmanager
+    def _engine_snapshot(self) -> Iterator[StateSnapshot]:
         conn = self._engine.connect()
         try:
             if conn.dialect.name == "postgresql":
