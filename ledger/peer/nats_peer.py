@@ -36,7 +36,7 @@ from ledger.core.encoding import decode, encode
 from ledger.core.errors import LedgerError
 from ledger.core.messages import Block, CommitEvent
 from ledger.peer.peer import Peer
-from ledger.transport.nats_batch import serve_batch
+from ledger.transport.nats_batch import serve_batch_in_turn
 from ledger.transport.nats_link import connect_unless_stopped
 from ledger.transport.nats_rpc import BLOCK_NOT_FOUND, HEARTBEAT_S, error_reply, heartbeat, ok_reply, parse_query
 from ledger.transport.protocols import served_queries
@@ -256,20 +256,31 @@ class NatsPeerNode:
         """The handler's reply; a LedgerError as its code, anything else as PEER_ERROR."""
         try:
             return await handler(data)
-        except LedgerError as exc:
-            return error_reply(exc.code, exc.message)
         except Exception as exc:
-            log.error("peer_request_failed", peer=self.peer.name, subject=subject, error=repr(exc))
-            return error_reply("PEER_ERROR", f"{self.peer.name} could not answer: {exc!r}")
+            return self._failure_reply(exc, subject)
+
+    def _failure_reply(self, exc: Exception, subject: str) -> bytes:
+        if isinstance(exc, LedgerError):
+            return error_reply(exc.code, exc.message)
+        log.error("peer_request_failed", peer=self.peer.name, subject=subject, error=repr(exc))
+        return error_reply("PEER_ERROR", f"{self.peer.name} could not answer: {exc!r}")
 
     async def _endorse(self, data: bytes) -> bytes:
         return ok_reply(self.peer.endorse_now(data))
 
+    def _endorse_answer(self, data: bytes, subject: str) -> bytes:
+        """`_answer(_endorse)` without a coroutine: endorsing never waits."""
+        try:
+            return ok_reply(self.peer.endorse_now(data))
+        except Exception as exc:
+            return self._failure_reply(exc, subject)
+
     async def _endorse_batch(self, data: bytes) -> bytes:
-        """Proposals sent together (`ledger.transport.nats_batch`): one `_endorse` reply each."""
+        """Proposals sent together (`ledger.transport.nats_batch`): one `_endorse` reply each,
+        in order, in this turn of the loop (`serve_batch_in_turn`: no task per proposal)."""
         subject = self.subjects.peer(self.peer.name, "endorse_batch")
-        return await serve_batch(
-            data, lambda item: self._answer(self._endorse, item, subject), lambda: error_reply("BAD_REQUEST", "the batch cannot be decoded")
+        return serve_batch_in_turn(
+            data, lambda item: self._endorse_answer(item, subject), lambda: error_reply("BAD_REQUEST", "the batch cannot be decoded")
         )
 
     async def _query(self, data: bytes) -> bytes:

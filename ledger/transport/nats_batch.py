@@ -59,6 +59,18 @@ async def serve_batch(data: bytes, answer: Callable[[bytes], Awaitable[bytes]], 
     return encode_batch(replies)
 
 
+def serve_batch_in_turn(data: bytes, answer: Callable[[bytes], bytes], refuse: Callable[[], bytes]) -> bytes:
+    """`serve_batch` for an answer that never waits (a peer's endorsement): the items are
+    answered one after the other in this turn of the loop, as the tasks of `serve_batch`
+    would run them (none yields), without a task and a coroutine per item (5-7 µs of CPU
+    per item measured, 14-item batches)."""
+    try:
+        items = decode_batch(data)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return refuse()
+    return encode_batch([answer(item) for item in items])
+
+
 class Coalescer:
     """Sends the items given to `call` in the same loop turn as one request to `subject`.
 

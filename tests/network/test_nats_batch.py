@@ -15,7 +15,7 @@ from natskit import nats_cluster
 
 from ledger.core.codes import GatewayCode
 from ledger.transport import nats_batch
-from ledger.transport.nats_batch import BATCH_ITEMS_MAX, BatchRefused, Coalescer, decode_batch, serve_batch
+from ledger.transport.nats_batch import BATCH_ITEMS_MAX, BatchRefused, Coalescer, decode_batch, serve_batch, serve_batch_in_turn
 from ledger.transport.nats_client import NatsClient
 
 SUBJECT = "test.batch"
@@ -118,3 +118,23 @@ def test_serve_batch_refuses_what_is_not_a_batch() -> None:
 
     for data in (b"", b"\xc1", nats_batch.encode_batch([]) + b"junk", b"\x91\x01"):  # the last: [1], not bytes
         assert asyncio.run(serve_batch(data, answer, lambda: b"refused")) == b"refused"
+
+
+def test_serve_batch_in_turn_answers_as_serve_batch_does() -> None:
+    """The no-task variant (a peer's endorsements) gives the same reply bytes, in order, and
+    the same refusal of what is not a batch."""
+    seen: list[bytes] = []
+
+    def answer_now(item: bytes) -> bytes:
+        seen.append(item)
+        return item[::-1]
+
+    async def answer(item: bytes) -> bytes:
+        return item[::-1]
+
+    batch = nats_batch.encode_batch([b"one", b"two", b"three"])
+    assert serve_batch_in_turn(batch, answer_now, lambda: b"refused") == asyncio.run(serve_batch(batch, answer, lambda: b"refused"))
+    assert seen == [b"one", b"two", b"three"]
+    assert decode_batch(serve_batch_in_turn(batch, answer_now, lambda: b"refused")) == [b"eno", b"owt", b"eerht"]
+    for data in (b"", b"\xc1", nats_batch.encode_batch([]) + b"junk", b"\x91\x01"):
+        assert serve_batch_in_turn(data, answer_now, lambda: b"refused") == b"refused"

@@ -32,7 +32,8 @@ from ledger.node.network import Network
 from ledger.node.nodeconf import load_node_config
 from ledger.node.supervisor import STOP_TIMEOUT_S
 from ledger.peer.nats_peer import FETCH_WAIT_S, durable_name
-from ledger.transport.nats_rpc import parse_reply, query_request
+from ledger.transport.nats_batch import decode_batch, encode_batch
+from ledger.transport.nats_rpc import RemoteRefusal, parse_reply, query_request
 from ledger.transport.subjects import ChannelSubjects
 
 S = ChannelSubjects("gridchannel")
@@ -69,9 +70,13 @@ def submit_many(net: Network, topups: int = 8) -> None:
 
 
 async def request(client: Path, subject: str, data: bytes, timeout_s: float = REQUEST_S) -> Any:
+    return parse_reply(await raw_request(client, subject, data, timeout_s))
+
+
+async def raw_request(client: Path, subject: str, data: bytes, timeout_s: float = REQUEST_S) -> bytes:
     nc = await nats.connect(**options(client))
     try:
-        return parse_reply((await nc.request(subject, data, timeout=timeout_s)).data)
+        return (await nc.request(subject, data, timeout=timeout_s)).data
     finally:
         await nc.close()
 
@@ -144,6 +149,16 @@ def test_peers_commit_the_block_stream_agree_and_a_killed_peer_catches_up(tmp_pa
     assert payload.status == 200 and b"Token" in payload.result
     response = decode(asyncio.run(request(console, S.peer("peer1.Org2", "endorse"), encode(query))), ProposalResponse)
     assert response.endorsement.endorser and response.payload
+    # A batch of proposals: each item answered as its single request is, in order.
+    replies = decode_batch(asyncio.run(raw_request(console, S.peer("peer1.Org2", "endorse_batch"), encode_batch([encode(query), b"junk"]))))
+    assert len(replies) == 2
+    batched = decode(parse_reply(replies[0]), ProposalResponse)
+    assert batched.payload == response.payload and batched.endorsement.endorser == response.endorsement.endorser
+    with pytest.raises(RemoteRefusal) as alone:
+        asyncio.run(request(console, S.peer("peer1.Org2", "endorse"), b"junk"))
+    with pytest.raises(RemoteRefusal) as in_batch:
+        parse_reply(replies[1])
+    assert in_batch.value.code == alone.value.code == "PEER_ERROR"
     assert asyncio.run(request(console, S.peer("peer1.Org2", "query"), query_request("tx_location", "nope"))) is None
 
 
