@@ -47,7 +47,8 @@ class Committer:
         """Validate (step 3), append, apply (step 4): block first, state second."""
         number = block.header.number
         assert number == self.store.height, f"{self.name}: block {number} arrives at height {self.store.height}"
-        result = self.validator.validate(block, self.state)
+        with self.state.committer_reads() as committed:
+            result = self.validator.validate(block, committed)
         writes = result.writes()
         chained = commit_hash(self.previous_commit_hash(), number, [(tx_num, write) for tx_num, _, _, write in writes])
         flags = bytes(result.codes)

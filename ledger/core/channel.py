@@ -22,6 +22,7 @@ class Channel:
     msp: MembershipService = field(init=False)
     _endorsement: dict[str, Policy] = field(init=False, default_factory=dict)
     _approval: dict[str, Policy | None] = field(init=False, default_factory=dict)
+    _definitions: dict[str, ChaincodeDefinition] = field(init=False, default_factory=dict)
     _orderers: frozenset[tuple[str, str]] = field(init=False, default=frozenset())
 
     def __post_init__(self) -> None:
@@ -31,6 +32,7 @@ class Channel:
         )
         peer_orgs = self.config.peer_orgs
         for definition in self.config.chaincodes:
+            self._definitions.setdefault(definition.name, definition)  # the first of a name, as ChannelConfig.chaincode
             self._endorsement[definition.name] = parse_policy(definition.endorsement_policy, peer_orgs)
             approval = definition.approval_policy
             self._approval[definition.name] = parse_policy(approval, peer_orgs) if approval else None
@@ -41,7 +43,8 @@ class Channel:
         return self.config.channel
 
     def definition(self, chaincode: str) -> ChaincodeDefinition | None:
-        return self.config.chaincode(chaincode)
+        """Asked by every endorsement and every validated transaction: a dict lookup, not a scan."""
+        return self._definitions.get(chaincode)
 
     def endorsement_policy(self, chaincode: str) -> Policy:
         return self._endorsement[chaincode]

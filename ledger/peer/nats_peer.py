@@ -184,12 +184,20 @@ class NatsPeerNode:
         return await js.pull_subscribe(self.subjects.blocks, durable=name, stream=stream, config=config)
 
     async def _commit_loop(self) -> None:
-        """Commit the fetched blocks in order on the commit thread."""
+        """Commit the fetched blocks in order on the commit thread: every block already in
+        the inbox goes in one hand-off (a thread hand-off and its future cost ~60 µs of CPU,
+        once per block before)."""
         assert self._loop is not None
+        inbox = self._inbox
         while True:
-            message = await self._inbox.get()
-            block = decode(message.data, Block)
-            await self._loop.run_in_executor(self._commit_pool, self.peer.receive, block)
+            blocks = [decode((await inbox.get()).data, Block)]
+            while not inbox.empty():
+                blocks.append(decode(inbox.get_nowait().data, Block))
+            await self._loop.run_in_executor(self._commit_pool, self._receive_all, blocks)
+
+    def _receive_all(self, blocks: list[Block]) -> None:
+        for block in blocks:
+            self.peer.receive(block)
 
     def _blocks_from(self, number: int) -> Iterator[bytes]:
         """Blocks from `number` on, read by sequence (called on the commit thread)."""
@@ -255,7 +263,7 @@ class NatsPeerNode:
             return error_reply("PEER_ERROR", f"{self.peer.name} could not answer: {exc!r}")
 
     async def _endorse(self, data: bytes) -> bytes:
-        return ok_reply(self.peer.endorse(data).result())
+        return ok_reply(self.peer.endorse_now(data))
 
     async def _endorse_batch(self, data: bytes) -> bytes:
         """Proposals sent together (`ledger.transport.nats_batch`): one `_endorse` reply each."""

@@ -121,10 +121,15 @@ class Peer:
         """In this process endorsing is a call; the future is already resolved."""
         future: Future[bytes] = Future()
         try:
-            future.set_result(encode(self.endorser.endorse(decode(signed_proposal, SignedProposal))))
+            future.set_result(self.endorse_now(signed_proposal))
         except Exception as exc:
             future.set_exception(exc)
         return future
+
+    def endorse_now(self, signed_proposal: bytes) -> bytes:
+        """`endorse` for a caller that answers at once (the NATS node): the encoded response,
+        or the refusal raised (no future to make and resolve)."""
+        return encode(self.endorser.endorse(decode(signed_proposal, SignedProposal)))
 
     def evaluate(self, signed_proposal: bytes) -> bytes:
         return encode(self.endorser.evaluate(decode(signed_proposal, SignedProposal)))

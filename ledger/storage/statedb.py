@@ -17,7 +17,7 @@ import hashlib
 import sqlite3
 import threading
 from collections.abc import Generator, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from ledger.core.encoding import encode
 from ledger.core.messages import HistoryEntry, KVWrite, Version
 from ledger.core.statekeys import STATE_KEY_CHARS_MAX
-from ledger.storage.sqlite_reads import SqliteReaders
+from ledger.storage.sqlite_reads import RawSnapshot, SqliteReaders
 
 TX_ID_LENGTH_MAX = 128
 KEYS_PER_QUERY_MAX = 500  # IN (...) lists are chunked to stay under every driver's limits
@@ -289,19 +289,37 @@ class StateDB:
         with self._reader(statements=-(-len(tx_ids) // KEYS_PER_QUERY_MAX)) as r:
             return r.existing_tx_ids(tx_ids)
 
+    @contextmanager
+    def committer_reads(self) -> Iterator["StateDB | RawSnapshot"]:
+        """What the committer validates a block against: the committed state, as every read
+        of this StateDB gives it. On SQLite, one read transaction over the committer's own
+        connection for the whole block: each autocommit statement takes and drops the WAL
+        read lock by itself (~3.5 µs of a ~7 µs range or IN query), and a block asks one
+        query per range read plus two. The committer is the only writer and applies the block
+        only after this ends, so the rows read are the same."""
+        if self._writer is None:
+            yield self
+            return
+        with self._writer.reading() as snapshot:
+            yield snapshot
+
     def savepoint(self) -> tuple[int, bytes] | None:
         if self._fast:
             return self._fast.reader().savepoint()
         with self._reader() as r:
             return r.savepoint()
 
-    @contextmanager
-    def snapshot(self) -> Iterator[StateSnapshot]:
-        """A repeatable-read view: every read through it sees the same committed block."""
+    def snapshot(self, *, at_first_read: bool = False) -> AbstractContextManager[StateSnapshot]:
+        """A repeatable-read view: every read through it sees the same committed block, the
+        one committed when it opens (at_first_read: when its first read runs, which saves a
+        statement on SQLite for a caller that reads at once). On SQLite the raw readers'
+        own snapshot, not wrapped in a second generator (one per endorsement)."""
         if self._fast:
-            with self._fast.snapshot() as fast:
-                yield fast  # type: ignore[misc]  # same read methods
-            return
+            return self._fast.snapshot(at_first_read=at_first_read)  # type: ignore[return-value]  # same read methods
+        return self._engine_snapshot()
+
+    @contextmanager
+    def _engine_snapshot(self) -> Iterator[StateSnapshot]:
         conn = self._engine.connect()
         try:
             if conn.dialect.name == "postgresql":
@@ -437,6 +455,21 @@ class _SqliteWriter:
         _sqlite_pragmas(self._conn)
         self._conn.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_AUTOCHECKPOINT_PAGES}")  # only this connection commits
         self._lock = threading.Lock()  # one committer, but reset() may come from another thread
+        self._snapshot = RawSnapshot(self._conn)
+
+    @contextmanager
+    def reading(self) -> Iterator[RawSnapshot]:
+        """One read transaction over this connection, between two block transactions."""
+        with self._lock:
+            conn = self._conn
+            try:
+                conn.execute("BEGIN")
+                try:
+                    yield self._snapshot
+                finally:
+                    conn.execute("COMMIT")  # a read transaction: ends it, writes nothing
+            except sqlite3.Error as error:
+                raise sa.exc.DBAPIError.instance(None, None, error, sqlite3.Error) from error
 
     def apply(self, block_number: int, commit_hash: bytes, rows: _BlockRows) -> None:
         deletes, upserts, history, tx_rows = rows

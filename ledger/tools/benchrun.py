@@ -64,6 +64,7 @@ def run_benchmark(net: Network, transactions: int, rates: list[float], workers: 
             steps = workload.round(transactions)
             label = f"mixed@{int(rate)}tps" if rate > 0 else "mixed@max"
             task = progress.add_task(f"round {label}", total=len(steps))
+            driver.prepare(steps)
             sources = cpu_sources(net)
             before = cpu.sample(sources)
             measured = run_round(driver, steps, label=label, rate_tps=rate, workers=workers, progress=_advance(progress, task))

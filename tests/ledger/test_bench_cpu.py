@@ -14,7 +14,7 @@ import pytest
 
 from ledger.node.network import Network
 from ledger.tools import cpu
-from ledger.tools.bench import Driver, Step, run_round
+from ledger.tools.bench import BENCH_CLIENT, Driver, Step, run_round
 from ledger.tools.benchrun import cpu_sources
 
 BURN_S = 0.3
@@ -72,3 +72,26 @@ def test_every_role_of_a_network_with_peer_processes_is_measured(proc_net: Netwo
     assert set(per_role) == {cpu.GATEWAY_ROLE, *sources}
     assert all(per_role[p.name] > 0 for p in net.peers)  # each validated and committed every block
     assert per_role[cpu.GATEWAY_ROLE] > 0 and per_role["orderer"] >= 0
+
+
+def test_users_are_enrolled_before_the_round_not_inside_it(network_dir: Path) -> None:
+    """`Driver.prepare` issues every named user's certificate before the clock starts, so a
+    round measures transactions, not the CA's enrollments."""
+    net = Network.open(network_dir)
+    try:
+        loaded: list[str] = []
+
+        def load(name: str) -> object:
+            loaded.append(name)
+            return net.client_identity("Org1", name)
+
+        driver = Driver(net.gateway, load, net.service_identity(net.approver_org))  # type: ignore[arg-type]
+        steps = [Step("userRegister", (f"Prep {i}", f"P{i}"), (f"prep{i}",)) for i in range(6)]
+        driver.prepare(steps)
+        assert sorted(loaded) == sorted([BENCH_CLIENT, *(f"prep{i}" for i in range(6))])
+        loaded.clear()
+        report = run_round(driver, steps, label="prepared", rate_tps=0)
+        assert report.succ == len(steps)
+        assert loaded == []  # nobody enrolled while the round ran
+    finally:
+        net.close()
