@@ -108,20 +108,30 @@ def test_own_signatures_are_recorded_only_under_the_key_that_really_made_them(co
     assert not verify_signature(KEYS[2][32:], b"mine", signature) and counted.calls == 2
 
 
-def test_the_cache_is_a_bounded_lru_by_entries_and_by_bytes() -> None:
-    cache = sigcache.VerifiedSignatures(entries_max=3, bytes_max=100)
-    for n in range(3):
-        cache.record(bytes([n]) * 32, b"m%d" % n, bytes([n]) * 64)
-    assert cache.holds(bytes([0]) * 32, b"m0", bytes([0]) * 64)  # 0 is now the most recent
-    cache.record(bytes([3]) * 32, b"m3", bytes([3]) * 64)
+def test_the_cache_keeps_two_bounded_generations_by_entries_and_by_bytes() -> None:
+    def triple(n: int, size: int = 2) -> tuple[bytes, bytes, bytes]:
+        return bytes([n]) * 32, (b"m%d" % n).ljust(size, b"."), bytes([n]) * 64
+
+    cache = sigcache.VerifiedSignatures(generation_entries=2, generation_bytes=100)
+    for n in range(4):  # generations {0, 1} then {2, 3}
+        cache.record(*triple(n))
+    assert len(cache) == 4 and all(cache.holds(*triple(n)) for n in range(4))
+    cache.record(*triple(4))  # {2, 3} becomes the previous generation; {0, 1} is dropped
     assert len(cache) == 3
-    assert not cache.holds(bytes([1]) * 32, b"m1", bytes([1]) * 64)  # least recently used: gone
-    assert cache.holds(bytes([0]) * 32, b"m0", bytes([0]) * 64)
-    cache.record(bytes([9]) * 32, b"x" * 99, bytes([9]) * 64)  # the byte budget evicts the rest
-    assert len(cache) == 1 and cache.holds(bytes([9]) * 32, b"x" * 99, bytes([9]) * 64)
-    cache.record(bytes([8]) * 32, b"y" * (sigcache.MESSAGE_BYTES_MAX + 1), bytes([8]) * 64)
-    assert not cache.holds(bytes([8]) * 32, b"y" * (sigcache.MESSAGE_BYTES_MAX + 1), bytes([8]) * 64)
-    assert identity_module.VERIFIED.entries_max == sigcache.ENTRIES_MAX
+    assert not cache.holds(*triple(0)) and not cache.holds(*triple(1))
+    assert all(cache.holds(*triple(n)) for n in (2, 3, 4))
+    public_key, _, signature = triple(2)
+    assert not cache.holds(public_key, b"m3", signature)  # another message under a kept (key, signature)
+    cache.record(*triple(9, 99))  # the current generation's byte budget rotates it: {4} and {9}
+    assert len(cache) == 2 and cache.holds(*triple(9, 99)) and cache.holds(*triple(4))
+    cache.record(*triple(8, 60))  # 99 + 60 bytes exceed one generation's budget: {9} and {8}
+    assert not cache.holds(*triple(4)) and cache.holds(*triple(9, 99)) and cache.holds(*triple(8, 60))
+    too_long = triple(7, sigcache.MESSAGE_BYTES_MAX + 1)
+    cache.record(*too_long)
+    assert not cache.holds(*too_long)
+    cache.clear()
+    assert len(cache) == 0 and not cache.holds(*triple(9, 99))
+    assert identity_module.VERIFIED.generation_entries == sigcache.GENERATION_ENTRIES
 
 
 def test_a_peer_verifies_only_what_its_own_endorser_did_not(network_dir: Path, counted: Counted) -> None:
