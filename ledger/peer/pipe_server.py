@@ -36,7 +36,7 @@ class PipeServer:
         self.reader = reader
         self.writer = writer
         self._calls = ThreadPoolExecutor(CALL_THREADS, thread_name_prefix="peer-call")
-        self._methods: dict[str, Callable[..., Any]] = {"endorse": lambda signed: peer.endorse(signed).result(), **served_queries(peer)}
+        self._methods: dict[str, Callable[..., Any]] = {"endorse": peer.endorse_now, **served_queries(peer)}
 
     def _on_commit(self, event: CommitEvent) -> None:
         try:
