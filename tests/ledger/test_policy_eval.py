@@ -80,3 +80,16 @@ def test_parse_errors_say_what_is_wrong(text: str, fragment: str) -> None:
 def test_majority_without_peer_orgs_is_a_parse_error() -> None:
     with pytest.raises(PolicyError, match="at least one peer organization"):
         parse_policy("MAJORITY", ())
+
+
+def test_two_certificates_of_one_identity_count_once_the_last_one_given() -> None:
+    """Signers are distinct by identity id (org/name): a renewed certificate of the same name
+    with another role is the same signer, and the last certificate given is the one judged."""
+    ca = _CAS["Org1"]
+    as_peer, as_admin = ca.issue("node7", "peer").identity, ca.issue("node7", "admin").identity
+    assert as_peer.id == as_admin.id
+    needs_two = parse_policy("AND('Org1.peer', 'Org1.admin')")
+    assert not needs_two.satisfied_by([as_peer, as_admin])
+    admin_only = parse_policy("OR('Org1.admin')")
+    assert admin_only.satisfied_by([as_peer, as_admin])
+    assert not admin_only.satisfied_by([as_admin, as_peer])
