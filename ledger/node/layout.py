@@ -44,6 +44,7 @@ ORG_PUBLIC_FILE = "org.json"
 CA_FILE = "ca.json"
 IDENTITY_FILE = "identity.json"
 LOCK_FILE = "network.lock"
+SUPERVISOR_LOCK_FILE = "supervisor.lock"
 ROUTE_SECRET_FILE = "nats-routes.secret"
 
 
@@ -180,7 +181,7 @@ class NetworkLayout:
     @property
     def supervisor_lock_file(self) -> Path:
         """Networked: flock held by the one supervisor (`up --networked`) of this directory."""
-        return self.run_dir / "supervisor.lock"
+        return self.run_dir / SUPERVISOR_LOCK_FILE
 
     def pid_file(self, node_id: str) -> Path:
         return self.run_dir / f"{node_id}.pid"

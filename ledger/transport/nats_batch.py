@@ -111,17 +111,19 @@ class Coalescer:
                 raise BatchRefused(f"{len(replies)} replies to {len(batch)} items")
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             _fail(batch, BatchRefused(str(exc)))
-        except BaseException as exc:
+        except asyncio.CancelledError:  # the loop is closing: the callers are cancelled too
+            for _, future in batch:
+                future.cancel()
+            raise
+        except Exception as exc:
             _fail(batch, exc)
-            if not isinstance(exc, Exception):
-                raise
         else:
             for (_, future), reply in zip(batch, replies):
                 if not future.done():
                     future.set_result(reply)
 
 
-def _fail(batch: list[tuple[bytes, asyncio.Future[bytes]]], exc: BaseException) -> None:
+def _fail(batch: list[tuple[bytes, asyncio.Future[bytes]]], exc: Exception) -> None:
     for _, future in batch:
         if not future.done():
             future.set_exception(exc)
