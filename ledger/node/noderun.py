@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ledger.core.errors import ConfigError
 from ledger.node.layout import NodeLayout
+from ledger.node.natsrefresh import refresh_server_config
 from ledger.node.nodeconf import NodeConfig, load_node_config
 from ledger.node.nodelock import hold_node_lock
 from ledger.transport.nats_cluster import server_binary
@@ -86,6 +87,10 @@ def exec_nats_server(home: Path, config: NodeConfig) -> None:
     server_config = home / config.server_config_file
     if not server_config.exists():
         raise ConfigError(f"{server_config} is missing")
+    try:
+        refresh_server_config(server_config, config.channel)  # an upgraded build's new subjects
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"{server_config}: cannot bring its permissions up to date: {error}") from error
     binary = server_binary()
     os.chdir(home)
     write_pid(home)
