@@ -114,7 +114,13 @@ def emit(document: dict[str, Any], exit_code: int = 0) -> None:
 
 
 def fail(code: str, message: str, **extra: Any) -> None:
-    emit({"code": code, "message": message, **extra}, 1)
+    emit({"code": code, "message": message, **extra}, EXIT_REFUSED)
+
+
+def fail_usage(code: str, message: str) -> None:
+    """An option's value is malformed (a date, a period, a level): the command line is wrong,
+    exit 2 like the parser's own refusals, before anything is opened."""
+    emit({"code": code, "message": message}, EXIT_USAGE)
 
 
 def open_network(data: Path, *, peer_processes: bool = False) -> "Network":

@@ -91,7 +91,26 @@ def test_regulator_levels_from_the_cli(data: Path) -> None:
     code, refused = cli("query", "--data", d, "--chaincode", "metering", "--as", "Regulator/beijing", "queryBill", "ORG1-M0001", "2026-02")
     assert code == 1 and refused["code"] == "NOT_IN_SCOPE"
     code, bad = cli("meters", "regulator", "x", "--level", "county", "--region", "CN", "--data", d)
-    assert code == 1 and bad["code"] == "BAD_LEVEL"
+    assert code == 2 and bad["code"] == "BAD_LEVEL"  # a malformed option value: the command line is wrong
+
+
+def test_a_malformed_option_value_is_a_command_line_error(data: Path) -> None:
+    """Exit 2 with its code, like the parser's own refusals (`bench --rates abc`), and
+    nothing written: a date, a period, a level, a region or a name that cannot be one."""
+    d = str(data)
+    height = cli("status", "--data", d)[1]
+    tried = {
+        "BAD_DATE": ("meters", "simulate", "--data", d, "--start", "2026-13-01", "--json"),
+        "BAD_PERIOD": ("settle", "--data", d, "--period", "2026-2", "--json"),
+        "BAD_LEVEL": ("meters", "regulator", "x", "--level", "county", "--region", "CN", "--data", d),
+        "BAD_REGION": ("meters", "regulator", "x", "--level", "city", "--region", "cn_32", "--data", d),
+        "BAD_ARGUMENT": ("meters", "regulator", "../x", "--level", "city", "--region", "CN-32-01", "--data", d),
+    }
+    for want, args in tried.items():
+        code, refused = cli(*args)
+        assert (code, refused["code"]) == (2, want), (args, refused)
+    assert cli("status", "--data", d)[1] == height, "a refused command line changed the ledger"
+    print("malformed option values refused with exit 2:", len(tried))
 
 
 def test_regulator_sets_a_tariff_and_peers_agree(data: Path) -> None:

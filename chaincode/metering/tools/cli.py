@@ -53,12 +53,12 @@ def simulate_command(
 ) -> None:
     """Register meters (if needed) and submit realistic signed daily batches through the gateway."""
     from ledger.core.errors import LedgerError
-    from ledger.tools.cli import emit, fail, open_network
+    from ledger.tools.cli import emit, fail, fail_usage, open_network
 
     try:
         first = dt.date.fromisoformat(start)
     except ValueError:
-        fail("BAD_DATE", f"--start must be a date YYYY-MM-DD, got {start!r}")
+        fail_usage("BAD_DATE", f"--start must be a date YYYY-MM-DD, got {start!r}")
     net = open_network(data)
     try:
         with _progress(meters * days, "batches", as_json) as advance:
@@ -84,14 +84,14 @@ def regulator_command(
     """Enroll a regulator identity with level and region attributes (what scopes its reads)."""
     from chaincode.metering.access import LEVELS
     from chaincode.metering.errors import REGION_PATTERN
-    from ledger.tools.cli import emit, fail, open_network
+    from ledger.tools.cli import emit, fail, fail_usage, open_network
 
     if level not in LEVELS:
-        fail("BAD_LEVEL", f"--level is one of {', '.join(LEVELS)}")
+        fail_usage("BAD_LEVEL", f"--level is one of {', '.join(LEVELS)}")
     if not re.fullmatch(REGION_PATTERN, region):
-        fail("BAD_REGION", f"--region must be a code path like CN-32-01, got {region!r}")
+        fail_usage("BAD_REGION", f"--region must be a code path like CN-32-01, got {region!r}")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", name):
-        fail("BAD_ARGUMENT", f"name {name!r} must be 1-64 letters, digits, _ or -")
+        fail_usage("BAD_ARGUMENT", f"name {name!r} must be 1-64 letters, digits, _ or -")
     net = open_network(data)
     try:
         org = net.approver_org
@@ -212,10 +212,10 @@ def settle(
 ) -> None:
     """Settle every meter of every organization for PERIOD (each bill is written once)."""
     from ledger.core.errors import LedgerError
-    from ledger.tools.cli import emit, fail, open_network
+    from ledger.tools.cli import emit, fail, fail_usage, open_network
 
     if not PERIOD.fullmatch(period):
-        fail("BAD_PERIOD", f"--period must be YYYY-MM, got {period!r}")
+        fail_usage("BAD_PERIOD", f"--period must be YYYY-MM, got {period!r}")
     net = open_network(data)
     bills: list[dict[str, object]] = []
     refused: list[dict[str, object]] = []
