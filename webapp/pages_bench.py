@@ -12,6 +12,7 @@ from litestar.response import Template
 
 from ledger.node.layout import NetworkLayout
 from ledger.tools.benchrun import REPORT_COLUMNS, report_rows
+from ledger.tools.machine import describe
 from webapp.charts import bars
 from webapp.deps import requires_login
 from webapp.pages import page
@@ -44,6 +45,7 @@ def bench_page(request: Request[Any, Any, Any], services: Services) -> Template:
         context.update(
             columns=REPORT_COLUMNS,
             rows=report_rows(report),
+            machine=describe(report.get("machine")),
             chart_throughput=bars("Committed transactions per second by round", labels, [float(r.get("throughput_tps", 0)) for r in rounds], "chart-throughput", " tx/s", "throughput"),
             chart_latency=bars("p99 latency (ms) by round", labels, [float((r.get("latency_ms") or {}).get("p99", 0)) for r in rounds], "chart-latency", " ms", "p99"),
         )

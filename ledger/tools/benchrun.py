@@ -22,6 +22,7 @@ from ledger.node.noderun import read_pid
 from ledger.node.supervisor import networked_homes
 from ledger.tools import cpu
 from ledger.tools.bench import Driver, RoundReport, load_workload, run_round
+from ledger.tools.machine import describe, machine_facts
 
 NODE_ROLES = ("nats", "orderer", "peer")  # node kinds whose processes a networked bench reads
 SETTLE_TIMEOUT_S = 60.0
@@ -48,6 +49,7 @@ def run_benchmark(net: Network, transactions: int, rates: list[float], workers: 
     spec = next(cc for cc in net.spec.chaincodes if cc.name == net.chaincode_name)
     if not spec.workload:
         raise SystemExit(f"chaincode {spec.name} names no benchmark workload in the network file")
+    machine = machine_facts()  # before setup: the machine as the run found it
     run_id = os.urandom(3).hex()
     workload = load_workload(spec.workload, run_id=run_id)
     org = net.console_org
@@ -79,8 +81,9 @@ def run_benchmark(net: Network, transactions: int, rates: list[float], workers: 
             "max_message_count": net.config.batch.max_message_count, "batch_timeout_ms": net.config.batch.batch_timeout_ms}},
         "in_sync": in_sync,
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine,
     }
-    console.print(_table(rounds))
+    console.print(_table(rounds, machine))
     if report_dir is not None:
         write_report(report_dir, report, rounds)
         write_report(NetworkLayout(net.data_dir).bench_dir, report, rounds)  # the latest of this network, for the console
@@ -120,8 +123,8 @@ def _advance(progress: Progress, task: TaskID) -> Callable[[int], None]:
     return lambda n: progress.advance(task, n)
 
 
-def _table(rounds: list[RoundReport]) -> Table:
-    table = Table(title="GridLedger benchmark (committed transactions)")
+def _table(rounds: list[RoundReport], machine: dict[str, Any] | None = None) -> Table:
+    table = Table(title="GridLedger benchmark (committed transactions)", caption=describe(machine) or None)
     columns = ("round", "succ", "fail", "send tps", "throughput tps", "min ms", "avg ms", "p50 ms", "p99 ms", "max ms", "cpu ms/tx", "failures")
     for column in columns:
         table.add_column(column)
@@ -199,7 +202,7 @@ def report_html(report: dict[str, Any], charts: list[str]) -> str:
         "th,td{border-bottom:1px solid #d9e0e8;padding:.3rem .6rem;text-align:right}th:first-child,td:first-child{text-align:left}"
         "svg{max-width:100%;height:auto;display:block;margin:1rem 0}</style></head><body>"
         f"<h1>GridLedger benchmark (committed transactions)</h1><p>{esc(str(report.get('when', '')))} · in sync: "
-        f"{esc(str(report.get('in_sync', '')))}</p><p>{facts}</p>"
+        f"{esc(str(report.get('in_sync', '')))}</p><p>{facts}</p><p id=\"machine\">{esc(describe(report.get('machine')))}</p>"
         f"<table id=\"rounds\"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
         + "".join(charts)
         + "</body></html>\n"

@@ -139,6 +139,7 @@ def test_bench_workload_metering(data: Path, tmp_path: Path) -> None:
     assert (paced_ingest["label"], paced_ingest["succ"]) == ("ingest meter-days@4/s", 28) and paced_ingest["duration_s"] >= 27 / 4
     assert paced_ingest["send_rate_tps"] <= 4 and (paced_settle["label"], paced_settle["succ"]) == ("settle bills@4/s", 1)
     assert (tmp_path / "report" / "report.html").exists()
+    assert report["machine"]["ed25519_verify_us"] > 0 and "Ed25519 verify" in (tmp_path / "report" / "report.html").read_text()
     code, unknown = cli("bench", "--data", str(data), "--workload", "nope", "--tx", "1", "--one-process", "--json")
     assert code == 1 and unknown["code"] == "UNKNOWN_CHAINCODE"
 

@@ -15,8 +15,8 @@ from ledger.node.nodeconf import load_node_config
 
 TX = 12
 BENCH_TIMEOUT_S = 420.0  # setup (200 users, 100 assets) and the round on a loaded 2-core machine
-REPORT_KEYS = {"label", "sent", "succ", "fail", "failures", "send_rate_tps", "throughput_tps", "latency_ms", "duration_s", "cpu_ms_per_tx", "rounds", "network", "in_sync", "when"}
-ROUND_KEYS = REPORT_KEYS - {"rounds", "network", "in_sync", "when"}
+REPORT_KEYS = {"label", "sent", "succ", "fail", "failures", "send_rate_tps", "throughput_tps", "latency_ms", "duration_s", "cpu_ms_per_tx", "rounds", "network", "in_sync", "when", "machine"}
+ROUND_KEYS = REPORT_KEYS - {"rounds", "network", "in_sync", "when", "machine"}
 
 
 def test_bench_networked_runs_a_tiny_round_and_reports_valid_transactions(tmp_path: Path) -> None:
@@ -31,6 +31,8 @@ def test_bench_networked_runs_a_tiny_round_and_reports_valid_transactions(tmp_pa
     assert report["network"]["peer_processes"] is True  # each peer node is its own process (said false)
     assert set(report["latency_ms"]) == {"min", "avg", "p50", "p99", "max"}, report["latency_ms"]
     assert report["throughput_tps"] > 0
+    machine = report["machine"]  # what the figures were measured on
+    assert machine["cores"] >= 1 and machine["cpu"] and 0 < machine["ed25519_verify_us"] < 10_000 and 0 < machine["ed25519_sign_us"] < 10_000
     per_role = report["cpu_ms_per_tx"]
     nodes = {home.name for home in node_dirs(data) if load_node_config(home).kind in ("nats", "orderer", "peer")}
     assert len(nodes) == 10 and set(per_role) == {"gateway", *nodes}, per_role

@@ -78,5 +78,8 @@ def test_a_real_bench_run_is_shown_on_the_page(api, client, network, network_dir
         assert row[1] == "12" and row[2] == str(report["succ"]) and row[5] == f"{report['throughput_tps']:.0f}"
         assert "<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" in table  # the run's own figures, as the CLI prints them
         assert 'id="chart-throughput"' in shown.text and shown.text.count('data-series="throughput"') == 1
+        machine = report["machine"]  # the machine the run measured, on the page and in report.html
+        assert f"Ed25519 verify {machine['ed25519_verify_us']} µs" in shown.text and 'id="bench-machine"' in shown.text
+        assert f"Ed25519 verify {machine['ed25519_verify_us']} µs" in (tmp_path / "report" / "report.html").read_text()
     finally:
         shutil.rmtree(bench_dir, ignore_errors=True)

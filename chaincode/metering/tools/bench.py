@@ -98,7 +98,9 @@ def run(net: "Network", transactions: int, workers: int, *, quiet: bool, report_
     from rich.console import Console
 
     from ledger.tools.benchrun import _table, write_report
+    from ledger.tools.machine import machine_facts
 
+    machine = machine_facts()  # before the rounds: the machine as the run found it
     console = Console(stderr=True, quiet=quiet)
     meters = min(METERS_MAX, max(1, -(-transactions // DAYS)))
     client = MeteringClient(net)
@@ -113,8 +115,9 @@ def run(net: "Network", transactions: int, workers: int, *, quiet: bool, report_
         "network": {"peers": len(net.peers), "peer_processes": net.peer_processes, "senders": workers},
         "in_sync": len({(p.height, p.commit_hash) for p in net.status()}) == 1,
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine,
     }
-    console.print(_table(rounds))
+    console.print(_table(rounds, machine))
     if report_dir is not None:
         write_report(report_dir, report, rounds)
     return report
