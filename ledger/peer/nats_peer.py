@@ -48,6 +48,11 @@ FETCH_MAX = 64  # blocks asked of the consumer at once
 FETCH_WAIT_S = 1.0  # a fetch that finds nothing returns after this (then asks again)
 INBOX_MAX = 128  # blocks fetched but not yet committed (backpressure on the consumer)
 GET_TIMEOUT_S = 10.0  # reading one block by sequence (catch-up)
+# One catch-up read's JetStream answer. Right after a cluster starts its JetStream API may
+# not answer for seconds (its leaders are being elected): at nats-py's default of 5 s a peer
+# started with the cluster waited that long before it endorsed. A read that times out only
+# ends the catch-up early; the blocks consumer delivers the rest.
+CATCH_UP_READ_TIMEOUT_S = 1.0
 CURSOR_REPLICAS = 1  # the blocks consumer's own state (see `_consumer`), not the stream's
 CONSUMER_RETRY_S = 0.5  # after the consumer failed (a server died, the stream is not made yet)
 DRAIN_TIMEOUT_S = 5.0  # a stop drains the connection this long at most (nats-py's default, 30 s,
@@ -72,6 +77,7 @@ class NatsPeerNode:
         self.stop = asyncio.Event()
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
+        self._js_catch_up: JetStreamContext | None = None  # the same, with CATCH_UP_READ_TIMEOUT_S
         self._loop: asyncio.AbstractEventLoop | None = None
         self._commit_pool = ThreadPoolExecutor(1, thread_name_prefix="commit")
         self._inbox: asyncio.Queue[Msg] = asyncio.Queue(INBOX_MAX)
@@ -91,6 +97,7 @@ class NatsPeerNode:
             return
         self._nc = nc
         self._js = nc.jetstream()
+        self._js_catch_up = nc.jetstream(timeout=CATCH_UP_READ_TIMEOUT_S)
         try:
             self.peer.add_commit_listener(self._on_commit)
             # Recovery and the replay of missed blocks run off the loop, which serves their reads.
@@ -104,6 +111,9 @@ class NatsPeerNode:
             done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
             for task in [stopped, *tasks]:
                 task.cancel()
+            # Settled before the connection drains: a blocks consumer being remade when the
+            # stop came left a pull subscription nobody read, and the drain waited it out.
+            await asyncio.gather(*tasks, return_exceptions=True)
             for task in done:
                 if task is not stopped and not task.cancelled() and task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
@@ -124,10 +134,7 @@ class NatsPeerNode:
         # leaves status messages in its queue that nobody takes, so draining it waited out the
         # whole drain timeout (30 s: the supervisor SIGKILLed the peer). Its unacknowledged
         # blocks are no loss: the consumer is made anew from the peer's height on every start.
-        subscription, self._blocks_sub = self._blocks_sub, None
-        if subscription is not None:
-            with contextlib.suppress(Exception):
-                await subscription.unsubscribe()
+        await self._drop_blocks_subscription()
         try:
             await nc.drain()
         except Exception as exc:  # a connection already gone has nothing to drain
@@ -158,7 +165,16 @@ class NatsPeerNode:
             except Exception as exc:  # server failover, stream not there yet, consumer lost
                 self._consumer_error = repr(exc)
                 log.info("blocks_consumer_retry", peer=self.peer.name, error=repr(exc), next_block=self._next_number)
+                await self._drop_blocks_subscription()  # the next one is made from the peer's height
                 await asyncio.sleep(CONSUMER_RETRY_S)
+
+    async def _drop_blocks_subscription(self) -> None:
+        """Unsubscribe the failed consumer's pull subscription (left, it would hold its
+        undelivered status messages until a drain timed out on them)."""
+        subscription, self._blocks_sub = self._blocks_sub, None
+        if subscription is not None:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
 
     async def _consumer(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:
         """The peer's durable consumer, made anew from the next block it needs.
@@ -211,11 +227,14 @@ class NatsPeerNode:
             sequence += 1
 
     async def _block_at(self, sequence: int) -> bytes | None:
-        assert self._js is not None
+        assert self._js_catch_up is not None
         try:
-            message = await self._js.get_msg(self.subjects.blocks_stream, sequence)
+            message = await self._js_catch_up.get_msg(self.subjects.blocks_stream, sequence)
         except nats.js.errors.NotFoundError:
             return None  # past the end, or the stream is not made yet
+        except nats.errors.TimeoutError:  # no answer yet (a cluster electing its leaders)
+            log.info("catch_up_read_unanswered", peer=self.peer.name, sequence=sequence, timeout_s=CATCH_UP_READ_TIMEOUT_S)
+            return None  # the blocks consumer delivers the rest
         except Exception as exc:  # catching up resumes with the next delivered block
             log.warning("block_read_failed", peer=self.peer.name, sequence=sequence, error=repr(exc))
             return None

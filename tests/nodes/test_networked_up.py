@@ -5,6 +5,7 @@ blocks stream and every peer's own chain, and the console answers its health che
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import subprocess
@@ -19,6 +20,27 @@ from ledger.node.noderun import RUNNABLE_KINDS
 
 UP_STOP_S = 90.0
 UP_READY_S = 120.0
+PEER_COLD_START_S = 3.0  # health endpoint up -> endorsing, for a peer started with its cluster (was up to 5 s)
+
+
+def log_events(home: Path) -> dict[str, list[dict[str, object]]]:
+    """A node's node.log, its JSON lines grouped by event."""
+    events: dict[str, list[dict[str, object]]] = {}
+    for line in (home / "node.log").read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict):
+            events.setdefault(str(entry.get("event")), []).append(entry)
+    return events
+
+
+def seconds_between(first: dict[str, object], then: dict[str, object]) -> float:
+    def at(entry: dict[str, object]) -> datetime.datetime:
+        return datetime.datetime.fromisoformat(str(entry["timestamp"]).replace("Z", "+00:00"))
+
+    return (at(then) - at(first)).total_seconds()
 
 
 def console_health(port: int) -> dict[str, object] | None:
@@ -45,6 +67,10 @@ def test_up_networked_runs_the_consortium_and_the_cli_works_through_nats(tmp_pat
             return alive and bool(out["in_sync"])
 
         wait_for(ready, UP_READY_S, what="every node alive and the peers in sync")
+        # each peer, started with a cluster still electing its JetStream leaders, endorses soon
+        peer_homes = sorted(data.glob("orgs/*/nodes/peer*"))
+        starts = {home.name: seconds_between(log_events(home)["health_serving"][0], log_events(home)["peer_started"][0]) for home in peer_homes}
+        assert len(starts) == 4 and all(s < PEER_COLD_START_S for s in starts.values()), starts
         code, out = cli_json("invoke", "--data", str(data), "--as", "Org1/carol", "userRegister", "Carol", "C")
         assert code == 0 and out["code"] == "VALID", out
         first = out["block"]
@@ -80,3 +106,6 @@ def test_up_networked_runs_the_consortium_and_the_cli_works_through_nats(tmp_pat
                 up.kill()
                 up.wait()
         kill_leftovers(data)
+    # every peer drained its connection on the way out (none waited out the drain timeout)
+    for home in sorted(data.glob("orgs/*/nodes/peer*")):
+        assert "nats_drain_failed" not in log_events(home) and "DrainTimeoutError" not in (home / "node.log").read_text(errors="replace"), home.name
