@@ -7,24 +7,24 @@ a permissions violation, and its gateways timing out, until an operator re-ran i
 NATS node refreshes its own config at start: each user whose permissions this build
 generated is recognised (its kind and node token read back from them) and given the
 current ones; anything else in the file, and any user it does not recognise, is left as
-it is. The file holds the route password: it is rewritten atomically, owner-only.
+it is. The file is rewritten as init writes it (`nats_cluster.write_server_config`:
+atomically, owner-only, since it holds the route password).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import structlog
 
 from ledger.node.natsconf import permissions
+from ledger.transport.nats_cluster import write_server_config
 from ledger.transport.subjects import ChannelSubjects
 
 log = structlog.get_logger("natsrefresh")
 
-CONFIG_MODE = 0o600  # the server config holds the cluster's route password
 CLIENT_KIND = "client"  # consoles and CLI clients share one set of permissions
 
 
@@ -90,13 +90,6 @@ def refresh_server_config(path: Path, channel: str) -> int:
         log.warning("nats_users_not_recognised", path=str(path), nkeys=unknown)
     if not changed:
         return 0
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, CONFIG_MODE)
-    with os.fdopen(fd, "w") as out:
-        out.write(json.dumps(new, indent=2, sort_keys=True))
-        out.flush()
-        os.fsync(out.fileno())
-    os.chmod(tmp, CONFIG_MODE)
-    tmp.replace(path)
+    write_server_config(path, new)
     log.info("nats_permissions_refreshed", path=str(path), users=changed)
     return changed

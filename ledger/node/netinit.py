@@ -134,8 +134,7 @@ def configure_nodes(
             ),
         )
         config = server_config(address, addresses, users, subjects, route_password=route_password, payload_max=payload, tls=tls)
-        write_server_config(home.nats_server_config, config)
-        home.nats_server_config.chmod(0o600)  # holds the route password
+        write_server_config(home.nats_server_config, config)  # owner-only: it holds the route password
     for node in placement.nodes:
         if not ours(node.org):
             continue

@@ -1,8 +1,9 @@
 """The machine a benchmark ran on, measured when it ran.
 
-Machines of one kind differ: the same build committed 401-656 VALID tx/s at 700 tx/s on
-three 2-core machines (README, Performance), and what tells them apart is the cost of the
-work every transaction repeats, an Ed25519 check and signature. So each bench report says
+Machines of one kind differ: the same build's embedded network committed 401-455 VALID tx/s
+at 700 tx/s on one 2-core machine and 642-656 on another (README, Performance), and what
+tells them apart is the cost of the work every transaction repeats, an Ed25519 check and
+signature. So each bench report says
 what these cost on its machine, how busy the machine was before the run, and what it is:
 figures from two reports compare only when these agree.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import os
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +38,7 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def _fastest_us(operation: Any) -> float:
+def _fastest_us(operation: Callable[[], object]) -> float:
     best = float("inf")
     for _ in range(CALIBRATION_ROUNDS):
         started = time.perf_counter()

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.core.errors import ConfigError, NodeFailed
+from ledger.core.identity import write_private_file
 
 CLUSTER_NAME = "gridledger"
 MAX_PAYLOAD_BYTES = 16 * 1024 * 1024  # a block holds envelopes up to the channel's absolute maximum (10 MiB)
@@ -90,8 +91,9 @@ def server_config(
 
 
 def write_server_config(path: Path, config: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(config, indent=2, sort_keys=True))
+    """The server's JSON config, atomically and readable by its owner only (it holds the
+    cluster's route password), so a server never starts from half a file."""
+    write_private_file(path, json.dumps(config, indent=2, sort_keys=True))
 
 
 def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

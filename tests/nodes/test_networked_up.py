@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 from nodekit import CLI, cli_json, free_base_port, init_networked, wait_for
-from test_supervision import kill_leftovers
+from test_supervision import kill_leftovers, supervisor_log
 
 from ledger.node.noderun import RUNNABLE_KINDS
 
@@ -26,13 +26,8 @@ PEER_COLD_START_S = 3.0  # health endpoint up -> endorsing, for a peer started w
 def log_events(home: Path) -> dict[str, list[dict[str, object]]]:
     """A node's node.log, its JSON lines grouped by event."""
     events: dict[str, list[dict[str, object]]] = {}
-    for line in (home / "node.log").read_text(errors="replace").splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(entry, dict):
-            events.setdefault(str(entry.get("event")), []).append(entry)
+    for entry in supervisor_log(home / "node.log"):
+        events.setdefault(str(entry.get("event")), []).append(entry)
     return events
 
 
