@@ -31,7 +31,7 @@ from ledger.core.errors import ConfigError
 from ledger.core.identity import CertificateAuthority, SigningIdentity, now_ms, write_private_file
 from ledger.core.messages import Block
 from ledger.node import netinit, wallet
-from ledger.node.layout import NetworkLayout
+from ledger.node.layout import GENESIS_FILE, NetworkLayout
 from ledger.node.orgs import CONSOLE_NODE_NAME as CONSOLE_NODE_NAME
 from ledger.node.orgs import OrgPlan, OrgPublic, create_org_dir, load_org_public
 
@@ -159,8 +159,21 @@ def load_genesis(layout: NetworkLayout) -> Block:
     """The genesis block file, decoded strictly (any damaged byte is refused or changes its hash)."""
     path = layout.genesis_file
     if not path.exists():
-        raise ConfigError(f"{layout.root} holds no network: run `gridledger init --data {layout.root}` first", code="NO_NETWORK")
+        raise no_genesis_error(layout)
     return read_genesis(path)
+
+
+def no_genesis_error(layout: NetworkLayout) -> ConfigError:
+    """What a directory without genesis.block is: NO_NETWORK when it holds nothing of a
+    network (run init), GENESIS_MISSING when it holds one's organizations or network file
+    but lost the block. Why two codes: "run init" is wrong advice for the second, where
+    init refuses the directory (its organizations exist) and `up` used to try it and say
+    INIT_FAILED; what mends it is the block copied back (a networked node keeps a copy)."""
+    if not layout.network_file.exists() and not any(layout.orgs_dir.glob("*")):
+        return ConfigError(f"{layout.root} holds no network: run `gridledger init --data {layout.root}` first", code="NO_NETWORK")
+    copy = next(iter(sorted(layout.orgs_dir.glob(f"*/nodes/*/{GENESIS_FILE}"))), None)
+    mend = f"copy it back from a node directory, e.g. `cp {copy} {layout.genesis_file}`" if copy else "restore it from the channel's copy or a backup"
+    return ConfigError(f"{layout.genesis_file} is missing, but {layout.root} holds a network (organizations, network file): {mend}", code="GENESIS_MISSING")
 
 
 def read_genesis(path: Path) -> Block:

@@ -28,7 +28,7 @@ from ledger.core.errors import ConfigError, LedgerError
 from ledger.core.identity import SigningIdentity
 from ledger.core.messages import compute_tx_id
 from ledger.gateway import CommitError, GatewayError, creator_party, make_signoff
-from ledger.node.init import init_network, load_admin
+from ledger.node.init import init_network, load_admin, no_genesis_error
 from ledger.node.layout import NetworkLayout
 from ledger.node.logs import configure_logging
 from ledger.node.spec import default_config_path, load_spec
@@ -262,7 +262,8 @@ def verify(data: Path = DataOption) -> None:
     from ledger.tools.verify import verify_network
 
     if not NetworkLayout(data).genesis_file.exists():
-        fail("NO_NETWORK", f"{data} holds no network: run `gridledger init --data {data}` first")
+        missing = no_genesis_error(NetworkLayout(data))
+        fail(missing.code, missing.message)
     if is_networked(data):  # its nodes run as their own processes: they are asked over NATS
         from ledger.tools.netverify import verify_networked
 
@@ -286,7 +287,8 @@ def repair(
     from ledger.tools.repair import repair_network_peer
 
     if not NetworkLayout(data).genesis_file.exists():
-        fail("NO_NETWORK", f"{data} holds no network: run `gridledger init --data {data}` first")
+        missing = no_genesis_error(NetworkLayout(data))
+        fail(missing.code, missing.message)
     if is_networked(data):
         fail("REPAIR_FAILED", "repair works on an embedded network; a networked peer node catches up from the blocks stream: stop it, move its blocks and state aside, start it")
     result = repair_network_peer(data, peer)

@@ -19,6 +19,7 @@ from test_gateway_nats import submit, wait_all_alive, wait_in_sync
 
 from ledger.core.codes import ValidationCode
 from ledger.node.layout import ROUTE_SECRET_FILE, NetworkLayout
+from ledger.node.netstatus import networked_status
 from ledger.node.network import Network
 from ledger.node.spec import default_config_path
 from ledger.tools.netverify import verify_networked
@@ -98,6 +99,13 @@ def test_each_organization_configures_its_own_nodes_from_public_files_and_the_ch
         wait_in_sync(net, block + 1)
         assert all(p.tx_location(tx_id) is not None for p in net.peers)
     wait_for(lambda: verify_networked(data[CLIENT_ORG]).ok, 60, "verify from the console organization's directory")
+
+    def whole_consortium_heard_from_org2() -> bool:  # its DATA holds only its own two node directories
+        report = networked_status(data["Org2"])
+        heard = {n["name"] for n in report["nodes"] if n["alive"] and n["kind"] in ("orderer", "peer")}
+        return bool(report["in_sync"]) and heard == {f"orderer{i}.OrdererOrg" for i in range(3)} | {f"peer{i}.{o}" for i in range(2) for o in ("Org1", "Org2")}
+
+    wait_for(whole_consortium_heard_from_org2, 60, "Org2's status hears every member's orderers and peers")
 
 
 def test_configure_refuses_what_is_missing_naming_it(tmp_path: Path) -> None:
