@@ -31,7 +31,7 @@ from ledger.gateway import CommitError, GatewayError, creator_party, make_signof
 from ledger.node.init import init_network, load_admin, no_genesis_error
 from ledger.node.layout import NetworkLayout
 from ledger.node.logs import configure_logging
-from ledger.node.spec import default_config_path, load_spec
+from ledger.node.spec import BASE_PORT_MAX, BASE_PORT_MIN, default_config_path, load_spec
 from ledger.tools.netcli import channel_app, node_app, org_app
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ def init(
     config: Path = typer.Option(None, "--config", help="Network file (default: network-config/network.yaml)."),
     admin_password: str | None = typer.Option(None, "--admin-password", envvar="GRIDLEDGER_ADMIN_PASSWORD", help="First password of the console administrator (generated and printed once if omitted)."),
     networked: bool = typer.Option(False, "--networked", help="Also lay out every node's own directory (node.json, keys, NATS credentials) for `node run` and `up --networked`."),
-    base_port: int | None = typer.Option(None, "--base-port", help="Networked: first of the ports handed out on this machine (default: the network file's networked.base_port)."),
+    base_port: int | None = typer.Option(None, "--base-port", min=BASE_PORT_MIN, max=BASE_PORT_MAX, help="Networked: first of the ports handed out on this machine (default: the network file's networked.base_port)."),
 ) -> None:
     """Create keys, certificates and the genesis block from the network file."""
     try:

@@ -62,6 +62,9 @@ def bad_argument_cases(data: str, empty: str) -> list[tuple[str, tuple[str | byt
         ("status-no-network", ("status", "--data", empty), "NO_NETWORK", 1),
         ("init-weak-admin-password", ("init", "--data", empty, "--admin-password", "pw"), "WEAK_PASSWORD", 1),
         ("verify-no-network", ("verify", "--data", empty), "NO_NETWORK", 1),
+        # Before, both were taken and written into node.json: ports 70000 and up, or negative
+        ("init-base-port-above-65435", ("init", "--data", empty, "--networked", "--base-port", "70000"), "BAD_ARGUMENT", 2),
+        ("node-configure-base-port-negative", ("node", "configure", "--data", empty, "--base-port", "-4"), "BAD_ARGUMENT", 2),
     ]
 
 

@@ -11,9 +11,11 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from nodekit import cli_json, free_base_port, network_file, node_dirs
 
 from ledger.core.encoding import decode
+from ledger.core.errors import ConfigError
 from ledger.core.messages import Block
 from ledger.node.nodeconf import load_node_config
 
@@ -125,3 +127,16 @@ def test_no_node_directory_holds_another_organizations_private_key(tmp_path: Pat
         assert (home / "genesis.block").read_bytes() == (data / "genesis.block").read_bytes()
         assert "PRIVATE" not in (home / "tls" / "ca.pem").read_text()
         assert (home / "tls" / "ca.pem").read_text().count("BEGIN CERTIFICATE") == 4  # every org's TLS CA
+
+
+def test_a_base_port_override_outside_the_network_files_range_is_refused() -> None:
+    """`init --base-port` and `node configure --base-port` skip the network file's own check
+    of networked.base_port; the placement refuses what the file would have refused."""
+    from ledger.node.netinit import place
+    from ledger.node.spec import BASE_PORT_MAX, BASE_PORT_MIN, default_config_path, load_spec
+
+    spec = load_spec(default_config_path())
+    for port in (BASE_PORT_MIN - 1, BASE_PORT_MAX + 1, -4):
+        with pytest.raises(ConfigError):
+            place(spec, port)
+    assert place(spec, BASE_PORT_MAX) is not None
