@@ -10,7 +10,7 @@ import typer
 
 from ledger.node.nodeconf import NodeConfig
 from ledger.node.noderun import register_console_runner
-from ledger.tools.cli import app
+from ledger.tools.cli import app, init_failure
 
 __all__ = ["app"]
 
@@ -55,7 +55,7 @@ def up(
         try:
             result = init_network(config or default_config_path(), data, admin_password=admin_password, networked=networked)
         except (ConfigError, ValueError) as exc:
-            raise LedgerError("INIT_FAILED", str(exc)) from None
+            raise LedgerError("INIT_FAILED", init_failure(exc)) from None
         typer.echo(f"Initialized a new network in {data}.")
         if result.admin_password_generated:
             typer.echo(f"Console administrator: user 'admin', password {result.admin_password}  (shown once: keep it)")

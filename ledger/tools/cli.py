@@ -145,12 +145,18 @@ def init(
     try:
         result = init_network(config or default_config_path(), data, admin_password=admin_password, networked=networked, base_port=base_port)
     except (ConfigError, ValueError) as exc:
-        fail("INIT_FAILED", str(exc))
+        fail("INIT_FAILED", init_failure(exc))
     out = {"data": str(result.data_dir), "approver_org": result.approver_org, "admin_user": "admin"}
     if result.admin_password_generated:
         out["admin_password"] = result.admin_password
         out["note"] = "the console administrator's password is shown once: keep it"
     emit(out)
+
+
+def init_failure(exc: Exception) -> str:
+    """INIT_FAILED's message: the refusal's own sentence ("CONFIG_INVALID: ..." repeated the
+    code of another error inside this one's message)."""
+    return exc.message if isinstance(exc, LedgerError) else str(exc)
 
 
 def _identity(net: "Network", who: str) -> SigningIdentity:

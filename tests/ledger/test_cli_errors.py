@@ -91,6 +91,13 @@ def test_every_bad_command_line_is_one_error_document_with_a_code_and_no_traceba
     assert not empty.exists()  # refused before anything was created
 
 
+def test_init_of_a_directory_that_holds_a_network_says_why_once(cli_net: Path) -> None:
+    done = run("init", "--data", str(cli_net))
+    document = json.loads(done.stdout)
+    assert (done.returncode, document["code"]) == (1, "INIT_FAILED"), document
+    assert document["message"] == f"{cli_net} already holds a network (genesis.block exists)", document  # was "CONFIG_INVALID: ..."
+
+
 def test_arguments_after_the_function_name_go_to_the_chaincode_as_they_are(cli_net: Path) -> None:
     done = run("invoke", "--data", str(cli_net), "--as", "Org1/dora", "userTopup", "D", "-5")
     document = json.loads(done.stdout)
