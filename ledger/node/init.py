@@ -33,7 +33,7 @@ from ledger.core.errors import ConfigError
 from ledger.core.identity import CertificateAuthority, SigningIdentity, now_ms, write_private_file
 from ledger.core.messages import Block
 from ledger.node import netinit, wallet
-from ledger.node.layout import GENESIS_FILE, NetworkLayout
+from ledger.node.layout import GENESIS_FILE, NetworkLayout, make_directory
 from ledger.node.orgs import CONSOLE_NODE_NAME as CONSOLE_NODE_NAME
 from ledger.node.orgs import OrgPlan, OrgPublic, create_org_dir, load_org_public
 
@@ -104,7 +104,7 @@ def init_network(
     password = admin_password if admin_password is not None else secrets.token_urlsafe(12)
     wallet.check_password_strength(password)
     placement = netinit.place(spec, base_port) if networked else None  # refused before anything is written
-    layout.root.mkdir(parents=True, exist_ok=True)
+    make_directory(layout.root, "the network's directory")
     shutil.copyfile(config_path, layout.network_file)
     if placement is not None and base_port is not None and base_port != spec.networked.base_port:
         record_base_port(layout.network_file, base_port)

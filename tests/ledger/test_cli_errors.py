@@ -116,3 +116,23 @@ def test_second_up_on_a_busy_directory_is_network_busy_without_a_traceback(cli_n
     assert "Traceback" not in out + err, (out, err)
     assert done.returncode == 1
     assert json.loads(out)["code"] == "NETWORK_BUSY"
+
+
+def test_a_file_where_a_directory_belongs_is_a_refusal_naming_it_not_an_internal_error(tmp_path: Path) -> None:
+    """Before, each of these was INTERNAL_ERROR ("FileExistsError: [Errno 17] File exists",
+    "NotADirectoryError: ...")."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a directory\n")
+    cases = [
+        (("init", "--data", str(a_file)), "INIT_FAILED"),
+        (("init", "--data", str(a_file / "sub"), "--networked"), "INIT_FAILED"),
+        (("up", "--data", str(a_file), "--networked", "--port", "0"), "INIT_FAILED"),
+        (("org", "create", "--org", "Org9", "--out", str(a_file)), "CONFIG_INVALID"),
+        (("node", "run", "--home", str(a_file)), "CONFIG_INVALID"),
+    ]
+    for args, code in cases:
+        done = run(*args)
+        document = json.loads(done.stdout)
+        assert (done.returncode, document["code"]) == (1, code) and "Traceback" not in done.stderr.decode(), (args, document)
+        assert str(a_file) in document["message"], (args, document)
+    assert a_file.read_text() == "not a directory\n" and sorted(tmp_path.iterdir()) == [a_file]  # nothing written
