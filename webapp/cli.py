@@ -10,7 +10,7 @@ import typer
 
 from ledger.node.nodeconf import NodeConfig
 from ledger.node.noderun import register_console_runner
-from ledger.tools.cli import app
+from ledger.tools.cli import app, init_failure
 
 __all__ = ["app"]
 
@@ -40,7 +40,7 @@ def up(
     import uvicorn
 
     from ledger.core.errors import ConfigError, LedgerError
-    from ledger.node.init import init_network
+    from ledger.node.init import init_network, no_genesis_error
     from ledger.node.layout import NetworkLayout
     from ledger.node.network import Network
     from ledger.node.spec import default_config_path, load_spec
@@ -49,10 +49,13 @@ def up(
 
     layout = NetworkLayout(data)
     if not layout.genesis_file.exists():
+        missing = no_genesis_error(layout)
+        if missing.code != "NO_NETWORK":  # a network that lost its genesis.block: init would refuse it
+            raise missing
         try:
             result = init_network(config or default_config_path(), data, admin_password=admin_password, networked=networked)
         except (ConfigError, ValueError) as exc:
-            raise LedgerError("INIT_FAILED", str(exc)) from None
+            raise LedgerError("INIT_FAILED", init_failure(exc)) from None
         typer.echo(f"Initialized a new network in {data}.")
         if result.admin_password_generated:
             typer.echo(f"Console administrator: user 'admin', password {result.admin_password}  (shown once: keep it)")
@@ -62,10 +65,10 @@ def up(
         if networked:
             raise LedgerError("NOT_NETWORKED", f"{data} holds an embedded network: start it with `gridledger up --data {data}` (no --networked), or init a new directory with `gridledger init --data NEW_DIR --networked`")
         raise LedgerError("NOT_EMBEDDED", f"{data} holds a networked consortium: start it with `gridledger up --data {data} --networked`")
-    if networked:
+    spec = load_spec(layout.network_file)  # a ConfigError is printed as {code, message} by ledger.tools.cli.main
+    if networked:  # checked first: with a damaged network file the console node and the CLI fail, each restart
         supervise(data, host, port)
         return
-    spec = load_spec(layout.network_file)  # a ConfigError is printed as {code, message} by ledger.tools.cli.main
     processes = spec.embedded.peer_processes and not one_process
     # Opened before the server starts, so that NETWORK_BUSY, a damaged peer's STORAGE_CORRUPT
     # (naming `gridledger repair`) or ORDERER_DAMAGED is one {code, message}, not a traceback
@@ -91,7 +94,7 @@ def supervise(data: Path, host: str, port: int) -> None:
     from ledger.node.supervisor import Supervisor, install_stop_signals
 
     configure_logging()
-    supervisor = Supervisor(data, [sys.executable, "-m", "webapp.cli"], kinds=RUNNABLE_KINDS, extra_args={"console": ["--host", host, "--port", str(port)]})  # LedgerError: {code, message}
+    supervisor = Supervisor(data, [sys.executable, "-m", "webapp.cli"], kinds=RUNNABLE_KINDS, extra_args={"console": ["--host", host, "--port", str(port)]}, console_listen=(host, port))  # LedgerError: {code, message}
     install_stop_signals(supervisor)
     typer.echo(f"GridLedger networked: {len(supervisor.children)} nodes supervised from {data}; `gridledger status --data {data} --json` lists them. Ctrl-C stops them in order.")
     typer.echo(f"GridLedger console on http://{host}:{port}/  (API description at /schema; it answers once the peers are heard)")

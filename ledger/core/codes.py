@@ -118,7 +118,11 @@ class NodeCode(StrEnum):
     """What the node tools (init, up, the CLI) report."""
 
     NO_NETWORK = "NO_NETWORK"
+    GENESIS_MISSING = "GENESIS_MISSING"
+    NO_NODES = "NO_NODES"
+    ROUTE_SECRET_MISSING = "ROUTE_SECRET_MISSING"
     NETWORK_BUSY = "NETWORK_BUSY"
+    PORT_IN_USE = "PORT_IN_USE"
     NOT_NETWORKED = "NOT_NETWORKED"
     NOT_EMBEDDED = "NOT_EMBEDDED"
     INIT_FAILED = "INIT_FAILED"
@@ -197,7 +201,11 @@ _SENTENCES: dict[str, str] = {
     "NOT_AN_ORDERER": "the signer is not an orderer of the channel",
     # node tools
     "NO_NETWORK": "the directory holds no network; run `gridledger init` first",
+    "ROUTE_SECRET_MISSING": "this member runs a NATS server but lacks the cluster's route secret; copy it from the member the message names",
+    "NO_NODES": "the directory holds a network but none of its nodes; run the command from a directory that has them",
+    "GENESIS_MISSING": "the directory holds a network but its genesis.block is missing; copy it back (the message says from where)",
     "NETWORK_BUSY": "another process runs this network; stop it or use its console and API",
+    "PORT_IN_USE": "a port a node listens on is held by another process; the message names it",
     "NOT_NETWORKED": "the directory holds an embedded network; leave out --networked, or init a new directory with --networked",
     "NOT_EMBEDDED": "the directory holds a networked consortium; start it with `gridledger up --networked`",
     "INIT_FAILED": "the network could not be created",

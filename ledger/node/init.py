@@ -10,6 +10,7 @@ network file, plus the console administrator's password-locked wallet.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import shutil
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
+import structlog
 
 from ledger.core.blocks import make_genesis_block
 from ledger.core.channel_config import (
@@ -31,7 +33,7 @@ from ledger.core.errors import ConfigError
 from ledger.core.identity import CertificateAuthority, SigningIdentity, now_ms, write_private_file
 from ledger.core.messages import Block
 from ledger.node import netinit, wallet
-from ledger.node.layout import NetworkLayout
+from ledger.node.layout import GENESIS_FILE, NetworkLayout, make_directory
 from ledger.node.orgs import CONSOLE_NODE_NAME as CONSOLE_NODE_NAME
 from ledger.node.orgs import OrgPlan, OrgPublic, create_org_dir, load_org_public
 
@@ -39,6 +41,9 @@ __all__ = ["OrgPublic", "build_genesis", "create_org", "init_network", "load_org
 from ledger.node.spec import NetworkSpec, load_spec
 
 CONSOLE_ADMIN_NAME = "admin-console"
+BASE_PORT_LINE = re.compile(r"^(\s+base_port:[ \t]*)\d+", re.MULTILINE)  # networked.base_port in a network file
+
+log = structlog.get_logger("init")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +103,11 @@ def init_network(
     generated = admin_password is None
     password = admin_password if admin_password is not None else secrets.token_urlsafe(12)
     wallet.check_password_strength(password)
-    layout.root.mkdir(parents=True, exist_ok=True)
+    placement = netinit.place(spec, base_port) if networked else None  # refused before anything is written
+    make_directory(layout.root, "the network's directory")
     shutil.copyfile(config_path, layout.network_file)
-    placement = netinit.place(spec, base_port) if networked else None
+    if placement is not None and base_port is not None and base_port != spec.networked.base_port:
+        record_base_port(layout.network_file, base_port)
     orgs = [create_org_dir(layout.org(plan.org), plan) for plan in org_plans(spec, placement)]
     approver = spec.approver_org
     console_admin = load_ca(layout, approver).issue(CONSOLE_ADMIN_NAME, "admin")
@@ -116,6 +123,23 @@ def init_network(
     if placement is not None:
         netinit.configure_nodes(spec, layout, orgs, placement)
     return InitResult(layout.root, password, generated, approver)
+
+
+def record_base_port(network_file: Path, base_port: int) -> None:
+    """Write `init --base-port`'s port into DATA's copy of the network file. Why: the copy
+    kept the file's own base_port, so a `node configure` from it later (an organization
+    added) placed its nodes on other ports than the running ones. The one `base_port:` line
+    is edited in place (the file's comments stay); a file without exactly one is left as it
+    is, with a warning."""
+    text = network_file.read_text()
+    lines = BASE_PORT_LINE.findall(text)
+    if len(lines) == 1:
+        edited = BASE_PORT_LINE.sub(lambda m: f"{m.group(1)}{base_port}", text)
+        network_file.write_text(edited)
+        if load_spec(network_file).networked.base_port == base_port:
+            return
+        network_file.write_text(text)
+    log.warning("base_port_not_recorded", network_file=str(network_file), base_port=base_port, why="no single `base_port:` line to edit")
 
 
 def org_plans(spec: NetworkSpec, placement: netinit.Placement | None) -> list[OrgPlan]:
@@ -159,8 +183,21 @@ def load_genesis(layout: NetworkLayout) -> Block:
     """The genesis block file, decoded strictly (any damaged byte is refused or changes its hash)."""
     path = layout.genesis_file
     if not path.exists():
-        raise ConfigError(f"{layout.root} holds no network: run `gridledger init --data {layout.root}` first", code="NO_NETWORK")
+        raise no_genesis_error(layout)
     return read_genesis(path)
+
+
+def no_genesis_error(layout: NetworkLayout) -> ConfigError:
+    """What a directory without genesis.block is: NO_NETWORK when it holds no organization
+    (run init), GENESIS_MISSING when it holds a network's organizations but lost the block.
+    Why two codes: "run init" is wrong advice for the second, where init refuses the
+    directory (its organizations exist) and `up` used to try it and say INIT_FAILED; what
+    mends it is the block copied back (a networked node keeps a copy)."""
+    if not any(layout.orgs_dir.glob("*/*")):  # a network file alone is what a refused init may leave: init again
+        return ConfigError(f"{layout.root} holds no network: run `gridledger init --data {layout.root}` first", code="NO_NETWORK")
+    copy = next(iter(sorted(layout.orgs_dir.glob(f"*/nodes/*/{GENESIS_FILE}"))), None)
+    mend = f"copy it back from a node directory, e.g. `cp {copy} {layout.genesis_file}`" if copy else "restore it from the channel's copy or a backup"
+    return ConfigError(f"{layout.genesis_file} is missing, but {layout.root} holds a network's organizations: {mend}", code="GENESIS_MISSING")
 
 
 def read_genesis(path: Path) -> Block:

@@ -38,6 +38,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ledger.core.errors import ConfigError
+
 NETWORK_FILE = "network.yaml"
 GENESIS_FILE = "genesis.block"
 ORG_PUBLIC_FILE = "org.json"
@@ -268,3 +270,13 @@ class NetworkLayout:
     @property
     def dataset_key_file(self) -> Path:
         return self.console_dir / "dataset.key"
+
+
+def make_directory(path: Path, what: str) -> None:
+    """`mkdir -p` whose failure (a file in the way, a parent missing or read-only) is a
+    ConfigError naming the path, raised before anything is written there; it was an
+    INTERNAL_ERROR ("FileExistsError: [Errno 17] File exists") of init, up and org create."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot make {what} there ({error.strerror or error}): give a directory path, or a new one") from None

@@ -23,7 +23,7 @@ from ledger.node.layout import NetworkLayout, NodeLayout
 from ledger.node.natsconf import NatsUser, max_payload, server_config
 from ledger.node.nodeconf import NATS_SEED_FILE, NatsClientConfig, NodeConfig, NodeKind, write_node_config
 from ledger.node.orgs import CONSOLE_NODE_NAME, OrgPublic, node_id
-from ledger.node.spec import NetworkSpec
+from ledger.node.spec import BASE_PORT_MAX, BASE_PORT_MIN, NetworkSpec
 from ledger.transport.nats_cluster import ServerAddress, write_server_config
 from ledger.transport.subjects import ChannelSubjects
 
@@ -59,6 +59,8 @@ def place(spec: NetworkSpec, base_port: int | None = None) -> Placement:
     """Addresses and ports of every node of the networked layout."""
     net = spec.networked
     port = net.base_port if base_port is None else base_port
+    if not BASE_PORT_MIN <= port <= BASE_PORT_MAX:  # an override skips the network file's check
+        raise ConfigError(f"base port {port}: choose a port between {BASE_PORT_MIN} and {BASE_PORT_MAX}")
     nats: list[tuple[str, ServerAddress]] = []
     for server in net.nats:
         nid = node_id(server.name, server.org)

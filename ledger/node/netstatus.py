@@ -14,14 +14,16 @@ from typing import Any
 
 import msgspec
 
-from ledger.node.layout import NetworkLayout, NodeLayout
+from ledger.core.errors import ConfigError
+from ledger.node.layout import ORG_PUBLIC_FILE, NetworkLayout, NodeLayout
 from ledger.node.natsconf import client_tls_context
 from ledger.node.nodeconf import load_node_config
 from ledger.node.noderun import read_pid
-from ledger.node.orgs import NATS_CLIENT_SEED_FILE
-from ledger.node.supervisor import nats_healthy, networked_homes, pid_alive
+from ledger.node.orgs import NATS_CLIENT_SEED_FILE, load_org_public
+from ledger.node.supervisor import START_ORDER, nats_healthy, networked_homes, pid_alive
 from ledger.transport.subjects import ChannelSubjects
 
+HEARTBEAT_KINDS = ("orderer", "peer")  # the nodes that publish heartbeats
 HEARTBEAT_LISTEN_S = 2.5  # a little over two heartbeat periods
 CONNECT_TIMEOUT_S = 3.0
 CONNECT_TOTAL_S = 8.0  # all servers tried: a stopped consortium is reported, not waited for
@@ -85,6 +87,27 @@ def _console_address(home: Path, alive: bool) -> str | None:
         return None
 
 
+def _progress(beat: dict[str, Any]) -> tuple[int, str]:
+    """A heartbeat's height and commit hash (hex)."""
+    raw = beat.get("commit_hash", b"")
+    return int(beat.get("height", 0)), raw.hex() if isinstance(raw, bytes) else str(raw)
+
+
+def members_elsewhere(layout: NetworkLayout, local: set[str]) -> list[tuple[str, str]]:
+    """(name, kind) of every orderer and peer the members' `org.json` files name that has no
+    directory here. Why: a member's own DATA (`org create` + `node configure`) holds only its
+    own nodes; without these its `status` listed them alone and said in_sync for its own
+    peers while another member's were down. They are alive when heard (HEARTBEAT_KINDS)."""
+    found: list[tuple[str, str]] = []
+    for public_file in sorted(layout.orgs_dir.glob(f"*/{ORG_PUBLIC_FILE}")):
+        try:
+            public = load_org_public(public_file)
+        except ConfigError:
+            continue  # node configure names a damaged org.json; status reports what it can
+        found += [(u["node"], u["kind"]) for u in public.nats_users if u.get("kind") in HEARTBEAT_KINDS and u.get("node") not in local]
+    return found
+
+
 def networked_status(data: Path, *, listen_s: float = HEARTBEAT_LISTEN_S) -> dict[str, Any]:
     """The `status --json` document: `nodes` and `in_sync`."""
     layout = NetworkLayout(data)
@@ -111,11 +134,15 @@ def networked_status(data: Path, *, listen_s: float = HEARTBEAT_LISTEN_S) -> dic
             address = f"{config.health_host}:{config.health_port}"
             beat = beats.get(config.name)
             if beat is not None:
-                height = int(beat.get("height", 0))
-                raw = beat.get("commit_hash", b"")
-                commit_hash = raw.hex() if isinstance(raw, bytes) else str(raw)
+                height, commit_hash = _progress(beat)
                 alive = alive or pid is None  # a node on another machine: its heartbeat says it lives
         nodes.append({"name": config.name, "kind": config.kind, "pid": pid if alive else None, "address": address, "alive": alive, "height": height, "commit_hash": commit_hash})
+    for name, kind in members_elsewhere(layout, {c.name for c in configs}):
+        beat = beats.get(name)
+        height, commit_hash = (None, None) if beat is None else _progress(beat)
+        nodes.append({"name": name, "kind": kind, "pid": None, "address": None, "alive": beat is not None, "height": height, "commit_hash": commit_hash})
+    order = {kind: i for i, kind in enumerate(START_ORDER)}
+    nodes.sort(key=lambda n: (order.get(n["kind"], len(order)), n["name"]))
     peers = [n for n in nodes if n["kind"] == "peer"]
     in_sync = bool(peers) and all(p["alive"] for p in peers) and len({(p["height"], p["commit_hash"]) for p in peers}) == 1 and peers[0]["height"] is not None
     return {"channel": channel, "networked": True, "nodes": nodes, "in_sync": in_sync}

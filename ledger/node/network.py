@@ -20,7 +20,7 @@ from typing import Any
 
 from ledger.core.channel import Channel
 from ledger.core.channel_config import ChannelConfig, genesis_config
-from ledger.core.errors import LedgerError, StorageCorruption
+from ledger.core.errors import ConfigError, LedgerError, StorageCorruption
 from ledger.core.identity import SigningIdentity
 from ledger.core.messages import Block
 from ledger.gateway import CommitWaiter, Gateway, Suspects
@@ -166,6 +166,13 @@ class Network:
             remote = connect_networked(genesis, nats_options if nats_options is not None else cli_options(layout))
             spec = load_spec(layout.network_file)
             return cls(layout, spec, genesis, remote.orderer, remote.peers, peer_processes=False, on_close=remote.close)
+        if not any(layout.orgs_dir.glob("*/nodes/*")):  # else: "node orderer0.OrdererOrg has no identity at ..."
+            raise ConfigError(
+                f"{layout.root} holds no node of its network (a member that runs none, e.g. the approver, after `org create`): "
+                "the CLI reaches a networked consortium with the NATS addresses of a node directory; run it from a member's DATA "
+                "that has one (the console organization's)",
+                code="NO_NODES",
+            )
         lock_fd = _lock_data_dir(layout)
         try:
             end_orphans(layout)  # children of a killed run would still hold their block stores

@@ -63,8 +63,10 @@ def load_node_config(home: Path) -> NodeConfig:
     path = node_config_path(home)
     try:
         return msgspec.json.decode(path.read_bytes(), type=NodeConfig)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         raise ConfigError(f"{home} is not a node directory: {NODE_CONFIG_FILE} is missing") from None
+    except OSError as exc:
+        raise ConfigError(f"{path} cannot be read: {exc.strerror or exc}") from None
     except msgspec.ValidationError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     except msgspec.DecodeError as exc:

@@ -17,6 +17,7 @@ from ledger.node.layout import NodeLayout
 from ledger.node.natsrefresh import refresh_server_config
 from ledger.node.nodeconf import NodeConfig, load_node_config
 from ledger.node.nodelock import hold_node_lock
+from ledger.node.ports import check_ports_free, node_listens
 from ledger.transport.nats_cluster import server_binary
 
 RUNNABLE_KINDS = ("nats", "orderer", "peer", "console")  # kinds `run_node` can run in this build
@@ -51,6 +52,7 @@ def run_node(home: Path, *, console_host: str | None = None, console_port: int |
     home = home.resolve()
     config = load_node_config(home)
     lock = hold_node_lock(home, config.name)  # NETWORK_BUSY if it runs already; held until this process ends
+    check_ports_free(node_listens(home, config, console_host=console_host, console_port=console_port))
     if config.kind == "nats":
         os.set_inheritable(lock, True)  # nats-server keeps the lock
         exec_nats_server(home, config)

@@ -8,7 +8,8 @@ every member then holds, in its own DATA, the consortium's `network.yaml`, `gene
 its own organization's directory and every other member's `orgs/<Org>/org.json` only, and
 this module writes its own nodes' `node.json`, genesis copies and NATS server configs from
 them, exactly as `init` would have. The NATS servers of the cluster share one route secret,
-made by the first member that runs a server and handed to the others with the genesis block.
+made by the member that runs the network file's first server and handed to the others
+that run one (any other member without it is ROUTE_SECRET_MISSING, not a secret of its own).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from ledger.core.errors import ConfigError
 from ledger.core.identity import write_private_file
 from ledger.node import netinit
 from ledger.node.init import load_genesis
-from ledger.node.layout import NetworkLayout
+from ledger.node.layout import ROUTE_SECRET_FILE, NetworkLayout
 from ledger.node.orgs import load_org_public
 from ledger.node.spec import load_spec
 
@@ -69,10 +70,19 @@ def configure_own_nodes(data_dir: Path, *, base_port: int | None = None, route_s
     password, secret_path, created = None, None, False
     if any(org in here for org, _ in placement.nats):
         secret_path = route_secret or layout.route_secret_file
+        maker = placement.nats[0][0]  # the organization of the network file's first NATS server
         if secret_path.exists():
             password = secret_path.read_text().strip()
             if not password:
                 raise ConfigError(f"{secret_path} is empty: it holds the NATS servers' route secret")
+        elif maker not in here:
+            # A secret of our own would keep our servers out of the cluster: its routes refused
+            # (measured: nats0 0 routes, /healthz 503, the consortium never formed).
+            raise ConfigError(
+                f"{secret_path} is missing: the NATS servers share one route secret, which {maker} (it runs the network file's "
+                f"first server) made with its `node configure`: copy its DATA/{ROUTE_SECRET_FILE} here, or pass --route-secret FILE",
+                code="ROUTE_SECRET_MISSING",
+            )
         else:
             password = netinit.new_route_password()
             write_private_file(secret_path, password + "\n")

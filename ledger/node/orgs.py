@@ -18,7 +18,7 @@ import msgspec
 from ledger.core.errors import ConfigError
 from ledger.core.identity import CertificateAuthority, write_private_file
 from ledger.node import natskeys, tlsgen
-from ledger.node.layout import NodeLayout, OrgLayout
+from ledger.node.layout import NodeLayout, OrgLayout, make_directory
 from ledger.node.nodeconf import NATS_SEED_FILE
 
 CONSOLE_NODE_NAME = "console"
@@ -57,6 +57,7 @@ def node_id(name: str, org: str) -> str:
 
 def create_org_dir(out: OrgLayout, plan: OrgPlan) -> OrgPublic:
     """Make the organization's directory; refuse to overwrite an existing one."""
+    make_directory(out.root, "the organization's directory")
     if out.ca_file.exists() or out.public_file.exists():
         try:  # name the organization that is there (it need not be the one asked for)
             there = str(msgspec.json.decode(out.public_file.read_bytes())["org"])

@@ -19,6 +19,8 @@ from ledger.core.policy import PolicyError, parse_policy
 NATS_SERVERS_DEFAULT = 3  # three servers tolerate one crash (R3 streams)
 LOCAL_HOST = "127.0.0.1"
 PORT_MAX = 65535
+BASE_PORT_MIN = 1024  # below: ports only root may bind
+BASE_PORT_MAX = PORT_MAX - 100  # room above it for one machine's nodes (3 per NATS server, 1 per other node)
 NODE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")  # orgs and nodes: used in paths and subjects
 
 
@@ -171,5 +173,5 @@ def check_networked(spec: NetworkSpec, orgs: list[str]) -> None:
             raise ConfigError(f"networked.nats: name {server.name!r} is not a valid node name")
         if server.org not in orgs:
             raise ConfigError(f"networked.nats: server {server.name} belongs to unknown organization {server.org!r}")
-    if not (1024 <= networked.base_port <= PORT_MAX - 100):
-        raise ConfigError(f"networked.base_port {networked.base_port}: choose a port between 1024 and {PORT_MAX - 100}")
+    if not (BASE_PORT_MIN <= networked.base_port <= BASE_PORT_MAX):
+        raise ConfigError(f"networked.base_port {networked.base_port}: choose a port between {BASE_PORT_MIN} and {BASE_PORT_MAX}")

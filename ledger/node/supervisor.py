@@ -22,10 +22,11 @@ from pathlib import Path
 
 import structlog
 
-from ledger.core.errors import ConfigError
+from ledger.core.errors import ConfigError, LedgerError
 from ledger.node.layout import NetworkLayout, NodeLayout
 from ledger.node.nodeconf import NodeConfig, load_node_config
 from ledger.node.nodelock import hold_supervisor_lock
+from ledger.node.ports import Listen, check_ports_free, node_listens
 from ledger.transport.nats_cluster import http_ok
 
 log = structlog.get_logger("supervisor")
@@ -91,6 +92,7 @@ class Supervisor:
     command: Sequence[str]
     kinds: Sequence[str] = START_ORDER
     extra_args: dict[str, list[str]] = field(default_factory=dict)  # kind -> more `node run` arguments
+    console_listen: tuple[str, int] | None = None  # where the console listens when extra_args moves it
     children: list[Child] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
     _lock: int | None = None
@@ -102,6 +104,15 @@ class Supervisor:
         self.children = [c for c in self.children if c.config.kind in self.kinds]
         # NETWORK_BUSY (before anything starts) when another supervisor or any node runs it
         self._lock = hold_supervisor_lock(layout, [c.home for c in self.children])
+        try:  # PORT_IN_USE before anything starts, not a node restarted for ever
+            check_ports_free([listen for c in self.children for listen in self._listens(c)])
+        except LedgerError:
+            self.stop()
+            raise
+
+    def _listens(self, child: Child) -> list[Listen]:
+        host, port = self.console_listen if self.console_listen and child.config.kind == "console" else (None, None)
+        return node_listens(child.home, child.config, console_host=host, console_port=port)
 
     def _spawn(self, child: Child) -> None:
         node = NodeLayout(child.home)

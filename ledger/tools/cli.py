@@ -28,10 +28,10 @@ from ledger.core.errors import ConfigError, LedgerError
 from ledger.core.identity import SigningIdentity
 from ledger.core.messages import compute_tx_id
 from ledger.gateway import CommitError, GatewayError, creator_party, make_signoff
-from ledger.node.init import init_network, load_admin
+from ledger.node.init import init_network, load_admin, no_genesis_error
 from ledger.node.layout import NetworkLayout
 from ledger.node.logs import configure_logging
-from ledger.node.spec import default_config_path, load_spec
+from ledger.node.spec import BASE_PORT_MAX, BASE_PORT_MIN, default_config_path, load_spec
 from ledger.tools.netcli import channel_app, node_app, org_app
 
 if TYPE_CHECKING:
@@ -139,18 +139,24 @@ def init(
     config: Path = typer.Option(None, "--config", help="Network file (default: network-config/network.yaml)."),
     admin_password: str | None = typer.Option(None, "--admin-password", envvar="GRIDLEDGER_ADMIN_PASSWORD", help="First password of the console administrator (generated and printed once if omitted)."),
     networked: bool = typer.Option(False, "--networked", help="Also lay out every node's own directory (node.json, keys, NATS credentials) for `node run` and `up --networked`."),
-    base_port: int | None = typer.Option(None, "--base-port", help="Networked: first of the ports handed out on this machine (default: the network file's networked.base_port)."),
+    base_port: int | None = typer.Option(None, "--base-port", min=BASE_PORT_MIN, max=BASE_PORT_MAX, help="Networked: first of the ports handed out on this machine (default: the network file's networked.base_port)."),
 ) -> None:
     """Create keys, certificates and the genesis block from the network file."""
     try:
         result = init_network(config or default_config_path(), data, admin_password=admin_password, networked=networked, base_port=base_port)
     except (ConfigError, ValueError) as exc:
-        fail("INIT_FAILED", str(exc))
+        fail("INIT_FAILED", init_failure(exc))
     out = {"data": str(result.data_dir), "approver_org": result.approver_org, "admin_user": "admin"}
     if result.admin_password_generated:
         out["admin_password"] = result.admin_password
         out["note"] = "the console administrator's password is shown once: keep it"
     emit(out)
+
+
+def init_failure(exc: Exception) -> str:
+    """INIT_FAILED's message: the refusal's own sentence ("CONFIG_INVALID: ..." repeated the
+    code of another error inside this one's message)."""
+    return exc.message if isinstance(exc, LedgerError) else str(exc)
 
 
 def _identity(net: "Network", who: str) -> SigningIdentity:
@@ -262,7 +268,8 @@ def verify(data: Path = DataOption) -> None:
     from ledger.tools.verify import verify_network
 
     if not NetworkLayout(data).genesis_file.exists():
-        fail("NO_NETWORK", f"{data} holds no network: run `gridledger init --data {data}` first")
+        missing = no_genesis_error(NetworkLayout(data))
+        fail(missing.code, missing.message)
     if is_networked(data):  # its nodes run as their own processes: they are asked over NATS
         from ledger.tools.netverify import verify_networked
 
@@ -286,7 +293,8 @@ def repair(
     from ledger.tools.repair import repair_network_peer
 
     if not NetworkLayout(data).genesis_file.exists():
-        fail("NO_NETWORK", f"{data} holds no network: run `gridledger init --data {data}` first")
+        missing = no_genesis_error(NetworkLayout(data))
+        fail(missing.code, missing.message)
     if is_networked(data):
         fail("REPAIR_FAILED", "repair works on an embedded network; a networked peer node catches up from the blocks stream: stop it, move its blocks and state aside, start it")
     result = repair_network_peer(data, peer)

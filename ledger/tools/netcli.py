@@ -17,7 +17,7 @@ from ledger.core.errors import LedgerError
 from ledger.node.init import build_genesis, write_genesis
 from ledger.node.layout import OrgLayout
 from ledger.node.orgs import OrgPlan, create_org_dir, load_org_public
-from ledger.node.spec import default_config_path, load_spec
+from ledger.node.spec import BASE_PORT_MAX, BASE_PORT_MIN, default_config_path, load_spec
 
 org_app = typer.Typer(help="One organization's own key material.", no_args_is_help=True)
 channel_app = typer.Typer(help="The channel's genesis block, from the organizations' public files.", no_args_is_help=True)
@@ -103,7 +103,7 @@ def channel_create(
 @node_app.command("configure")
 def node_configure(
     data: Path = typer.Option(..., "--data", help="This organization's directory of the channel: network.yaml, genesis.block, orgs/<Own>/ (from org create), orgs/<Other>/org.json."),
-    base_port: int | None = typer.Option(None, "--base-port", help="First port on one machine (default: the network file's networked.base_port); the same for every member."),
+    base_port: int | None = typer.Option(None, "--base-port", min=BASE_PORT_MIN, max=BASE_PORT_MAX, help="First port on one machine (default: the network file's networked.base_port); the same for every member."),
     route_secret: Path | None = typer.Option(None, "--route-secret", help="The NATS servers' shared route secret (default DATA/nats-routes.secret; made when missing: copy it to the other members that run a server)."),
 ) -> None:
     """Configure this organization's own nodes from the others' public files (no other private key needed)."""

@@ -62,6 +62,9 @@ def bad_argument_cases(data: str, empty: str) -> list[tuple[str, tuple[str | byt
         ("status-no-network", ("status", "--data", empty), "NO_NETWORK", 1),
         ("init-weak-admin-password", ("init", "--data", empty, "--admin-password", "pw"), "WEAK_PASSWORD", 1),
         ("verify-no-network", ("verify", "--data", empty), "NO_NETWORK", 1),
+        # Before, both were taken and written into node.json: ports 70000 and up, or negative
+        ("init-base-port-above-65435", ("init", "--data", empty, "--networked", "--base-port", "70000"), "BAD_ARGUMENT", 2),
+        ("node-configure-base-port-negative", ("node", "configure", "--data", empty, "--base-port", "-4"), "BAD_ARGUMENT", 2),
     ]
 
 
@@ -88,6 +91,13 @@ def test_every_bad_command_line_is_one_error_document_with_a_code_and_no_traceba
     assert not empty.exists()  # refused before anything was created
 
 
+def test_init_of_a_directory_that_holds_a_network_says_why_once(cli_net: Path) -> None:
+    done = run("init", "--data", str(cli_net))
+    document = json.loads(done.stdout)
+    assert (done.returncode, document["code"]) == (1, "INIT_FAILED"), document
+    assert document["message"] == f"{cli_net} already holds a network (genesis.block exists)", document  # was "CONFIG_INVALID: ..."
+
+
 def test_arguments_after_the_function_name_go_to_the_chaincode_as_they_are(cli_net: Path) -> None:
     done = run("invoke", "--data", str(cli_net), "--as", "Org1/dora", "userTopup", "D", "-5")
     document = json.loads(done.stdout)
@@ -106,3 +116,23 @@ def test_second_up_on_a_busy_directory_is_network_busy_without_a_traceback(cli_n
     assert "Traceback" not in out + err, (out, err)
     assert done.returncode == 1
     assert json.loads(out)["code"] == "NETWORK_BUSY"
+
+
+def test_a_file_where_a_directory_belongs_is_a_refusal_naming_it_not_an_internal_error(tmp_path: Path) -> None:
+    """Before, each of these was INTERNAL_ERROR ("FileExistsError: [Errno 17] File exists",
+    "NotADirectoryError: ...")."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a directory\n")
+    cases = [
+        (("init", "--data", str(a_file)), "INIT_FAILED"),
+        (("init", "--data", str(a_file / "sub"), "--networked"), "INIT_FAILED"),
+        (("up", "--data", str(a_file), "--networked", "--port", "0"), "INIT_FAILED"),
+        (("org", "create", "--org", "Org9", "--out", str(a_file)), "CONFIG_INVALID"),
+        (("node", "run", "--home", str(a_file)), "CONFIG_INVALID"),
+    ]
+    for args, code in cases:
+        done = run(*args)
+        document = json.loads(done.stdout)
+        assert (done.returncode, document["code"]) == (1, code) and "Traceback" not in done.stderr.decode(), (args, document)
+        assert str(a_file) in document["message"], (args, document)
+    assert a_file.read_text() == "not a directory\n" and sorted(tmp_path.iterdir()) == [a_file]  # nothing written

@@ -108,3 +108,81 @@ def test_a_node_started_before_nats_stops_on_sigterm(tmp_path: Path, nodes: Node
             raise AssertionError(f"{home.name} still runs {NODE_STOP_S} s after SIGTERM") from None
         assert code == 0, (home / "test-run.log").read_text()[-2000:]
         assert "Traceback" not in (home / "test-run.log").read_text()
+
+
+def tree(root: Path) -> list[tuple[str, int]]:
+    return sorted((str(p.relative_to(root)), p.stat().st_size) for p in root.rglob("*") if p.is_file())
+
+
+def test_a_directory_that_lost_its_genesis_block_is_genesis_missing_with_the_copy_to_restore(tmp_path: Path) -> None:
+    """Before, `up` of such a directory tried to init it again and said INIT_FAILED ("an
+    organization already exists"), and `verify`/`query` told the operator to run `init`,
+    which refuses the directory."""
+    from ledger.node.init import init_network
+    from ledger.node.spec import default_config_path
+
+    networked = init_networked(tmp_path)
+    embedded = tmp_path / "embedded"
+    init_network(default_config_path(), embedded, admin_password="pw-embedded-1")
+    for data, up in ((networked, ["--networked"]), (embedded, [])):
+        (data / "genesis.block").unlink()
+        before = tree(data)
+        for args in (["up", "--data", str(data), *up, "--port", "0"], ["verify", "--data", str(data)], ["query", "--data", str(data), "queryUser", "A"]):
+            done, _ = run(*args)
+            out = json.loads(done.stdout)
+            assert done.returncode == 1 and out["code"] == "GENESIS_MISSING" and "Traceback" not in done.stderr, (args, done.stdout, done.stderr[-800:])
+            assert str(data / "genesis.block") in out["message"], out
+        assert tree(data) == before  # nothing written
+    copy = NetworkLayout(networked).node_dir("nats0.OrdererOrg") / "genesis.block"
+    assert f"cp {copy} " in json.loads(run("verify", "--data", str(networked))[0].stdout)["message"]  # the node's own copy names the fix
+    done, _ = run("verify", "--data", str(tmp_path / "empty"))
+    assert json.loads(done.stdout)["code"] == "NO_NETWORK"  # a directory with nothing of a network is still told to init
+
+
+def test_up_networked_of_a_damaged_network_file_is_config_invalid_and_starts_nothing(tmp_path: Path) -> None:
+    """Before, `up --networked` started every node anyway: the console node failed on the file
+    at each restart (backoff for ever), as did every `invoke` and `query`."""
+    data = init_networked(tmp_path)
+    with (data / "network.yaml").open("a") as out:
+        out.write("networked: [\n  : bad\n")
+    done, took = run("up", "--data", str(data), "--networked", "--port", "0")
+    out = json.loads(done.stdout)
+    assert done.returncode == 1 and out["code"] == "CONFIG_INVALID" and "network.yaml" in out["message"], done.stdout
+    assert took < ANSWER_WITHIN_S and "Traceback" not in done.stderr
+    assert not list((data / "orgs").glob("*/nodes/*/node.pid"))  # no node was started
+
+
+def test_status_of_a_members_directory_lists_the_other_members_nodes_too(tmp_path: Path) -> None:
+    """A member's own DATA (`org create` + `node configure`) holds only its own node
+    directories. Before, its `status` listed those alone (and said in_sync for its own peers
+    while another member's were down); the others' orderers and peers come from their
+    org.json, alive when heard."""
+    from ledger.node.netstatus import networked_status
+
+    data = init_networked(tmp_path)
+    layout = NetworkLayout(data)
+    for node in ("peer0.Org2", "peer1.Org2", "orderer2.OrdererOrg"):  # as on another member's machine
+        shutil.rmtree(layout.node_dir(node))
+    report = networked_status(data, listen_s=0.1)
+    rows = {n["name"]: n for n in report["nodes"]}
+    assert {"peer0.Org2", "peer1.Org2", "orderer2.OrdererOrg", "peer0.Org1"} <= set(rows)
+    assert rows["peer0.Org2"] == {"name": "peer0.Org2", "kind": "peer", "pid": None, "address": None, "alive": False, "height": None, "commit_hash": None}
+    assert rows["orderer2.OrdererOrg"]["kind"] == "orderer"
+    assert "cli.Org1" not in rows and "console.Org1" in rows  # clients are no nodes; the console is listed once
+    assert [n["kind"] for n in report["nodes"]] == sorted((n["kind"] for n in report["nodes"]), key=["nats", "orderer", "peer", "console"].index)
+    assert report["in_sync"] is False
+
+
+def test_a_members_directory_without_nodes_is_no_nodes_not_a_missing_orderer_identity(tmp_path: Path) -> None:
+    """The approver of a member-built consortium runs no node: its DATA holds network.yaml,
+    genesis.block and the organizations' files only. Before, `status` and `invoke` there said
+    CONFIG_INVALID "node orderer0.OrdererOrg has no identity at ..." (they took it for an
+    embedded network)."""
+    data = init_networked(tmp_path)
+    for nodes_dir in (data / "orgs").glob("*/nodes"):
+        shutil.rmtree(nodes_dir)
+    for args in (["status", "--data", str(data)], ["invoke", "--data", str(data), "--as", "Regulator/admin", "userRegister", "R", "R"]):
+        done, _ = run(*args)
+        out = json.loads(done.stdout)
+        assert done.returncode == 1 and out["code"] == "NO_NODES" and "Traceback" not in done.stderr, (args, done.stdout)
+        assert "console organization" in out["message"]

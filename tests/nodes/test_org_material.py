@@ -11,9 +11,11 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from nodekit import cli_json, free_base_port, network_file, node_dirs
 
 from ledger.core.encoding import decode
+from ledger.core.errors import ConfigError
 from ledger.core.messages import Block
 from ledger.node.nodeconf import load_node_config
 
@@ -125,3 +127,34 @@ def test_no_node_directory_holds_another_organizations_private_key(tmp_path: Pat
         assert (home / "genesis.block").read_bytes() == (data / "genesis.block").read_bytes()
         assert "PRIVATE" not in (home / "tls" / "ca.pem").read_text()
         assert (home / "tls" / "ca.pem").read_text().count("BEGIN CERTIFICATE") == 4  # every org's TLS CA
+
+
+def test_a_base_port_override_outside_the_network_files_range_is_refused() -> None:
+    """`init --base-port` and `node configure --base-port` skip the network file's own check
+    of networked.base_port; the placement refuses what the file would have refused."""
+    from ledger.node.netinit import place
+    from ledger.node.spec import BASE_PORT_MAX, BASE_PORT_MIN, default_config_path, load_spec
+
+    spec = load_spec(default_config_path())
+    for port in (BASE_PORT_MIN - 1, BASE_PORT_MAX + 1, -4):
+        with pytest.raises(ConfigError):
+            place(spec, port)
+    assert place(spec, BASE_PORT_MAX) is not None
+
+
+def test_init_records_its_base_port_in_the_directorys_network_file(tmp_path: Path) -> None:
+    """Before, DATA/network.yaml kept the file's own base_port (14220) after `init --networked
+    --base-port N`, so a later `node configure` from it placed nodes on other ports than the
+    running ones."""
+    from ledger.node.init import init_network
+    from ledger.node.netinit import place
+    from ledger.node.spec import default_config_path, load_spec
+
+    base = free_base_port()
+    data = tmp_path / "net"
+    init_network(default_config_path(), data, admin_password="Correct-Horse-9", networked=True, base_port=base)
+    copy = (data / "network.yaml").read_text()
+    spec = load_spec(data / "network.yaml")
+    assert spec.networked.base_port == base and "# on one machine ports are handed out" in copy  # the line edited, its comment kept
+    placed = {n.node_id: n.health_port for n in place(spec).nodes}
+    assert placed["peer0.Org1"] == load_node_config(data / "orgs" / "Org1" / "nodes" / "peer0.Org1").health_port

@@ -19,6 +19,7 @@ from test_gateway_nats import submit, wait_all_alive, wait_in_sync
 
 from ledger.core.codes import ValidationCode
 from ledger.node.layout import ROUTE_SECRET_FILE, NetworkLayout
+from ledger.node.netstatus import networked_status
 from ledger.node.network import Network
 from ledger.node.spec import default_config_path
 from ledger.tools.netverify import verify_networked
@@ -99,6 +100,13 @@ def test_each_organization_configures_its_own_nodes_from_public_files_and_the_ch
         assert all(p.tx_location(tx_id) is not None for p in net.peers)
     wait_for(lambda: verify_networked(data[CLIENT_ORG]).ok, 60, "verify from the console organization's directory")
 
+    def whole_consortium_heard_from_org2() -> bool:  # its DATA holds only its own two node directories
+        report = networked_status(data["Org2"])
+        heard = {n["name"] for n in report["nodes"] if n["alive"] and n["kind"] in ("orderer", "peer")}
+        return bool(report["in_sync"]) and heard == {f"orderer{i}.OrdererOrg" for i in range(3)} | {f"peer{i}.{o}" for i in range(2) for o in ("Org1", "Org2")}
+
+    wait_for(whole_consortium_heard_from_org2, 60, "Org2's status hears every member's orderers and peers")
+
 
 def test_configure_refuses_what_is_missing_naming_it(tmp_path: Path) -> None:
     root = tmp_path / "Org2"
@@ -112,3 +120,41 @@ def test_configure_refuses_what_is_missing_naming_it(tmp_path: Path) -> None:
     done = subprocess.run([*CLI, "node", "configure", "--data", str(root)], capture_output=True, text=True, timeout=120)
     refusal = json.loads(done.stdout)
     assert done.returncode == 1 and refusal["code"] == "CONFIG_INVALID" and "org.json of Org1" in refusal["message"], refusal
+
+
+def test_a_member_running_a_later_nats_server_needs_the_first_ones_route_secret(tmp_path: Path) -> None:
+    """With one NATS server per organization, `node configure` of a member that runs nats1
+    without the route secret used to make a secret of its own: its server's routes were
+    refused and the cluster never formed (nats0 with 0 routes, /healthz 503). It is now
+    ROUTE_SECRET_MISSING naming who made it, with nothing written."""
+    spec = yaml.safe_load(default_config_path().read_text())
+    spec["networked"]["base_port"] = free_base_port()
+    spec["networked"]["nats"] = [{"name": "nats0", "org": "OrdererOrg"}, {"name": "nats1", "org": "Org1"}, {"name": "nats2", "org": "Org2"}]
+    org_args = {**ORG_ARGS, "OrdererOrg": ["--orderers", "orderer0,orderer1,orderer2", "--nats", "nats0", "--admins", ""], "Org1": [*ORG_ARGS["Org1"], "--nats", "nats1"]}
+    network_file = tmp_path / "network.yaml"
+    network_file.write_text(yaml.safe_dump(spec))
+    data = {org: tmp_path / org for org in org_args}
+    for org, args in org_args.items():
+        gridledger("org", "create", "--org", org, "--out", str(NetworkLayout(data[org]).org_dir(org)), *args)
+    genesis = tmp_path / "genesis.block"
+    gridledger("channel", "create", *[a for org in org_args for a in ("--org", str(NetworkLayout(data[org]).org_public_file(org)))], "--out", str(genesis), "--config", str(network_file))
+    for org, root in data.items():
+        layout = NetworkLayout(root)
+        shutil.copyfile(network_file, layout.network_file)
+        shutil.copyfile(genesis, layout.genesis_file)
+        for other in org_args:
+            if other != org:
+                layout.org_dir(other).mkdir(parents=True)
+                shutil.copyfile(NetworkLayout(data[other]).org_public_file(other), layout.org_public_file(other))
+    assert gridledger("node", "configure", "--data", str(data["OrdererOrg"]))["route_secret_created"] is True
+
+    done = subprocess.run([*CLI, "node", "configure", "--data", str(data["Org1"])], capture_output=True, text=True, timeout=120)
+    refusal = json.loads(done.stdout)
+    assert done.returncode == 1 and refusal["code"] == "ROUTE_SECRET_MISSING" and "OrdererOrg" in refusal["message"], refusal
+    assert not (data["Org1"] / ROUTE_SECRET_FILE).exists() and not list(data["Org1"].glob("orgs/*/nodes/*/node.json"))
+
+    done_with = gridledger("node", "configure", "--data", str(data["Org1"]), "--route-secret", str(data["OrdererOrg"] / ROUTE_SECRET_FILE))
+    assert done_with["route_secret_created"] is False
+    secret = (data["OrdererOrg"] / ROUTE_SECRET_FILE).read_text().strip()
+    server = json.loads((NetworkLayout(data["Org1"]).node_dir("nats1.Org1") / "nats-server.json").read_text())
+    assert server["cluster"]["authorization"]["password"] == secret  # the cluster's one secret
