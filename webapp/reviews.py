@@ -20,7 +20,7 @@ from webapp.bulk import conflict_groups
 from webapp.chain import Chain, Outcome, decode_invocation, decode_signoffs
 from webapp.db import AuditEntry, ReviewRequest, now_s, session
 from webapp.dryrun import DryRun, dry_run
-from webapp.errors import AppError, BadInput, Conflict, Forbidden
+from webapp.errors import AppError, BadInput, Conflict, Forbidden, LedgerUnavailable
 from webapp.metrics import Metrics
 from webapp.outcomes import Outcomes
 from webapp.retries import APPROVAL_RETRIES_MAX, RETRYABLE_CODES, swap_in_spare
@@ -188,6 +188,12 @@ class ReviewService:
                 log.info("approval_retried", request_id=req.id, code=outcome.code, tx_id=retry.tx_id)
                 req = retry
                 outcome = self._submit(req, signer)
+            if self.outcomes.give_back(req, outcome):
+                raise LedgerUnavailable(
+                    outcome.code,
+                    f"The ledger cannot take transactions right now ({outcome.code}: {outcome.message}). Nothing was "
+                    "submitted and the request is still pending: approve it again once the network is back.",
+                )
             self.outcomes.record(req, outcome)
         finally:
             self.outcomes.end(req.id)
@@ -220,7 +226,7 @@ class ReviewService:
             return
         try:
             self._approve(req, self.chain.service_identity(), f"rule:topup-below-{rule}", "auto_approved")
-        except Conflict:
+        except (Conflict, LedgerUnavailable):  # decided meanwhile, or left pending for an administrator
             pass
 
     def expire_stale(self) -> int:
