@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import urlencode, urlsplit
 
 import structlog
 from litestar import Request, Response
@@ -14,6 +14,7 @@ from litestar.response import Redirect, Template
 
 from webapp.errors import AppError, BadInput, Forbidden, NotFound, TooLarge, error_headers
 from webapp.metering_staff import is_staff
+from webapp.sessions import SESSION_COOKIE
 
 log = structlog.get_logger("webapp.errors")
 
@@ -68,7 +69,7 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     if is_api_request(request):
         return Response({"code": error.code, "message": error.message}, status_code=error.status_code, headers=headers)
     if error.status_code == 401:
-        return Redirect(path=f"/login?next={quote(_path_and_query(request), safe='/')}")
+        return Redirect(path=login_redirect(request))
     return Template(
         template_name="error.html",
         context={"error": error, "user": getattr(request.state, "user_session", None), "meter_staff": _meter_staff(request)},
@@ -91,6 +92,27 @@ def _allow_of(exc: Exception) -> str | None:
         allow = {k.lower(): v for k, v in exc.headers.items()}.get("allow")
         return allow or None
     return None
+
+
+def login_redirect(request: Request[Any, Any, Any]) -> str:
+    """The login page, then back: to the page asked for, or, for a form posted after the
+    session ended (a redirect cannot replay a POST, and its address may take no GET), to
+    the page the form was on, saying that what was sent was not done."""
+    ended = bool(request.cookies.get(SESSION_COOKIE))  # it had a session, now unknown: logged out elsewhere, expired, restart
+    if request.method in ("GET", "HEAD"):
+        wanted, why = _path_and_query(request), "expired" if ended else ""
+    else:
+        wanted, why = _same_site_referer(request), "form"
+    query = urlencode({k: v for k, v in (("next", wanted), ("why", why)) if v}, safe="/")
+    return f"/login?{query}" if query else "/login"
+
+
+def _same_site_referer(request: Request[Any, Any, Any]) -> str:
+    """The path and query of the Referer when it is this console's own page, else ""."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.scheme not in ("http", "https") or referer.netloc != request.url.netloc:
+        return ""
+    return f"{referer.path}?{referer.query}" if referer.query else referer.path
 
 
 def _path_and_query(request: Request[Any, Any, Any]) -> str:
