@@ -33,7 +33,37 @@ def is_api_request(request: Request[Any, Any, Any]) -> bool:
 _MISSING_PARAMETER = re.compile(r"Missing required (query|path|header|cookie) parameter '([^']+)'")
 
 
-def _from_http_exception(exc: HTTPException) -> AppError:
+_MISSING_FIELD = re.compile(r"Object missing required field `([^`]+)`")
+
+
+def _field_problem(item: dict[str, Any], aliases: dict[str, str]) -> str:
+    """One validation problem as the caller wrote the request: a missing body field by its
+    name (the validator reports it under the key `data`, the whole body), a query parameter
+    by its name in the URL (`pageSize`, not the handler's `page_size`), then what is wrong."""
+    message = str(item.get("message") or "")
+    missing = _MISSING_FIELD.search(message)
+    if missing:
+        return f"'{missing.group(1)}' is required"
+    key = str(item.get("key") or "")
+    name = aliases.get(key, key)
+    return f"{name}: {message[:1].lower()}{message[1:]}" if name and message else name or message
+
+
+def _query_aliases(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """The handler's parameter names → the query names it declared with Parameter(query=...)."""
+    try:
+        parameters = request.route_handler.parsed_fn_signature.parameters
+    except Exception:  # no handler matched
+        return {}
+    aliases = {}
+    for name, parameter in parameters.items():
+        query = getattr(getattr(parameter, "kwarg_definition", None), "query", None)
+        if isinstance(query, str) and query:
+            aliases[name] = query
+    return aliases
+
+
+def _from_http_exception(exc: HTTPException, aliases: dict[str, str]) -> AppError:
     if isinstance(exc, PermissionDeniedException) and "CSRF" in str(exc.detail):
         return Forbidden("CSRF_FAILED", "The form was not accepted: its security token is missing or stale. Reload the page and try again.")
     if isinstance(exc, NotFoundException):
@@ -44,7 +74,7 @@ def _from_http_exception(exc: HTTPException) -> AppError:
         return AppError("METHOD_NOT_ALLOWED", "This address does not accept that method.", 405)
     if exc.status_code == 400:
         extra = exc.extra if isinstance(exc.extra, list) else []
-        fields = ", ".join(str(item.get("key") or item.get("message")) for item in extra if isinstance(item, dict))
+        fields = ", ".join(_field_problem(item, aliases) for item in extra if isinstance(item, dict))
         missing = _MISSING_PARAMETER.match(str(exc.detail))  # a missing parameter comes with no `extra`, only its name in the detail
         fields = fields or (f"{missing.group(1)} parameter '{missing.group(2)}' is required" if missing else "")
         detail = f" ({fields})" if fields else ""
@@ -57,7 +87,7 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     if isinstance(exc, AppError):
         error = exc
     elif isinstance(exc, HTTPException):
-        error = _from_http_exception(exc)
+        error = _from_http_exception(exc, _query_aliases(request))
     else:
         import traceback
 

@@ -133,3 +133,16 @@ def test_uploads_refused_by_type_and_size(client, alice, settings):
     big = b"a,b\n" + b"1,2\n" * (settings.dataset_bytes_max // 4 + 1)
     expect_error(client.post("/datasets", files={"file": ("big.csv", big, "text/csv")}, headers=headers), 413, "DATASET_TOO_LARGE")
     expect_error(client.post("/datasets", files={"file": ("empty.csv", b"", "text/csv")}, headers=headers), 400)
+
+
+def test_a_malformed_request_names_the_field_as_the_caller_wrote_it(client, alice):
+    """Not '(data)' for a missing body field, nor the handler's 'page_size' for ?pageSize=."""
+    user_id, headers = alice
+    missing = expect_error(client.post("/users/topup", json={"userId": user_id}, headers=headers), 400, "BAD_REQUEST")
+    assert "'Token' is required" in missing["message"] and "data" not in missing["message"], missing
+    wrong = expect_error(client.post("/users/topup", json={"userId": user_id, "Token": 1.5}, headers=headers), 400, "BAD_REQUEST")
+    assert "Token:" in wrong["message"], wrong
+    size = expect_error(client.get("/assets/search", params={"pageSize": 0}, headers=headers), 400, "BAD_REQUEST")
+    assert "pageSize: expected `int` >= 1" in size["message"] and "page_size" not in size["message"], size
+    sale = expect_error(client.get("/assets/search", params={"onSaleOnly": "maybe"}, headers=headers), 400, "BAD_REQUEST")
+    assert "onSaleOnly" in sale["message"], sale
