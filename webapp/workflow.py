@@ -221,18 +221,27 @@ class Workflow:
     def cancel(self, user: UserSession, asset_id: str, issuer_id: str) -> ReviewRequest:
         require_self(user, issuer_id)
         asset_id = check_id(asset_id, "asset id")
+        self._require_asset(asset_id)
         summary = f"Takes asset {asset_id} off sale; new buyers are refused, holders keep their copies."
         return self._create(user.username, user.identity, "cancel", "assetsCancel", [asset_id, issuer_id], summary, asset_id=asset_id)
 
     def report(self, user: UserSession, original_id: str, copy_id: str) -> ReviewRequest:
         original_id = check_id(original_id, "original asset id")
         copy_id = check_id(copy_id, "copy asset id")
+        for asset_id in (original_id, copy_id):
+            self._require_asset(asset_id)
         summary = (
             f"{user.username} reports that asset {copy_id} re-publishes its asset {original_id}; "
             "the enrollment times on the ledger are the evidence, and an upheld report cancels the copy."
         )
         args = [original_id, copy_id, user.username]
         return self._create(user.username, user.identity, "report", "assetsReport", args, summary, asset_id=copy_id)
+
+    def _require_asset(self, asset_id: str) -> None:
+        """An unknown asset id is refused at once (404, as a purchase of one is), not queued
+        for an administrator to review a request that can only fail."""
+        if self.chain.query_asset(asset_id) is None:
+            raise NotFound("ASSET_NOT_FOUND", f"There is no asset {asset_id!r} on the ledger.")
 
     def accept(self, user: UserSession, request_id: str) -> ReviewRequest:
         """The counterparty of a transfer signs it; it then enters the review queue."""

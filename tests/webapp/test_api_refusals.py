@@ -146,3 +146,17 @@ def test_a_malformed_request_names_the_field_as_the_caller_wrote_it(client, alic
     assert "pageSize: expected `int` >= 1" in size["message"] and "page_size" not in size["message"], size
     sale = expect_error(client.get("/assets/search", params={"onSaleOnly": "maybe"}, headers=headers), 400, "BAD_REQUEST")
     assert "onSaleOnly" in sale["message"], sale
+
+
+def test_cancel_and_report_of_an_unknown_asset_are_404_and_queue_nothing(api, client, alice):
+    """As a purchase of an unknown asset is: no request an administrator could only reject."""
+    user_id, headers = alice
+    asset_id = api.publish(user_id, headers)
+    pending_before = len(client.get("/reviews", params={"status": "pending"}, headers=api.admin()).json())
+    expect_error(client.post("/assets/cancel", json={"assetId": "no-such-asset", "issuerId": user_id}, headers=headers), 404, "ASSET_NOT_FOUND")
+    for original, copy in ((asset_id, "no-such-asset"), ("no-such-asset", asset_id)):
+        body = {"originalAssetId": original, "copyAssetId": copy}
+        expect_error(client.post("/assets/report", json=body, headers=headers), 404, "ASSET_NOT_FOUND")
+    assert len(client.get("/reviews", params={"status": "pending"}, headers=api.admin()).json()) == pending_before
+    # a known asset is still queued as before
+    assert client.post("/assets/cancel", json={"assetId": asset_id, "issuerId": user_id}, headers=headers).status_code == 202
