@@ -45,6 +45,8 @@ def _field_problem(item: dict[str, Any], aliases: dict[str, str]) -> str:
     if missing:
         return f"'{missing.group(1)}' is required"
     key = str(item.get("key") or "")
+    if key == "data":  # the body as a whole: absent (the message is then just its key) or of the wrong shape
+        return "a JSON object body is required" if message.strip("'") == "data" else f"the body: {message[:1].lower()}{message[1:]}"
     name = aliases.get(key, key)
     return f"{name}: {message[:1].lower()}{message[1:]}" if name and message else name or message
 

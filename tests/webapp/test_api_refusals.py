@@ -146,6 +146,10 @@ def test_a_malformed_request_names_the_field_as_the_caller_wrote_it(client, alic
     assert "pageSize: expected `int` >= 1" in size["message"] and "page_size" not in size["message"], size
     sale = expect_error(client.get("/assets/search", params={"onSaleOnly": "maybe"}, headers=headers), 400, "BAD_REQUEST")
     assert "onSaleOnly" in sale["message"], sale
+    bare = expect_error(client.post("/users/topup", headers=headers), 400, "BAD_REQUEST")
+    assert "a JSON object body is required" in bare["message"], bare
+    shape = expect_error(client.post("/users/topup", json=[1, 2], headers=headers), 400, "BAD_REQUEST")
+    assert "the body: expected `object`" in shape["message"], shape
 
 
 def test_cancel_and_report_of_an_unknown_asset_are_404_and_queue_nothing(api, client, alice):
