@@ -15,7 +15,7 @@ from webapp.errors import AppError, Forbidden, NotFound
 from webapp.market_index import PAGE_SIZE, MarketIndex, SearchPage
 from webapp.sessions import UserSession
 from webapp.settings import Settings
-from webapp.workflow import Workflow, check_id
+from webapp.workflow import Workflow, check_amount, check_asset_name, check_id
 
 SEARCH_LENGTH_MAX = 100
 
@@ -130,6 +130,8 @@ class Catalog:
         info = analyze(filename, data, self.settings.dataset_bytes_max)
         metadata = build_metadata(info, description, licence, filename)
         check_id(asset_id, "asset id")
+        check_asset_name(name)
+        check_amount(price, "price", minimum=0)  # every refusal of the form before the file is stored
         self.upload(user, filename, data)
         return workflow.enroll(user, name, asset_id, metadata, user.username, price)
 

@@ -58,6 +58,13 @@ def check_id(value: str, what: str) -> str:
     return value
 
 
+def check_asset_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name or len(name) > NAME_LENGTH_MAX:
+        raise BadInput("BAD_ASSET_NAME", f"An asset name has 1 to {NAME_LENGTH_MAX} characters.")
+    return name
+
+
 def check_amount(value: Any, what: str, *, minimum: int) -> int:
     try:
         amount = int(str(value).strip())
@@ -173,9 +180,7 @@ class Workflow:
     def enroll(self, user: UserSession, name: str, asset_id: str, metadata: str, owner_id: str, value: Any) -> ReviewRequest:
         require_self(user, owner_id)
         asset_id = check_id(asset_id, "asset id")
-        name = (name or "").strip()
-        if not name or len(name) > NAME_LENGTH_MAX:
-            raise BadInput("BAD_ASSET_NAME", f"An asset name has 1 to {NAME_LENGTH_MAX} characters.")
+        name = check_asset_name(name)
         price = check_amount(value, "price", minimum=0)
         meta = parse_metadata(metadata)
         summary = (
