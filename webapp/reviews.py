@@ -26,7 +26,7 @@ from webapp.outcomes import Outcomes
 from webapp.retries import APPROVAL_RETRIES_MAX, RETRYABLE_CODES, swap_in_spare
 from webapp.sessions import UserSession
 from webapp.settings import REASON_LENGTH_MAX, Settings
-from webapp.workflow import OPEN_STATUSES, Status, Workflow
+from webapp.workflow import OPEN_STATUSES, REQUEST_KINDS, Status, Workflow
 
 log = structlog.get_logger("webapp.reviews")
 
@@ -57,6 +57,10 @@ class ReviewService:
 
     # --- reading ----------------------------------------------------------------------------
     def queue(self, status: str | None = "pending", kind: str | None = None, requester: str | None = None) -> list[ReviewRequest]:
+        if status and status not in {s.value for s in Status}:  # a typo must not read as "nothing waiting"
+            raise BadInput("BAD_STATUS", f"status is one of {', '.join(s.value for s in Status)}.")
+        if kind and kind not in REQUEST_KINDS:
+            raise BadInput("BAD_KIND", f"kind is one of {', '.join(REQUEST_KINDS)}.")
         self.expire_stale()
         stmt = select(ReviewRequest)
         if status:

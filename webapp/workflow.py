@@ -49,6 +49,7 @@ class Status(StrEnum):
 
 
 OPEN_STATUSES = (Status.AWAITING_ACCEPTANCE, Status.PENDING)
+REQUEST_KINDS = ("register", "topup", "delete", "enroll", "purchase", "transfer", "cancel", "report")
 
 
 def check_id(value: str, what: str) -> str:

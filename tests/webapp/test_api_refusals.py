@@ -164,3 +164,14 @@ def test_cancel_and_report_of_an_unknown_asset_are_404_and_queue_nothing(api, cl
     assert len(client.get("/reviews", params={"status": "pending"}, headers=api.admin()).json()) == pending_before
     # a known asset is still queued as before
     assert client.post("/assets/cancel", json={"assetId": asset_id, "issuerId": user_id}, headers=headers).status_code == 202
+
+
+def test_an_unknown_filter_value_is_refused_not_answered_with_an_empty_list(api, client, alice):
+    """A typo in ?status=, ?kind= or ?format= read as "nothing waiting" / "no assets"."""
+    _, headers = alice
+    admin = api.admin()
+    expect_error(client.get("/reviews", params={"status": "pendng"}, headers=admin), 400, "BAD_STATUS")
+    expect_error(client.get("/reviews", params={"status": "", "kind": "purchases"}, headers=admin), 400, "BAD_KIND")
+    expect_error(client.get("/assets/search", params={"format": "xml"}, headers=headers), 400, "BAD_FORMAT")
+    assert client.get("/reviews", params={"status": "committed", "kind": "register"}, headers=admin).json()
+    assert client.get("/assets/search", params={"format": "csv"}, headers=headers).status_code == 200
