@@ -7,6 +7,7 @@ or must co-sign; a rejection needs a reason; undecided requests expire.
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -71,7 +72,14 @@ class ReviewService:
             stmt = stmt.where(ReviewRequest.requester == requester)
         stmt = stmt.order_by(col(ReviewRequest.created_at)).limit(QUEUE_LISTED_MAX)
         with session(self.engine) as db:
-            return list(db.exec(stmt))
+            found = list(db.exec(stmt))
+        for req in found:
+            if req.status == Status.PENDING:  # as the review page does: a buyer may have topped up since
+                try:
+                    req.warnings_json = json.dumps(self.workflow.warnings(req))
+                except AppError:  # the ledger does not answer now: the queue still lists, with the warnings made at request time
+                    pass
+        return found
 
     def audit_log(self, request_id: str | None = None) -> list[AuditEntry]:
         stmt = select(AuditEntry)
