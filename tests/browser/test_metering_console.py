@@ -101,10 +101,12 @@ def test_regulator_publishes_a_tariff_version_from_the_console(admin: Any, perso
     page.click("#tariff-publish")
     page.wait_for_function(f"document.querySelectorAll('#versions li').length == {before + 1}", timeout=60_000)
     assert f"from {effective}" in page.inner_text("#versions") and page.locator("#bands tbody tr").count() == 4
-    page.fill("#tariff-json", json.dumps({**tariff, "effective_from": effective, "tou": tariff["tou"][:2]}))
+    refused = json.dumps({**tariff, "effective_from": effective, "tou": tariff["tou"][:2]})
+    page.fill("#tariff-json", refused)
     page.click("#tariff-publish")
-    page.wait_for_load_state()
-    assert "TARIFF_BANDS_INVALID" in page.content() and "Traceback" not in page.content()
+    page.wait_for_selector("#form-error")
+    assert "TARIFF_BANDS_INVALID" in page.inner_text("#form-error") and "Traceback" not in page.content()
+    assert json.loads(page.input_value("#tariff-json")) == json.loads(refused)  # the edits are kept to fix, not lost
     page.goto("/metering/tariffs/CN-RES-TOU")
     assert page.locator("#versions li").count() == before + 1  # the refused version wrote nothing
     member = person()
