@@ -72,6 +72,20 @@ def test_pages_read_from_a_live_peer_when_the_highest_one_is_dead(dead_api, dead
     assert [a["Id"] for a in search.json()["assets"]] == [asset_id]
 
 
+def test_verify_with_a_peer_down_gives_no_verdict_rather_than_a_wrong_one(dead_api, dead_client, dead_network):
+    """(After the first test: one peer is dead.) The explorer said '✘ The ledger does not
+    verify' when it could not check the dead peer; nothing was wrong with the ledger."""
+    assert [p for p in dead_network.peers if not p.alive], "the first test leaves a peer dead"
+    user_id, _ = dead_api.register()
+    http = page_session(dead_client, user_id, "user-pass-123")
+    token = csrf_of(http.get("/explorer").text)
+    assert http.post("/explorer/verify", data={"_csrf_token": token}, follow_redirects=False).status_code == 303
+    assert dead_client.app.state.services.verifier.wait(120)
+    page = http.get("/explorer").text
+    assert 'id="verify-unavailable"' in page and "PEER_UNAVAILABLE" in page, page[page.find("verify-card"):][:800]
+    assert "does not verify" not in page
+
+
 def test_an_approval_the_ledger_cannot_take_stays_pending_with_a_temporary_error(dead_api, dead_client, dead_network):
     user_id, headers = dead_api.register()
     request_id = topup(dead_api, user_id, dead_api.login(user_id), 9)
