@@ -63,14 +63,14 @@ def test_settle_yoy_and_customer_view(admin: Any, approve: Any, person: Any, liv
     member.page.goto("/metering/my")
     assert member.page.locator("#no-my-meters").count() == 1
     page.goto("/metering/customers")
-    for selector, value in (("#cust-username", username), ("#cust-meter", "NO-SUCH-METER"), ("#cust-name", "x"), ("#cust-id", "x"), ("#cust-bank", "x")):
+    for selector, value in (("#cust-username", username), ("#cust-meter", "NO-SUCH-METER"), ("#cust-name", "Zhang San"), ("#cust-id", ID_NUMBER), ("#cust-bank", "6222020200112233")):
         page.fill(selector, value)
     page.click("#cust-link")
-    page.wait_for_load_state()
-    assert "UNKNOWN_METER" in page.content() and "Traceback" not in page.content()
-    page.goto("/metering/customers")
-    for selector, value in (("#cust-username", username), ("#cust-meter", meter_id), ("#cust-name", "Zhang San"), ("#cust-id", ID_NUMBER), ("#cust-bank", "6222020200112233")):
-        page.fill(selector, value)
+    page.wait_for_selector("#form-error")
+    assert "UNKNOWN_METER" in page.inner_text("#form-error") and "Traceback" not in page.content()
+    # the form keeps what was typed: only the meter is corrected, nothing retyped
+    assert page.input_value("#cust-name") == "Zhang San" and page.input_value("#cust-id") == ID_NUMBER
+    page.fill("#cust-meter", meter_id)
     page.click("#cust-link")
     page.wait_for_selector(f"#customers td:text('{username}')")
     assert "•1234" in page.inner_text("#customers") and ID_NUMBER not in page.content() and "6222020200112233" not in page.content()
