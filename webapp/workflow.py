@@ -132,6 +132,8 @@ class Workflow:
         amount: int = 0,
         asset_id: str | None = None,
     ) -> ReviewRequest:
+        if kind != "register":
+            self._require_open(requester)
         invocation, tx_id = self.chain.new_invocation(signer, function, args)
         signoffs = [self.chain.signoff("party", signer, tx_id)]
         req = ReviewRequest(
@@ -242,6 +244,14 @@ class Workflow:
         )
         args = [original_id, copy_id, user.username]
         return self._create(user.username, user.identity, "report", "assetsReport", args, summary, asset_id=copy_id)
+
+    def _require_open(self, user_id: str) -> None:
+        """A closed account asks for nothing more (the contract would refuse every request of
+        it at approval): refused at once, 409, instead of queued for review. An account not
+        open yet is still queued (its opening may be approved first)."""
+        account = self.chain.query_user(user_id)
+        if account is not None and account.get("Deleted"):
+            raise Conflict("ACCOUNT_CLOSED", f"The account {user_id} is closed; it can make no more requests.")
 
     def _require_asset(self, asset_id: str) -> None:
         """An unknown asset id is refused at once (404, as a purchase of one is), not queued

@@ -175,3 +175,20 @@ def test_an_unknown_filter_value_is_refused_not_answered_with_an_empty_list(api,
     expect_error(client.get("/assets/search", params={"format": "xml"}, headers=headers), 400, "BAD_FORMAT")
     assert client.get("/reviews", params={"status": "committed", "kind": "register"}, headers=admin).json()
     assert client.get("/assets/search", params={"format": "csv"}, headers=headers).status_code == 200
+
+
+def test_a_closed_account_makes_no_more_requests(api, client):
+    """Its dashboard still offered a top-up, queued for review, then refused by the contract."""
+    from tests.webapp.test_pages_security import csrf_of, new_http
+
+    user_id, headers = api.register()
+    closing = client.post("/users/delete", json={"userId": user_id}, headers=headers)
+    assert api.approve(closing.json()["requestId"])["status"] == "committed"
+    expect_error(client.post("/users/topup", json={"userId": user_id, "Token": 5}, headers=headers), 409, "ACCOUNT_CLOSED")
+    expect_error(client.post("/users/delete", json={"userId": user_id}, headers=headers), 409, "ACCOUNT_CLOSED")
+    assert [r["kind"] for r in client.get("/reviews", params={"status": "", "requester": user_id}, headers=api.admin()).json()] == ["register", "delete"]
+    http = new_http(client)
+    token = csrf_of(http.get("/login").text)
+    http.post("/login", data={"username": user_id, "password": "user-pass-123", "_csrf_token": token})
+    dashboard = http.get("/dashboard").text
+    assert "This account is closed" in dashboard and 'action="/account/topup"' not in dashboard
