@@ -9,13 +9,13 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from webapp.chain import Chain
-from webapp.datasets import DatasetInfo, DatasetStore, analyze, asset_content_hash, build_metadata, download_extension
+from webapp.datasets import FORMAT_WORDS, DatasetInfo, DatasetStore, analyze, asset_content_hash, build_metadata, download_extension
 from webapp.db import DatasetRecord, ReviewRequest, session
-from webapp.errors import AppError, Forbidden, NotFound
+from webapp.errors import AppError, BadInput, Forbidden, NotFound
 from webapp.market_index import PAGE_SIZE, MarketIndex, SearchPage
 from webapp.sessions import UserSession
 from webapp.settings import Settings
-from webapp.workflow import Workflow, check_id
+from webapp.workflow import Workflow, check_amount, check_asset_name, check_id
 
 SEARCH_LENGTH_MAX = 100
 
@@ -66,6 +66,8 @@ class Catalog:
         page_size: int = PAGE_SIZE,
     ) -> SearchPage:
         """The marketplace query, answered from the index fed by committed blocks."""
+        if fmt and fmt not in FORMAT_WORDS:  # an unknown format is a mistake, not "no assets"
+            raise BadInput("BAD_FORMAT", f"format is one of {', '.join(sorted(FORMAT_WORDS))}.")
         return self.index.search(text[:SEARCH_LENGTH_MAX], fmt=fmt, price_max=price_max, on_sale_only=on_sale_only, sort=sort, page=page, page_size=page_size)
 
     def view(self, asset_id: str) -> AssetView:
@@ -130,6 +132,8 @@ class Catalog:
         info = analyze(filename, data, self.settings.dataset_bytes_max)
         metadata = build_metadata(info, description, licence, filename)
         check_id(asset_id, "asset id")
+        check_asset_name(name)
+        check_amount(price, "price", minimum=0)  # every refusal of the form before the file is stored
         self.upload(user, filename, data)
         return workflow.enroll(user, name, asset_id, metadata, user.username, price)
 

@@ -6,8 +6,9 @@ import json
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from ledger.core.codes import EndorserCode
 from ledger.core.codes import describe as describe_code
 from ledger.core.encoding import decode, encode
 from ledger.core.identity import SigningIdentity
@@ -20,6 +21,7 @@ from webapp.errors import AppError, LedgerUnavailable, NotFound
 # Contract refusal codes that mean "no such record" for a query.
 _NOT_FOUND_HINTS = ("NOT_FOUND",)
 LIST_PAGES_MAX = 50
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,9 @@ class Simulation:
 
 COMMIT_TIMEOUT = "COMMIT_TIMEOUT"
 DUPLICATE_TXID = "DUPLICATE_TXID"
+# The ledger could not take the call at all (no peers to endorse, no ordering service): a
+# temporary state of the network, never the ledger's verdict on the request.
+UNAVAILABLE_CODES = frozenset({"NO_ENDORSERS", "PEER_UNAVAILABLE", "ENDORSEMENT_TIMEOUT", "ORDERER_UNAVAILABLE", "SERVICE_UNAVAILABLE"})
 
 
 class Chain:
@@ -103,6 +108,8 @@ class Chain:
             message = str(getattr(exc, "message", exc))
             if any(hint in code for hint in _NOT_FOUND_HINTS):
                 raise NotFound(code, message) from None
+            if code in UNAVAILABLE_CODES:
+                raise LedgerUnavailable(code, message) from None
             raise AppError(code, message) from None
         return json.loads(raw) if raw else None
 
@@ -225,27 +232,44 @@ class Chain:
     def peer_status(self) -> list[dict[str, Any]]:
         return [{"name": s.name, "org": s.org, "height": s.height, "commit_hash": s.commit_hash} for s in self.network.status()]
 
-    def _reader(self) -> PeerService:
-        """The peer with the most blocks."""
-        peers = self.peers
-        if not peers:
-            raise LedgerUnavailable("NO_PEERS", "The network has no running peer.")
-        return max(peers, key=lambda p: p.height)
+    def _readers(self) -> list[PeerService]:
+        """The live peers, most blocks first. A dead peer keeps the height it had when it
+        died, often the highest, so choosing by height alone would pick it and fail."""
+        live = sorted((p for p in self.peers if p.alive), key=lambda p: p.height, reverse=True)
+        if not live:
+            raise LedgerUnavailable("NO_PEERS", "No peer of the network is running; try again once a peer is back.")
+        return live
+
+    def _read(self, what: Callable[[PeerService], _T]) -> _T:
+        """`what` on the best live peer, on the next one if that peer dies meanwhile (a
+        503, never a 500, when none is left): explorer pages and the console's indexes
+        read blocks, and one dead peer must not take them down."""
+        from ledger.execute.endorser import EndorserRefusal
+
+        for peer in self._readers():
+            try:
+                return what(peer)
+            except EndorserRefusal as exc:
+                if str(exc.code) != EndorserCode.PEER_UNAVAILABLE:
+                    raise
+        raise LedgerUnavailable("NO_PEERS", "No peer of the network answered; try again once a peer is back.")
 
     def block(self, number: int) -> dict[str, Any]:
         from ledger.tools.explorer import describe_block
 
-        peer = self._reader()
-        if not 0 <= number < peer.height:
-            raise NotFound("BLOCK_NOT_FOUND", f"There is no block {number}; the chain has {peer.height} blocks.")
-        return describe_block(decode(peer.block(number), Block))
+        def read(peer: PeerService) -> dict[str, Any]:
+            if not 0 <= number < peer.height:
+                raise NotFound("BLOCK_NOT_FOUND", f"There is no block {number}; the chain has {peer.height} blocks.")
+            return describe_block(decode(peer.block(number), Block))
+
+        return self._read(read)
 
     def block_summary(self, number: int) -> tuple[int, int, list[TxSummary]]:
         """(timestamp_ms, encoded size, every transaction with its code and writes) of block
         `number`, for the console's indexes fed from committed blocks."""
         from ledger.tools.explorer import block_transactions
 
-        raw = self._reader().block(number)
+        raw = self._read(lambda peer: peer.block(number))
         block = decode(raw, Block)
         return block.header.timestamp_ms, len(raw), block_transactions(block)
 
@@ -259,16 +283,18 @@ class Chain:
     def transaction(self, tx_id: str) -> dict[str, Any]:
         from ledger.tools.explorer import describe_transaction
 
-        peer = self._reader()
-        location = peer.tx_location(tx_id) if len(tx_id) == 64 else None
-        if location is None:
-            raise NotFound("TX_NOT_FOUND", f"No transaction {tx_id!r} is on the ledger.")
-        block_number, tx_num = location[0], location[1]
-        return describe_transaction(decode(peer.block(block_number), Block), tx_num)
+        def read(peer: PeerService) -> dict[str, Any]:
+            location = peer.tx_location(tx_id) if len(tx_id) == 64 else None
+            if location is None:
+                raise NotFound("TX_NOT_FOUND", f"No transaction {tx_id!r} is on the ledger.")
+            block_number, tx_num = location[0], location[1]
+            return describe_transaction(decode(peer.block(block_number), Block), tx_num)
+
+        return self._read(read)
 
     def key_history(self, key: str) -> list[dict[str, Any]]:
         entries = []
-        for entry in self._reader().history(key):
+        for entry in self._read(lambda peer: list(peer.history(key))):
             try:
                 value = entry.value.decode("utf-8")
             except UnicodeDecodeError:
@@ -288,10 +314,8 @@ class Chain:
         return getattr(self.network, "console_org", None)
 
     def height(self) -> int:
-        peers = self.peers
-        if not peers:
-            raise LedgerUnavailable("NO_PEERS", "The network has no running peer.")
-        return max(peer.height for peer in peers)
+        """The chain's height on the live peers (the blocks a reader can serve)."""
+        return self._readers()[0].height
 
 
 def encode_invocation(invocation: Invocation) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import urlencode, urlsplit
 
 import structlog
 from litestar import Request, Response
@@ -14,6 +14,7 @@ from litestar.response import Redirect, Template
 
 from webapp.errors import AppError, BadInput, Forbidden, NotFound, TooLarge, error_headers
 from webapp.metering_staff import is_staff
+from webapp.sessions import SESSION_COOKIE
 
 log = structlog.get_logger("webapp.errors")
 
@@ -32,7 +33,39 @@ def is_api_request(request: Request[Any, Any, Any]) -> bool:
 _MISSING_PARAMETER = re.compile(r"Missing required (query|path|header|cookie) parameter '([^']+)'")
 
 
-def _from_http_exception(exc: HTTPException) -> AppError:
+_MISSING_FIELD = re.compile(r"Object missing required field `([^`]+)`")
+
+
+def _field_problem(item: dict[str, Any], aliases: dict[str, str]) -> str:
+    """One validation problem as the caller wrote the request: a missing body field by its
+    name (the validator reports it under the key `data`, the whole body), a query parameter
+    by its name in the URL (`pageSize`, not the handler's `page_size`), then what is wrong."""
+    message = str(item.get("message") or "")
+    missing = _MISSING_FIELD.search(message)
+    if missing:
+        return f"'{missing.group(1)}' is required"
+    key = str(item.get("key") or "")
+    if key == "data":  # the body as a whole: absent (the message is then just its key) or of the wrong shape
+        return "a JSON object body is required" if message.strip("'") == "data" else f"the body: {message[:1].lower()}{message[1:]}"
+    name = aliases.get(key, key)
+    return f"{name}: {message[:1].lower()}{message[1:]}" if name and message else name or message
+
+
+def _query_aliases(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """The handler's parameter names → the query names it declared with Parameter(query=...)."""
+    try:
+        parameters = request.route_handler.parsed_fn_signature.parameters
+    except Exception:  # no handler matched
+        return {}
+    aliases = {}
+    for name, parameter in parameters.items():
+        query = getattr(getattr(parameter, "kwarg_definition", None), "query", None)
+        if isinstance(query, str) and query:
+            aliases[name] = query
+    return aliases
+
+
+def _from_http_exception(exc: HTTPException, aliases: dict[str, str]) -> AppError:
     if isinstance(exc, PermissionDeniedException) and "CSRF" in str(exc.detail):
         return Forbidden("CSRF_FAILED", "The form was not accepted: its security token is missing or stale. Reload the page and try again.")
     if isinstance(exc, NotFoundException):
@@ -43,7 +76,7 @@ def _from_http_exception(exc: HTTPException) -> AppError:
         return AppError("METHOD_NOT_ALLOWED", "This address does not accept that method.", 405)
     if exc.status_code == 400:
         extra = exc.extra if isinstance(exc.extra, list) else []
-        fields = ", ".join(str(item.get("key") or item.get("message")) for item in extra if isinstance(item, dict))
+        fields = ", ".join(_field_problem(item, aliases) for item in extra if isinstance(item, dict))
         missing = _MISSING_PARAMETER.match(str(exc.detail))  # a missing parameter comes with no `extra`, only its name in the detail
         fields = fields or (f"{missing.group(1)} parameter '{missing.group(2)}' is required" if missing else "")
         detail = f" ({fields})" if fields else ""
@@ -56,7 +89,7 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     if isinstance(exc, AppError):
         error = exc
     elif isinstance(exc, HTTPException):
-        error = _from_http_exception(exc)
+        error = _from_http_exception(exc, _query_aliases(request))
     else:
         import traceback
 
@@ -68,7 +101,7 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     if is_api_request(request):
         return Response({"code": error.code, "message": error.message}, status_code=error.status_code, headers=headers)
     if error.status_code == 401:
-        return Redirect(path=f"/login?next={quote(_path_and_query(request), safe='/')}")
+        return Redirect(path=login_redirect(request))
     return Template(
         template_name="error.html",
         context={"error": error, "user": getattr(request.state, "user_session", None), "meter_staff": _meter_staff(request)},
@@ -91,6 +124,27 @@ def _allow_of(exc: Exception) -> str | None:
         allow = {k.lower(): v for k, v in exc.headers.items()}.get("allow")
         return allow or None
     return None
+
+
+def login_redirect(request: Request[Any, Any, Any]) -> str:
+    """The login page, then back: to the page asked for, or, for a form posted after the
+    session ended (a redirect cannot replay a POST, and its address may take no GET), to
+    the page the form was on, saying that what was sent was not done."""
+    ended = bool(request.cookies.get(SESSION_COOKIE))  # it had a session, now unknown: logged out elsewhere, expired, restart
+    if request.method in ("GET", "HEAD"):
+        wanted, why = _path_and_query(request), "expired" if ended else ""
+    else:
+        wanted, why = _same_site_referer(request), "form"
+    query = urlencode({k: v for k, v in (("next", wanted), ("why", why)) if v}, safe="/")
+    return f"/login?{query}" if query else "/login"
+
+
+def _same_site_referer(request: Request[Any, Any, Any]) -> str:
+    """The path and query of the Referer when it is this console's own page, else ""."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.scheme not in ("http", "https") or referer.netloc != request.url.netloc:
+        return ""
+    return f"{referer.path}?{referer.query}" if referer.query else referer.path
 
 
 def _path_and_query(request: Request[Any, Any, Any]) -> str:

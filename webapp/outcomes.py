@@ -27,7 +27,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from webapp.chain import COMMIT_TIMEOUT, Chain, Outcome
+from webapp.chain import COMMIT_TIMEOUT, UNAVAILABLE_CODES, Chain, Outcome
 from webapp.db import ReviewRequest, now_s, session
 from webapp.metrics import Metrics
 from webapp.retries import drop_spares
@@ -117,6 +117,26 @@ class Outcomes:
         self.workflow.audit(req.id, actor, status.value, f"{outcome.code}{where}: {message}".strip(": "))
         self.metrics.transactions.labels(code=outcome.code).inc()
         log.info("request_outcome", request_id=req.id, tx_id=outcome.tx_id, code=outcome.code, block=outcome.block)
+        return True
+
+    def give_back(self, req: ReviewRequest, outcome: Outcome) -> bool:
+        """An approval the ledger could not take (no peers to endorse it, no ordering
+        service) is no verdict on the request: it goes back to PENDING with its transaction
+        id, so an administrator approves it again once the network is back, instead of the
+        requester seeing it "refused by the ledger". False (record it) for any other outcome
+        or once the transaction was ordered."""
+        if outcome.code not in UNAVAILABLE_CODES:
+            return False
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(ReviewRequest)
+                .where(col(ReviewRequest.id) == req.id, col(ReviewRequest.status) == Status.APPROVED)
+                .values(status=Status.PENDING, decided_by=None, decided_at=None, code=None, message=None)
+            )
+        if result.rowcount != 1:
+            return False
+        self.workflow.audit(req.id, "ledger", "not_submitted", f"{outcome.code}: {outcome.message}; back in the queue, same transaction id")
+        log.warning("approval_not_submitted", request_id=req.id, code=outcome.code)
         return True
 
     # --- reconciling ------------------------------------------------------------------------

@@ -27,8 +27,15 @@ async def home(request: Request[Any, Any, Any], services: Services) -> Redirect:
 
 
 @get("/login", include_in_schema=False)
-async def login_page(request: Request[Any, Any, Any], next: str = "") -> Template:
-    return page(request, "login.html", next=safe_next(next) if next else "")
+async def login_page(request: Request[Any, Any, Any], next: str = "", why: str = "") -> Template:
+    """`why` (set by the redirect of a request whose session was gone) says why the person is here."""
+    return page(request, "login.html", next=safe_next(next) if next else "", notice=LOGIN_NOTICES.get(why, ""))
+
+
+LOGIN_NOTICES = {
+    "expired": "Your session has ended (it expired, you logged out elsewhere, or the console restarted). Log in again to go on.",
+    "form": "Your session had ended, so what you last sent was not done. Log in to go back to that page and send it again.",
+}
 
 
 def _with_cookie(request: Request[Any, Any, Any], response: Response[Any], token: str, services: Services) -> Response[Any]:

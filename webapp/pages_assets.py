@@ -12,7 +12,7 @@ from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
 
 from webapp.deps import requires_login
-from webapp.errors import BadInput
+from webapp.errors import AppError, BadInput, error_headers
 from webapp.market_index import SORTS
 from webapp.pages import field, go, page
 from webapp.services import Services
@@ -52,22 +52,25 @@ async def publish_page(request: Request[Any, Any, Any], services: Services) -> T
     return page(request, "publish.html", bytes_max=services.settings.dataset_bytes_max)
 
 
+PUBLISH_FIELDS = ("asset_id", "name", "price", "description", "licence")
+
+
 @post("/publish", include_in_schema=False, guards=[requires_login], sync_to_thread=True)
-def publish_submit(data: Multipart, user: UserSession, services: Services) -> Redirect:
-    upload = data.get("file")
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        raise BadInput("NO_FILE", "Choose a dataset file to upload.")
-    req = services.catalog.publish(
-        services.workflow,
-        user,
-        upload.filename,
-        upload.file.read(services.settings.dataset_bytes_max + 1),
-        field(data, "name"),
-        field(data, "asset_id"),
-        field(data, "price"),
-        field(data, "description"),
-        field(data, "licence"),
-    )
+def publish_submit(request: Request[Any, Any, Any], data: Multipart, user: UserSession, services: Services) -> Redirect | Template:
+    """A refusal (NO_DATA_ROWS, BAD_AMOUNT, ...) is shown on the form with what was typed
+    kept, as on the login form, rather than on an error page that loses it all."""
+    typed = {name: field(data, name) for name in PUBLISH_FIELDS}
+    try:
+        upload = data.get("file")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise BadInput("NO_FILE", "Choose a dataset file to upload.")
+        req = services.catalog.publish(
+            services.workflow, user, upload.filename, upload.file.read(services.settings.dataset_bytes_max + 1),
+            typed["name"], typed["asset_id"], typed["price"], typed["description"], typed["licence"],
+        )
+    except AppError as error:
+        return page(request, "publish.html", status_code=error.status_code, headers=error_headers(error), error=error, typed=typed,
+                    bytes_max=services.settings.dataset_bytes_max)
     return go(f"/my/requests/{req.id}")
 
 

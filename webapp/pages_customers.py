@@ -14,7 +14,7 @@ from litestar.response import Redirect, Template
 from webapp import customers
 from webapp.db import MeteringCustomer
 from webapp.deps import requires_admin, requires_login
-from webapp.errors import NotFound
+from webapp.errors import AppError, NotFound
 from webapp.metering_api import metering_query
 from webapp.pages import field, go, page
 from webapp.pages_metering import WH_PER_KWH, local_midnight_utc, local_time, zone_name
@@ -26,13 +26,28 @@ Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED
 
 @get("/metering/customers", include_in_schema=False, guards=[requires_admin], sync_to_thread=True)
 def customers_page(request: Request[Any, Any, Any], services: Services) -> Template:
-    return page(request, "metering_customers.html", customers=[customers.masked(r) for r in customers.all_customers(services)])
+    return _customers_view(request, services)
+
+
+def _customers_view(request: Request[Any, Any, Any], services: Services, error: AppError | None = None, typed: dict[str, str] | None = None) -> Template:
+    """The list and the link form; after a refusal, with it and the fields as typed (no retyping an ID and a bank account)."""
+    return page(
+        request, "metering_customers.html", status_code=error.status_code if error else 200, error=error, typed=typed or {},
+        customers=[customers.masked(r) for r in customers.all_customers(services)],
+    )
+
+
+LINK_FIELDS = ("username", "meterId", "name", "id_number", "bank_account")
 
 
 @post("/metering/customers/link", include_in_schema=False, guards=[requires_admin], sync_to_thread=True)
-def customers_link(services: Services, user: UserSession, data: Form) -> Redirect:
-    meter = metering_query(services, user, "queryMeter", field(data, "meterId").strip())
-    customers.link(services, field(data, "username").strip(), meter, field(data, "name"), field(data, "id_number"), field(data, "bank_account"))
+def customers_link(request: Request[Any, Any, Any], services: Services, user: UserSession, data: Form) -> Redirect | Template:
+    typed = {name: field(data, name) for name in LINK_FIELDS}
+    try:
+        meter = metering_query(services, user, "queryMeter", typed["meterId"].strip())
+        customers.link(services, typed["username"].strip(), meter, typed["name"], typed["id_number"], typed["bank_account"])
+    except AppError as error:
+        return _customers_view(request, services, error, typed)
     return go("/metering/customers")
 
 

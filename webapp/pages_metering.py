@@ -20,7 +20,7 @@ from ledger.gateway import GatewayError, creator_party
 from webapp import metering_staff
 from webapp.charts import bars, grouped_bars
 from webapp.deps import requires_admin, requires_login
-from webapp.errors import BadInput
+from webapp.errors import AppError, BadInput
 from webapp.metering_api import CHAINCODE, metering_query, metering_refusal
 from webapp.pages import field, go, page
 from webapp.services import Services
@@ -148,19 +148,33 @@ def alerts_page(request: Request[Any, Any, Any], services: Services, user: UserS
 @get("/metering/tariffs/{tariff_id:str}", include_in_schema=False, guards=[requires_login], sync_to_thread=True)
 def tariff_page(request: Request[Any, Any, Any], services: Services, user: UserSession, tariff_id: str) -> Template:
     """A tariff's newest version (bands, tiers, power-factor standard) and its version history."""
+    return _tariff_view(request, services, user, tariff_id)
+
+
+def _tariff_view(
+    request: Request[Any, Any, Any], services: Services, user: UserSession, tariff_id: str, error: AppError | None = None, typed: str = ""
+) -> Template:
+    """The tariff page; after a refused version, with the refusal and the JSON as it was typed
+    (an administrator's edits of a long document are not lost to one typo)."""
     tariff = metering_query(services, user, "queryTariff", tariff_id)
-    draft = json.dumps(tariff["tariff"], indent=1, ensure_ascii=False) if user.is_admin else ""
-    return page(request, "metering_tariff.html", tariff=tariff, draft=draft, zone=zone_name(tariff["tariff"]["utc_offset_minutes"]))
+    draft = typed or (json.dumps(tariff["tariff"], indent=1, ensure_ascii=False) if user.is_admin else "")
+    return page(
+        request, "metering_tariff.html", status_code=error.status_code if error else 200, error=error, tariff=tariff, draft=draft,
+        zone=zone_name(tariff["tariff"]["utc_offset_minutes"]),
+    )
 
 
 @post("/metering/tariffs/{tariff_id:str}/versions", include_in_schema=False, guards=[requires_admin], sync_to_thread=True)
-def tariff_publish(services: Services, user: UserSession, tariff_id: str, data: Form) -> Redirect:
+def tariff_publish(request: Request[Any, Any, Any], services: Services, user: UserSession, tariff_id: str, data: Form) -> Redirect | Template:
     """A regulator administrator publishes a new version (the contract validates it and keeps
     every earlier one); signed by the administrator's own identity."""
     text = field(data, "tariff").strip()
-    if not text:
-        raise BadInput("BAD_TARIFF", "Paste the new version's tariff JSON.")
-    _work_order(services, user, "tariffSet", tariff_id, text)
+    try:
+        if not text:
+            raise BadInput("BAD_TARIFF", "Paste the new version's tariff JSON.")
+        _work_order(services, user, "tariffSet", tariff_id, text)
+    except AppError as error:
+        return _tariff_view(request, services, user, tariff_id, error, text)
     return go(f"/metering/tariffs/{tariff_id}")
 
 

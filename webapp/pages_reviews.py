@@ -15,10 +15,12 @@ from webapp.publish_review import dataset_file, publish_review
 from webapp.services import Services
 from webapp.sessions import UserSession
 from webapp.views import audit_view, request_view
+from webapp.workflow import REQUEST_KINDS, Status
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
-KINDS = ("register", "topup", "delete", "enroll", "purchase", "transfer", "cancel", "report")
-STATUSES = ("pending", "awaiting_acceptance", "approved", "submitted", "committed", "failed", "rejected", "expired")
+KINDS = REQUEST_KINDS
+STATUSES = tuple(s.value for s in (Status.PENDING, Status.AWAITING_ACCEPTANCE, Status.APPROVED, Status.SUBMITTED,
+                                   Status.COMMITTED, Status.FAILED, Status.REJECTED, Status.EXPIRED))
 
 
 @get("/admin/reviews", include_in_schema=False, guards=[requires_admin], sync_to_thread=True)

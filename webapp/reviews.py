@@ -7,6 +7,7 @@ or must co-sign; a rejection needs a reason; undecided requests expire.
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -20,13 +21,13 @@ from webapp.bulk import conflict_groups
 from webapp.chain import Chain, Outcome, decode_invocation, decode_signoffs
 from webapp.db import AuditEntry, ReviewRequest, now_s, session
 from webapp.dryrun import DryRun, dry_run
-from webapp.errors import AppError, BadInput, Conflict, Forbidden
+from webapp.errors import AppError, BadInput, Conflict, Forbidden, LedgerUnavailable
 from webapp.metrics import Metrics
 from webapp.outcomes import Outcomes
 from webapp.retries import APPROVAL_RETRIES_MAX, RETRYABLE_CODES, swap_in_spare
 from webapp.sessions import UserSession
 from webapp.settings import REASON_LENGTH_MAX, Settings
-from webapp.workflow import OPEN_STATUSES, Status, Workflow
+from webapp.workflow import OPEN_STATUSES, REQUEST_KINDS, Status, Workflow
 
 log = structlog.get_logger("webapp.reviews")
 
@@ -57,6 +58,10 @@ class ReviewService:
 
     # --- reading ----------------------------------------------------------------------------
     def queue(self, status: str | None = "pending", kind: str | None = None, requester: str | None = None) -> list[ReviewRequest]:
+        if status and status not in {s.value for s in Status}:  # a typo must not read as "nothing waiting"
+            raise BadInput("BAD_STATUS", f"status is one of {', '.join(s.value for s in Status)}.")
+        if kind and kind not in REQUEST_KINDS:
+            raise BadInput("BAD_KIND", f"kind is one of {', '.join(REQUEST_KINDS)}.")
         self.expire_stale()
         stmt = select(ReviewRequest)
         if status:
@@ -67,7 +72,14 @@ class ReviewService:
             stmt = stmt.where(ReviewRequest.requester == requester)
         stmt = stmt.order_by(col(ReviewRequest.created_at)).limit(QUEUE_LISTED_MAX)
         with session(self.engine) as db:
-            return list(db.exec(stmt))
+            found = list(db.exec(stmt))
+        for req in found:
+            if req.status == Status.PENDING:  # as the review page does: a buyer may have topped up since
+                try:
+                    req.warnings_json = json.dumps(self.workflow.warnings(req))
+                except AppError:  # the ledger does not answer now: the queue still lists, with the warnings made at request time
+                    pass
+        return found
 
     def audit_log(self, request_id: str | None = None) -> list[AuditEntry]:
         stmt = select(AuditEntry)
@@ -188,6 +200,12 @@ class ReviewService:
                 log.info("approval_retried", request_id=req.id, code=outcome.code, tx_id=retry.tx_id)
                 req = retry
                 outcome = self._submit(req, signer)
+            if self.outcomes.give_back(req, outcome):
+                raise LedgerUnavailable(
+                    outcome.code,
+                    f"The ledger cannot take transactions right now ({outcome.code}: {outcome.message}). Nothing was "
+                    "submitted and the request is still pending: approve it again once the network is back.",
+                )
             self.outcomes.record(req, outcome)
         finally:
             self.outcomes.end(req.id)
@@ -220,7 +238,7 @@ class ReviewService:
             return
         try:
             self._approve(req, self.chain.service_identity(), f"rule:topup-below-{rule}", "auto_approved")
-        except Conflict:
+        except (Conflict, LedgerUnavailable):  # decided meanwhile, or left pending for an administrator
             pass
 
     def expire_stale(self) -> int:

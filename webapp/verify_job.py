@@ -34,6 +34,7 @@ class VerifyState:
     nodes: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     runs: int = 0
+    unavailable: str = ""  # the verify could not check every node (one is down): no verdict either way
 
 
 class VerifyJob:
@@ -64,11 +65,24 @@ class VerifyJob:
         return not self.state().running
 
     def _run(self) -> None:
+        from ledger.core.codes import EndorserCode
+        from ledger.execute.endorser import EndorserRefusal
+
         started = time.monotonic()
+        ok: bool | None
+        unavailable = ""
         try:
             report = self.chain.verify()
             ok, problems = bool(report.ok), list(report.problems)
             nodes = [{"node": c.node, "height": c.height, "problems": len(c.problems)} for c in report.chains]
+        except EndorserRefusal as exc:
+            if exc.code != EndorserCode.PEER_UNAVAILABLE:
+                log.warning("verify_failed", error=str(exc))
+                ok, problems, nodes = False, [f"verify could not run: {exc}"], []
+            else:  # a peer is down: its ledger was not checked, which says nothing against it
+                log.warning("verify_unavailable", error=str(exc))
+                ok, problems, nodes = None, [], []
+                unavailable = f"{exc.code}: {exc.message}"
         except Exception as exc:  # a verify that cannot run is a failed verify, shown, never a dead thread
             log.warning("verify_failed", error=str(exc))
             ok, problems, nodes = False, [f"verify could not run: {exc}"], []
@@ -76,4 +90,5 @@ class VerifyJob:
             self._state = VerifyState(
                 running=False, started_at=self._state.started_at, finished_at=time.time(), elapsed_ms=int((time.monotonic() - started) * 1000),
                 ok=ok, blocks_checked=max((n["height"] for n in nodes), default=0), nodes=nodes, problems=problems, runs=self._state.runs + 1,
+                unavailable=unavailable,
             )

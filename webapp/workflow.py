@@ -49,6 +49,7 @@ class Status(StrEnum):
 
 
 OPEN_STATUSES = (Status.AWAITING_ACCEPTANCE, Status.PENDING)
+REQUEST_KINDS = ("register", "topup", "delete", "enroll", "purchase", "transfer", "cancel", "report")
 
 
 def check_id(value: str, what: str) -> str:
@@ -56,6 +57,13 @@ def check_id(value: str, what: str) -> str:
     if not value or len(value) > ASSET_ID_MAX or not all(c.isalnum() or c in "_.-" for c in value):
         raise BadInput("BAD_ID", f"The {what} has 1 to {ASSET_ID_MAX} letters, digits, '.', '_' or '-'.")
     return value
+
+
+def check_asset_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name or len(name) > NAME_LENGTH_MAX:
+        raise BadInput("BAD_ASSET_NAME", f"An asset name has 1 to {NAME_LENGTH_MAX} characters.")
+    return name
 
 
 def check_amount(value: Any, what: str, *, minimum: int) -> int:
@@ -124,6 +132,8 @@ class Workflow:
         amount: int = 0,
         asset_id: str | None = None,
     ) -> ReviewRequest:
+        if kind != "register":
+            self._require_open(requester)
         invocation, tx_id = self.chain.new_invocation(signer, function, args)
         signoffs = [self.chain.signoff("party", signer, tx_id)]
         req = ReviewRequest(
@@ -173,9 +183,7 @@ class Workflow:
     def enroll(self, user: UserSession, name: str, asset_id: str, metadata: str, owner_id: str, value: Any) -> ReviewRequest:
         require_self(user, owner_id)
         asset_id = check_id(asset_id, "asset id")
-        name = (name or "").strip()
-        if not name or len(name) > NAME_LENGTH_MAX:
-            raise BadInput("BAD_ASSET_NAME", f"An asset name has 1 to {NAME_LENGTH_MAX} characters.")
+        name = check_asset_name(name)
         price = check_amount(value, "price", minimum=0)
         meta = parse_metadata(metadata)
         summary = (
@@ -221,18 +229,35 @@ class Workflow:
     def cancel(self, user: UserSession, asset_id: str, issuer_id: str) -> ReviewRequest:
         require_self(user, issuer_id)
         asset_id = check_id(asset_id, "asset id")
+        self._require_asset(asset_id)
         summary = f"Takes asset {asset_id} off sale; new buyers are refused, holders keep their copies."
         return self._create(user.username, user.identity, "cancel", "assetsCancel", [asset_id, issuer_id], summary, asset_id=asset_id)
 
     def report(self, user: UserSession, original_id: str, copy_id: str) -> ReviewRequest:
         original_id = check_id(original_id, "original asset id")
         copy_id = check_id(copy_id, "copy asset id")
+        for asset_id in (original_id, copy_id):
+            self._require_asset(asset_id)
         summary = (
             f"{user.username} reports that asset {copy_id} re-publishes its asset {original_id}; "
             "the enrollment times on the ledger are the evidence, and an upheld report cancels the copy."
         )
         args = [original_id, copy_id, user.username]
         return self._create(user.username, user.identity, "report", "assetsReport", args, summary, asset_id=copy_id)
+
+    def _require_open(self, user_id: str) -> None:
+        """A closed account asks for nothing more (the contract would refuse every request of
+        it at approval): refused at once, 409, instead of queued for review. An account not
+        open yet is still queued (its opening may be approved first)."""
+        account = self.chain.query_user(user_id)
+        if account is not None and account.get("Deleted"):
+            raise Conflict("ACCOUNT_CLOSED", f"The account {user_id} is closed; it can make no more requests.")
+
+    def _require_asset(self, asset_id: str) -> None:
+        """An unknown asset id is refused at once (404, as a purchase of one is), not queued
+        for an administrator to review a request that can only fail."""
+        if self.chain.query_asset(asset_id) is None:
+            raise NotFound("ASSET_NOT_FOUND", f"There is no asset {asset_id!r} on the ledger.")
 
     def accept(self, user: UserSession, request_id: str) -> ReviewRequest:
         """The counterparty of a transfer signs it; it then enters the review queue."""

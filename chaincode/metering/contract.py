@@ -120,9 +120,12 @@ class MeteringContract(Contract):
 
     @query("listMeters")
     def list_meters(self, stub: Stub) -> list[dict[str, Any]]:
-        """The meters the caller may read (at most LIST_MAX), in id order."""
+        """The meters the caller may read (at most LIST_MAX), in id order, each with its chain
+        head as `queryMeter` gives it (the console's list shows the batches from it)."""
         access.require_lister(stub.creator, self.regulator_org)
         visible = [m for _, m in stub.prefix_json(METER_PREFIX, BATCHES_MAX) if not access.scope_problem(stub.creator, m, self.regulator_org)]
+        for meter in visible[:LIST_MAX]:
+            meter["head"] = stub.get_json(head_key(meter["meterId"])) or {"seq": 0, "hash": "", "readings": 0}
         return visible[:LIST_MAX]
 
     # --- readings -------------------------------------------------------------------------

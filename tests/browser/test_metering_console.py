@@ -63,14 +63,14 @@ def test_settle_yoy_and_customer_view(admin: Any, approve: Any, person: Any, liv
     member.page.goto("/metering/my")
     assert member.page.locator("#no-my-meters").count() == 1
     page.goto("/metering/customers")
-    for selector, value in (("#cust-username", username), ("#cust-meter", "NO-SUCH-METER"), ("#cust-name", "x"), ("#cust-id", "x"), ("#cust-bank", "x")):
+    for selector, value in (("#cust-username", username), ("#cust-meter", "NO-SUCH-METER"), ("#cust-name", "Zhang San"), ("#cust-id", ID_NUMBER), ("#cust-bank", "6222020200112233")):
         page.fill(selector, value)
     page.click("#cust-link")
-    page.wait_for_load_state()
-    assert "UNKNOWN_METER" in page.content() and "Traceback" not in page.content()
-    page.goto("/metering/customers")
-    for selector, value in (("#cust-username", username), ("#cust-meter", meter_id), ("#cust-name", "Zhang San"), ("#cust-id", ID_NUMBER), ("#cust-bank", "6222020200112233")):
-        page.fill(selector, value)
+    page.wait_for_selector("#form-error")
+    assert "UNKNOWN_METER" in page.inner_text("#form-error") and "Traceback" not in page.content()
+    # the form keeps what was typed: only the meter is corrected, nothing retyped
+    assert page.input_value("#cust-name") == "Zhang San" and page.input_value("#cust-id") == ID_NUMBER
+    page.fill("#cust-meter", meter_id)
     page.click("#cust-link")
     page.wait_for_selector(f"#customers td:text('{username}')")
     assert "•1234" in page.inner_text("#customers") and ID_NUMBER not in page.content() and "6222020200112233" not in page.content()
@@ -101,10 +101,12 @@ def test_regulator_publishes_a_tariff_version_from_the_console(admin: Any, perso
     page.click("#tariff-publish")
     page.wait_for_function(f"document.querySelectorAll('#versions li').length == {before + 1}", timeout=60_000)
     assert f"from {effective}" in page.inner_text("#versions") and page.locator("#bands tbody tr").count() == 4
-    page.fill("#tariff-json", json.dumps({**tariff, "effective_from": effective, "tou": tariff["tou"][:2]}))
+    refused = json.dumps({**tariff, "effective_from": effective, "tou": tariff["tou"][:2]})
+    page.fill("#tariff-json", refused)
     page.click("#tariff-publish")
-    page.wait_for_load_state()
-    assert "TARIFF_BANDS_INVALID" in page.content() and "Traceback" not in page.content()
+    page.wait_for_selector("#form-error")
+    assert "TARIFF_BANDS_INVALID" in page.inner_text("#form-error") and "Traceback" not in page.content()
+    assert json.loads(page.input_value("#tariff-json")) == json.loads(refused)  # the edits are kept to fix, not lost
     page.goto("/metering/tariffs/CN-RES-TOU")
     assert page.locator("#versions li").count() == before + 1  # the refused version wrote nothing
     member = person()

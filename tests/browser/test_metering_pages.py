@@ -17,6 +17,8 @@ def test_meter_bill_and_alert_pages(admin: Any, live_network: Any, shoot: Any) -
     page = admin.page
     page.goto("/metering")
     page.wait_for_selector(f"#meters a:text('{meter_id}')")
+    batches = page.locator("#meters tr", has_text=meter_id).locator("td").nth(6).inner_text()
+    assert batches == "28", batches  # February's 28 daily batches (the list once left this column empty)
     page.click(f"#meters a:text('{meter_id}')")
     page.wait_for_selector("#meter-id")
     assert page.inner_text("#meter-id") == meter_id

@@ -31,6 +31,8 @@ def test_register_submit_and_read_back(world: World) -> None:
     assert [(r["start"], r["wh"], r["seq"]) for r in rows] == [("2026-11-03T10:15:00Z", 100, 1), ("2026-11-03T10:30:00Z", 120, 1), ("2026-11-03T10:45:00Z", 90, 2)]
     head = world.ok("Org1/collector", "queryMeter", "M1")["head"]
     assert head == {"seq": 2, "hash": meter.prev, "readings": 3}
+    # the list carries each meter's head too: the console's Meters page shows its batches from it
+    assert [m["head"] for m in world.ok("Org1/collector", "listMeters")] == [head]
     assert world.ok("Org1/collector", "verifyMeterChain", "M1") == {"ok": True, "meterId": "M1", "batches": 2, "problems": []}
     assert [name for name, _ in world.ledger.events] == ["meterRegister", "readingsSubmit", "readingsSubmit"]
 

@@ -133,3 +133,62 @@ def test_uploads_refused_by_type_and_size(client, alice, settings):
     big = b"a,b\n" + b"1,2\n" * (settings.dataset_bytes_max // 4 + 1)
     expect_error(client.post("/datasets", files={"file": ("big.csv", big, "text/csv")}, headers=headers), 413, "DATASET_TOO_LARGE")
     expect_error(client.post("/datasets", files={"file": ("empty.csv", b"", "text/csv")}, headers=headers), 400)
+
+
+def test_a_malformed_request_names_the_field_as_the_caller_wrote_it(client, alice):
+    """Not '(data)' for a missing body field, nor the handler's 'page_size' for ?pageSize=."""
+    user_id, headers = alice
+    missing = expect_error(client.post("/users/topup", json={"userId": user_id}, headers=headers), 400, "BAD_REQUEST")
+    assert "'Token' is required" in missing["message"] and "data" not in missing["message"], missing
+    wrong = expect_error(client.post("/users/topup", json={"userId": user_id, "Token": 1.5}, headers=headers), 400, "BAD_REQUEST")
+    assert "Token:" in wrong["message"], wrong
+    size = expect_error(client.get("/assets/search", params={"pageSize": 0}, headers=headers), 400, "BAD_REQUEST")
+    assert "pageSize: expected `int` >= 1" in size["message"] and "page_size" not in size["message"], size
+    sale = expect_error(client.get("/assets/search", params={"onSaleOnly": "maybe"}, headers=headers), 400, "BAD_REQUEST")
+    assert "onSaleOnly" in sale["message"], sale
+    bare = expect_error(client.post("/users/topup", headers=headers), 400, "BAD_REQUEST")
+    assert "a JSON object body is required" in bare["message"], bare
+    shape = expect_error(client.post("/users/topup", json=[1, 2], headers=headers), 400, "BAD_REQUEST")
+    assert "the body: expected `object`" in shape["message"], shape
+
+
+def test_cancel_and_report_of_an_unknown_asset_are_404_and_queue_nothing(api, client, alice):
+    """As a purchase of an unknown asset is: no request an administrator could only reject."""
+    user_id, headers = alice
+    asset_id = api.publish(user_id, headers)
+    pending_before = len(client.get("/reviews", params={"status": "pending"}, headers=api.admin()).json())
+    expect_error(client.post("/assets/cancel", json={"assetId": "no-such-asset", "issuerId": user_id}, headers=headers), 404, "ASSET_NOT_FOUND")
+    for original, copy in ((asset_id, "no-such-asset"), ("no-such-asset", asset_id)):
+        body = {"originalAssetId": original, "copyAssetId": copy}
+        expect_error(client.post("/assets/report", json=body, headers=headers), 404, "ASSET_NOT_FOUND")
+    assert len(client.get("/reviews", params={"status": "pending"}, headers=api.admin()).json()) == pending_before
+    # a known asset is still queued as before
+    assert client.post("/assets/cancel", json={"assetId": asset_id, "issuerId": user_id}, headers=headers).status_code == 202
+
+
+def test_an_unknown_filter_value_is_refused_not_answered_with_an_empty_list(api, client, alice):
+    """A typo in ?status=, ?kind= or ?format= read as "nothing waiting" / "no assets"."""
+    _, headers = alice
+    admin = api.admin()
+    expect_error(client.get("/reviews", params={"status": "pendng"}, headers=admin), 400, "BAD_STATUS")
+    expect_error(client.get("/reviews", params={"status": "", "kind": "purchases"}, headers=admin), 400, "BAD_KIND")
+    expect_error(client.get("/assets/search", params={"format": "xml"}, headers=headers), 400, "BAD_FORMAT")
+    assert client.get("/reviews", params={"status": "committed", "kind": "register"}, headers=admin).json()
+    assert client.get("/assets/search", params={"format": "csv"}, headers=headers).status_code == 200
+
+
+def test_a_closed_account_makes_no_more_requests(api, client):
+    """Its dashboard still offered a top-up, queued for review, then refused by the contract."""
+    from tests.webapp.test_pages_security import csrf_of, new_http
+
+    user_id, headers = api.register()
+    closing = client.post("/users/delete", json={"userId": user_id}, headers=headers)
+    assert api.approve(closing.json()["requestId"])["status"] == "committed"
+    expect_error(client.post("/users/topup", json={"userId": user_id, "Token": 5}, headers=headers), 409, "ACCOUNT_CLOSED")
+    expect_error(client.post("/users/delete", json={"userId": user_id}, headers=headers), 409, "ACCOUNT_CLOSED")
+    assert [r["kind"] for r in client.get("/reviews", params={"status": "", "requester": user_id}, headers=api.admin()).json()] == ["register", "delete"]
+    http = new_http(client)
+    token = csrf_of(http.get("/login").text)
+    http.post("/login", data={"username": user_id, "password": "user-pass-123", "_csrf_token": token})
+    dashboard = http.get("/dashboard").text
+    assert "This account is closed" in dashboard and 'action="/account/topup"' not in dashboard

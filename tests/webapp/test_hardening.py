@@ -114,3 +114,17 @@ def test_api_document_names_refusals_202_writes_and_body_fields(client):
     assert "429" in paths["/auth/login"]["post"]["responses"]
     topup = document["components"]["schemas"]["TopupBody"]
     assert set(topup["properties"]) == {"userId", "Token"}
+
+
+def test_pages_and_api_answers_are_not_kept_in_the_browser_cache(api, client):
+    """After logout, Back must ask the server again (and land on the login), not replay a
+    cached page with the last person's balance; only the shared stylesheet may be cached."""
+    _, headers = api.register()
+    for response in (
+        client.get("/dashboard", follow_redirects=False),
+        client.get("/login"),
+        client.get("/users/get", params={"userId": "x"}, headers=headers),
+        client.get("/no/such/page"),
+    ):
+        assert response.headers.get("cache-control") == "no-store", (response.request.url, response.headers)
+    assert client.get("/static/console.css").headers.get("cache-control") != "no-store"

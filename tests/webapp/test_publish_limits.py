@@ -108,3 +108,29 @@ def test_downloads_are_named_only_with_an_allowed_format():
     assert download_extension({"format": "json"}) == "json"
     assert download_extension({"format": HEADER_INJECTION}) == "bin"
     assert download_extension({}) == "bin"
+
+
+def test_a_refused_publication_is_shown_on_the_form_with_what_was_typed_and_stores_nothing(big_client, publisher):
+    """Not an error page that loses the name, price, description and licence; and a bad price
+    is refused before the file is stored (it was stored, then the request refused)."""
+    from tests.webapp.test_pages_security import csrf_of, new_http
+
+    api, user_id, _ = publisher
+    http = new_http(big_client)
+    token = csrf_of(http.get("/login").text)
+    assert http.post("/login", data={"username": user_id, "password": "user-pass-123", "_csrf_token": token}, follow_redirects=False).status_code == 303
+    typed = {"asset_id": api.unique("kept"), "name": "Kept name", "description": "kept <b>description</b>", "licence": "Kept licence"}
+    cases = (
+        ("NO_DATA_ROWS", b"time,load_kw\n", "12"),
+        ("BAD_AMOUNT", f"time,load_kw\n2024-01-01T00:00,{api.unique('')}\n".encode(), "-3"),
+    )
+    for code, content, price in cases:
+        form = {**typed, "price": price, "_csrf_token": csrf_of(http.get("/publish").text)}
+        refused = http.post("/publish", data=form, files={"file": ("load.csv", content, "text/csv")})
+        assert refused.status_code == 400, refused.text[:300]
+        page = refused.text
+        assert f"<code>{code}</code>" in page and 'id="form-error"' in page and 'action="/publish"' in page
+        assert f'value="{typed["asset_id"]}"' in page and 'value="Kept name"' in page and f'value="{price}"' in page
+        assert "kept &lt;b&gt;description&lt;/b&gt;</textarea>" in page and 'value="Kept licence"' in page
+        assert not stored(big_client, content), code
+

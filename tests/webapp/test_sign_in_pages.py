@@ -76,3 +76,28 @@ def test_sign_up_refusal_is_shown_on_the_form(api, client):
     )
     assert response.status_code == 400 and "BAD_USER_NAME" in response.text and f'value="{user_id}"' in response.text
     assert "user-pass-123" not in response.text
+
+
+def test_a_form_sent_after_the_session_ended_comes_back_to_its_page_after_login(api, client):
+    """Not to the form's POST-only address (that was a 405 after logging in), and the person
+    is told the form was not applied."""
+    user_id, _ = api.register()
+    http = new_http(client)
+    assert post_login(http, user_id, "user-pass-123").status_code == 303
+    token = csrf_of(http.get("/dashboard").text)
+    client.app.state.services.sessions.close_user(user_id)  # expired, or the console restarted
+    sent = http.post(
+        "/account/topup", data={"amount": "5", "_csrf_token": token},
+        headers={"referer": "http://testserver.local/dashboard"}, follow_redirects=False,
+    )
+    assert sent.status_code in (302, 303), sent.text
+    assert sent.headers["location"] == "/login?next=/dashboard&why=form"
+    form = http.get(sent.headers["location"]).text
+    assert "what you last sent was not done" in form and 'name="next" value="/dashboard"' in form
+    back = post_login(http, user_id, "user-pass-123", "/dashboard")
+    assert back.headers["location"] == "/dashboard"
+    # a page asked for with a session that is gone says why the login is asked
+    client.app.state.services.sessions.close_user(user_id)
+    bounced = http.get("/market", follow_redirects=False)
+    assert bounced.headers["location"] == "/login?next=/market&why=expired"
+    assert "Your session has ended" in http.get(bounced.headers["location"]).text
