@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from ledger.core.codes import EndorserCode
 from ledger.core.codes import describe as describe_code
 from ledger.core.encoding import decode, encode
+from ledger.core.errors import LedgerError
 from ledger.core.identity import SigningIdentity
 from ledger.core.messages import Block, Invocation, Signoff, compute_tx_id
 from ledger.node.network import Network
@@ -53,6 +54,9 @@ DUPLICATE_TXID = "DUPLICATE_TXID"
 # The ledger could not take the call at all (no peers to endorse, no ordering service): a
 # temporary state of the network, never the ledger's verdict on the request.
 UNAVAILABLE_CODES = frozenset({"NO_ENDORSERS", "PEER_UNAVAILABLE", "ENDORSEMENT_TIMEOUT", "ORDERER_UNAVAILABLE", "SERVICE_UNAVAILABLE"})
+# Of those, the one said after a broadcast went unanswered (timeouts, a leader failover): an
+# orderer may have taken the envelope all the same, so the transaction may still commit.
+BROADCAST_UNANSWERED = "ORDERER_UNAVAILABLE"
 
 
 class Chain:
@@ -244,12 +248,10 @@ class Chain:
         """`what` on the best live peer, on the next one if that peer dies meanwhile (a
         503, never a 500, when none is left): explorer pages and the console's indexes
         read blocks, and one dead peer must not take them down."""
-        from ledger.execute.endorser import EndorserRefusal
-
         for peer in self._readers():
             try:
                 return what(peer)
-            except EndorserRefusal as exc:
+            except LedgerError as exc:  # the peer's refusal (EndorserRefusal): only "it is gone" moves on
                 if str(exc.code) != EndorserCode.PEER_UNAVAILABLE:
                     raise
         raise LedgerUnavailable("NO_PEERS", "No peer of the network answered; try again once a peer is back.")

@@ -27,7 +27,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from webapp.chain import COMMIT_TIMEOUT, UNAVAILABLE_CODES, Chain, Outcome
+from webapp.chain import BROADCAST_UNANSWERED, COMMIT_TIMEOUT, UNAVAILABLE_CODES, Chain, Outcome
 from webapp.db import ReviewRequest, now_s, session
 from webapp.metrics import Metrics
 from webapp.retries import drop_spares
@@ -119,14 +119,28 @@ class Outcomes:
         log.info("request_outcome", request_id=req.id, tx_id=outcome.tx_id, code=outcome.code, block=outcome.block)
         return True
 
-    def give_back(self, req: ReviewRequest, outcome: Outcome) -> bool:
+    def give_back(self, req: ReviewRequest, outcome: Outcome) -> str | None:
         """An approval the ledger could not take (no peers to endorse it, no ordering
-        service) is no verdict on the request: it goes back to PENDING with its transaction
-        id, so an administrator approves it again once the network is back, instead of the
-        requester seeing it "refused by the ledger". False (record it) for any other outcome
-        or once the transaction was ordered."""
+        service) is no verdict on the request; what the administrator is told, or None
+        (record the outcome) for any other outcome.
+
+        Refused before ordering: the request goes back to PENDING with its transaction id,
+        so an administrator approves it again once the network is back, instead of the
+        requester seeing it "refused by the ledger". A broadcast that went unanswered
+        (BROADCAST_UNANSWERED) may have been ordered all the same: the request stays APPROVED
+        and the reconcile pass settles it by its transaction id (committed if it was ordered,
+        back in the queue once it has been absent long enough), so a committed transaction
+        is never shown as pending, expired or failed."""
         if outcome.code not in UNAVAILABLE_CODES:
-            return False
+            return None
+        if outcome.code == BROADCAST_UNANSWERED:
+            self.workflow.audit(req.id, "ledger", "broadcast_unanswered", f"{outcome.code}: {outcome.message}; settled from the ledger by its transaction id")
+            log.warning("approval_broadcast_unanswered", request_id=req.id, tx_id=req.tx_id)
+            return (
+                f"The ordering service did not answer ({outcome.code}: {outcome.message}). The transaction may still "
+                "have been ordered: the console settles this request from the ledger by its transaction id "
+                "(committed if it was ordered, back in the review queue otherwise)."
+            )
         with self.engine.begin() as conn:
             result = conn.execute(
                 update(ReviewRequest)
@@ -134,10 +148,13 @@ class Outcomes:
                 .values(status=Status.PENDING, decided_by=None, decided_at=None, code=None, message=None)
             )
         if result.rowcount != 1:
-            return False
+            return None
         self.workflow.audit(req.id, "ledger", "not_submitted", f"{outcome.code}: {outcome.message}; back in the queue, same transaction id")
         log.warning("approval_not_submitted", request_id=req.id, code=outcome.code)
-        return True
+        return (
+            f"The ledger cannot take transactions right now ({outcome.code}: {outcome.message}). Nothing was "
+            "submitted and the request is still pending: approve it again once the network is back."
+        )
 
     # --- reconciling ------------------------------------------------------------------------
     def reconcile(self) -> dict[str, int]:

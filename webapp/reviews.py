@@ -200,12 +200,9 @@ class ReviewService:
                 log.info("approval_retried", request_id=req.id, code=outcome.code, tx_id=retry.tx_id)
                 req = retry
                 outcome = self._submit(req, signer)
-            if self.outcomes.give_back(req, outcome):
-                raise LedgerUnavailable(
-                    outcome.code,
-                    f"The ledger cannot take transactions right now ({outcome.code}: {outcome.message}). Nothing was "
-                    "submitted and the request is still pending: approve it again once the network is back.",
-                )
+            told = self.outcomes.give_back(req, outcome)
+            if told is not None:
+                raise LedgerUnavailable(outcome.code, told)
             self.outcomes.record(req, outcome)
         finally:
             self.outcomes.end(req.id)

@@ -66,7 +66,7 @@ class VerifyJob:
 
     def _run(self) -> None:
         from ledger.core.codes import EndorserCode
-        from ledger.execute.endorser import EndorserRefusal
+        from ledger.core.errors import LedgerError
 
         started = time.monotonic()
         ok: bool | None
@@ -75,7 +75,7 @@ class VerifyJob:
             report = self.chain.verify()
             ok, problems = bool(report.ok), list(report.problems)
             nodes = [{"node": c.node, "height": c.height, "problems": len(c.problems)} for c in report.chains]
-        except EndorserRefusal as exc:
+        except LedgerError as exc:  # a peer's refusal (EndorserRefusal) or another stage's
             if exc.code != EndorserCode.PEER_UNAVAILABLE:
                 log.warning("verify_failed", error=str(exc))
                 ok, problems, nodes = False, [f"verify could not run: {exc}"], []

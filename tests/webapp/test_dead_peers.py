@@ -21,6 +21,7 @@ from tests.webapp.conftest import ADMIN_PASSWORD, Api
 from tests.webapp.test_outcomes import kill, status_of, topup
 from tests.webapp.test_pages_security import csrf_of, new_http
 from webapp.app import create_app
+from webapp.chain import Outcome, decode_invocation, decode_signoffs
 from webapp.settings import Settings
 
 
@@ -55,6 +56,31 @@ def page_session(client: TestClient[Any], username: str, password: str) -> TestC
     done = http.post("/login", data={"username": username, "password": password, "_csrf_token": token}, follow_redirects=False)
     assert done.status_code == 303, done.text
     return http
+
+
+def test_an_unanswered_broadcast_is_settled_from_the_ledger_never_given_back(dead_api, dead_client, monkeypatch):
+    """ORDERER_UNAVAILABLE after timeouts (a leader failover in networked mode) does not say
+    the envelope was not ordered: here an orderer took it and only its answer was lost. The
+    request must stay unsettled and end committed by its tx id, never pending (an administrator
+    re-approving, or expiry, would then record a wrong outcome). Runs first: every peer is alive."""
+    services = dead_client.app.state.services
+    user_id, headers = dead_api.register()
+    request_id = topup(dead_api, user_id, dead_api.login(user_id), 7)
+
+    def ordered_but_unanswered(req: Any, signer: Any) -> Outcome:
+        signoffs = decode_signoffs(req.signoffs_json) + [services.chain.signoff("approval", signer, req.tx_id)]
+        done = services.chain.submit(signer, decode_invocation(req.invocation_hex), signoffs, services.settings.submit_timeout_s, lambda: None)
+        assert done.committed, done  # on the ledger; the console is told the broadcast went unanswered
+        return Outcome(False, req.tx_id, None, "ORDERER_UNAVAILABLE", "no orderer took the transaction in 10 s (its answer was lost)")
+
+    monkeypatch.setattr(services.reviews, "_submit", ordered_but_unanswered)
+    told = dead_client.post(f"/reviews/{request_id}/approve", headers=dead_api.admin())
+    assert told.status_code == 503 and told.json()["code"] == "ORDERER_UNAVAILABLE", told.text
+    assert "may still have been ordered" in told.json()["message"] and "Nothing was submitted" not in told.json()["message"]
+    assert status_of(dead_client, request_id) == "approved"  # unsettled, not back in the queue
+    assert services.outcomes.reconcile()["committed"] == 1
+    assert status_of(dead_client, request_id) == "committed"
+    assert dead_client.get("/users/get", params={"userId": user_id}, headers=headers).json()["Token"] == 7
 
 
 def test_pages_read_from_a_live_peer_when_the_highest_one_is_dead(dead_api, dead_client, dead_network):
