@@ -65,7 +65,7 @@ def _query_aliases(request: Request[Any, Any, Any]) -> dict[str, str]:
     return aliases
 
 
-def _from_http_exception(exc: HTTPException, aliases: dict[str, str]) -> AppError:
+def _from_http_exception(exc: HTTPException, aliases: dict[str, str], content_type: str = "") -> AppError:
     if isinstance(exc, PermissionDeniedException) and "CSRF" in str(exc.detail):
         return Forbidden("CSRF_FAILED", "The form was not accepted: its security token is missing or stale. Reload the page and try again.")
     if isinstance(exc, NotFoundException):
@@ -79,6 +79,9 @@ def _from_http_exception(exc: HTTPException, aliases: dict[str, str]) -> AppErro
         fields = ", ".join(_field_problem(item, aliases) for item in extra if isinstance(item, dict))
         missing = _MISSING_PARAMETER.match(str(exc.detail))  # a missing parameter comes with no `extra`, only its name in the detail
         fields = fields or (f"{missing.group(1)} parameter '{missing.group(2)}' is required" if missing else "")
+        media = content_type.split(";", 1)[0].strip().lower()
+        if media and "json" not in media:  # a form or text body where the route reads JSON: say so first
+            fields = f"the body is {media}; send it as JSON with Content-Type: application/json" + (f"; {fields}" if fields else "")
         detail = f" ({fields})" if fields else ""
         return BadInput("BAD_REQUEST", f"The request is malformed or misses a field{detail}.")
     return AppError("HTTP_ERROR", str(exc.detail), exc.status_code)
@@ -89,7 +92,7 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     if isinstance(exc, AppError):
         error = exc
     elif isinstance(exc, HTTPException):
-        error = _from_http_exception(exc, _query_aliases(request))
+        error = _from_http_exception(exc, _query_aliases(request), request.headers.get("content-type", "") if is_api_request(request) else "")
     else:
         import traceback
 

@@ -150,6 +150,9 @@ def test_a_malformed_request_names_the_field_as_the_caller_wrote_it(client, alic
     assert "a JSON object body is required" in bare["message"], bare
     shape = expect_error(client.post("/users/topup", json=[1, 2], headers=headers), 400, "BAD_REQUEST")
     assert "the body: expected `object`" in shape["message"], shape
+    form = expect_error(client.post("/users/topup", data={"userId": user_id, "Token": "1"}, headers=headers), 400, "BAD_REQUEST")
+    assert "send it as JSON with Content-Type: application/json" in form["message"], form
+    assert "application/x-www-form-urlencoded" in form["message"], form
 
 
 def test_cancel_and_report_of_an_unknown_asset_are_404_and_queue_nothing(api, client, alice):
