@@ -100,7 +100,7 @@ class Api:
     def publish(self, user_id: str, headers: dict[str, str], content: bytes | None = None, value: int = 10) -> str:
         import json
 
-        content = content or f"time,load_kw\n2024-01-01T00:00,{uuid.uuid4().int % 1000}\n".encode()
+        content = content or f"time,load_kw\n2024-01-01T00:00,{uuid.uuid4().int % 10**12}\n".encode()  # unique: re-publishing one content is DUPLICATE_CONTENT
         info = self.upload(headers, content)
         metadata = json.dumps({**info, "description": "load curve", "licence": "research use"})
         asset_id = unique("a")
