@@ -44,6 +44,19 @@ def private_files(org_dir: Path) -> set[Path]:
     return {p for pattern in PRIVATE_FILES for p in org_dir.rglob(pattern.split("/")[-1]) if p.is_file() and (pattern.count("/") == 0 or p.parent.name == pattern.split("/")[0])}
 
 
+def hand_out(data: dict[str, Path], network_file: Path, genesis: Path, publics: dict[str, Path]) -> None:
+    """What every member receives into its DATA: the network file, the genesis block and the
+    other members' org.json."""
+    for org, root in data.items():
+        layout = NetworkLayout(root)
+        shutil.copyfile(network_file, layout.network_file)
+        shutil.copyfile(genesis, layout.genesis_file)
+        for other, public in publics.items():
+            if other != org:
+                layout.org_dir(other).mkdir(parents=True)
+                shutil.copyfile(public, layout.org_public_file(other))
+
+
 def test_each_organization_configures_its_own_nodes_from_public_files_and_the_channel_commits(tmp_path: Path, nodes: NodeProcesses) -> None:
     spec = yaml.safe_load(default_config_path().read_text())
     spec["networked"]["base_port"] = free_base_port()
@@ -57,14 +70,7 @@ def test_each_organization_configures_its_own_nodes_from_public_files_and_the_ch
     genesis = tmp_path / "channel" / "genesis.block"
     genesis.parent.mkdir()
     gridledger("channel", "create", *[a for org in ORG_ARGS for a in ("--org", str(publics[org]))], "--out", str(genesis), "--config", str(network_file))
-    for org, root in data.items():  # what every member receives: the network file, the genesis block, the others' org.json
-        layout = NetworkLayout(root)
-        shutil.copyfile(network_file, layout.network_file)
-        shutil.copyfile(genesis, layout.genesis_file)
-        for other in ORG_ARGS:
-            if other != org:
-                layout.org_dir(other).mkdir(parents=True)
-                shutil.copyfile(publics[other], layout.org_public_file(other))
+    hand_out(data, network_file, genesis, publics)
     own_private = {org: private_files(NetworkLayout(data[org]).org_dir(org)) for org in ORG_ARGS}
     shutil.copytree(NetworkLayout(data[APPROVER_ORG]).org_dir(APPROVER_ORG) / "admins", NetworkLayout(data[CLIENT_ORG]).org_dir(APPROVER_ORG) / "admins")
 
@@ -138,14 +144,7 @@ def test_a_member_running_a_later_nats_server_needs_the_first_ones_route_secret(
         gridledger("org", "create", "--org", org, "--out", str(NetworkLayout(data[org]).org_dir(org)), *args)
     genesis = tmp_path / "genesis.block"
     gridledger("channel", "create", *[a for org in org_args for a in ("--org", str(NetworkLayout(data[org]).org_public_file(org)))], "--out", str(genesis), "--config", str(network_file))
-    for org, root in data.items():
-        layout = NetworkLayout(root)
-        shutil.copyfile(network_file, layout.network_file)
-        shutil.copyfile(genesis, layout.genesis_file)
-        for other in org_args:
-            if other != org:
-                layout.org_dir(other).mkdir(parents=True)
-                shutil.copyfile(NetworkLayout(data[other]).org_public_file(other), layout.org_public_file(other))
+    hand_out(data, network_file, genesis, {org: NetworkLayout(data[org]).org_public_file(org) for org in org_args})
     assert gridledger("node", "configure", "--data", str(data["OrdererOrg"]))["route_secret_created"] is True
 
     done = subprocess.run([*CLI, "node", "configure", "--data", str(data["Org1"])], capture_output=True, text=True, timeout=120)
