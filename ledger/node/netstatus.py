@@ -21,6 +21,7 @@ from ledger.node.nodeconf import load_node_config
 from ledger.node.noderun import read_pid
 from ledger.node.orgs import NATS_CLIENT_SEED_FILE, load_org_public
 from ledger.node.supervisor import START_ORDER, nats_healthy, networked_homes, pid_alive
+from ledger.transport.nats_client import refused_everywhere
 from ledger.transport.subjects import ChannelSubjects
 
 HEARTBEAT_KINDS = ("orderer", "peer")  # the nodes that publish heartbeats
@@ -53,6 +54,8 @@ async def _listen_heartbeats(options: dict[str, Any], subject: str, listen_s: fl
     async def quiet(e: Exception) -> None:
         pass
 
+    if refused_everywhere(list(options.get("servers", []))):  # nothing listens: nothing to hear, say so now
+        return beats
     try:
         # Bounded as a whole: with every server down nats-py can keep trying the server list
         # (measured: `status` of a stopped consortium hung > 60 s instead of reporting it).

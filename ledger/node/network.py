@@ -34,6 +34,7 @@ from ledger.node.spec import NetworkSpec, load_spec
 from ledger.order.solo import SoloOrderer
 from ledger.peer.peer import Peer
 from ledger.storage.blockstore import BlockStore
+from ledger.transport.nats_client import NatsUnavailable, refused_everywhere
 from ledger.transport.pipe_peer import PipePeer
 from ledger.transport.protocols import OrderingNode, PeerService
 
@@ -163,7 +164,14 @@ class Network:
         layout = NetworkLayout(Path(data_dir))
         genesis = load_genesis(layout)
         if is_networked(layout) if networked is None else networked:  # nodes run on their own: nothing to lock
-            remote = connect_networked(genesis, nats_options if nats_options is not None else cli_options(layout))
+            if nats_options is None:  # a short command (the CLI): a stopped consortium is said at once, not waited for
+                nats_options = cli_options(layout)
+                if refused_everywhere(list(nats_options["servers"])):
+                    raise NatsUnavailable(
+                        f"no NATS server listens at {', '.join(nats_options['servers'])}: is the consortium running? "
+                        "Start it with `gridledger up --data DIR --networked` (or `gridledger node run` of its NATS servers and nodes)"
+                    )
+            remote = connect_networked(genesis, nats_options)
             spec = load_spec(layout.network_file)
             return cls(layout, spec, genesis, remote.orderer, remote.peers, peer_processes=False, on_close=remote.close)
         if not any(layout.orgs_dir.glob("*/nodes/*")):  # else: "node orderer0.OrdererOrg has no identity at ..."

@@ -9,10 +9,12 @@ waits on each with a timeout), and subscription callbacks run on that loop's thr
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import nats
 import nats.errors
@@ -32,6 +34,8 @@ PING_INTERVAL_S = 3  # a server cut off without a close is noticed after PINGS_O
 PINGS_OUTSTANDING_MAX = 3  # unanswered pings (~9-12 s), then another server is used
 NO_RESPONDERS_RETRIES = 3  # a "no responders" answer is asked again this often...
 NO_RESPONDERS_PAUSE_S = 0.1  # ...this far apart before the callee counts as gone
+SERVER_PROBE_TIMEOUT_S = 1.0  # a TCP connect to a server's client port; slower counts as "may be there"
+NATS_DEFAULT_PORT = 4222
 
 MessageHandler = Callable[[str, bytes], None]  # (subject, data), run on the client's loop
 
@@ -41,6 +45,26 @@ class NatsUnavailable(LedgerError):
 
     def __init__(self, why: str) -> None:
         super().__init__("NATS_UNAVAILABLE", f"the NATS cluster cannot be reached: {why}")
+
+
+def refused_everywhere(urls: list[str]) -> bool:
+    """True when every server refuses a TCP connection to its client port: nothing listens
+    there, so the cluster is down and no wait would change that. Why: a client waited its
+    whole CONNECT_WAIT_S (15 s) to report a stopped consortium. A server that accepts, or
+    does not answer within SERVER_PROBE_TIMEOUT_S (a host far away or down), may be there:
+    False, and the normal connect decides."""
+    if not urls:
+        return False
+    for url in urls:
+        parts = urlsplit(url if "://" in url else f"nats://{url}")
+        try:
+            with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or NATS_DEFAULT_PORT), SERVER_PROBE_TIMEOUT_S):
+                return False
+        except ConnectionRefusedError:
+            continue
+        except OSError:  # timeout, no route, unknown name: not known to be down
+            return False
+    return True
 
 
 class NatsClient:
@@ -56,7 +80,9 @@ class NatsClient:
             self.nc: Client = self.run(asyncio.wait_for(nats.connect(**connect), CONNECT_WAIT_S), CONNECT_WAIT_S + 1)
         except Exception as exc:
             self._stop_loop()
-            raise NatsUnavailable(repr(exc)) from None
+            timed_out = isinstance(exc, (TimeoutError, asyncio.TimeoutError))
+            servers = ", ".join(str(url) for url in options.get("servers", []))
+            raise NatsUnavailable(f"no server answered within {CONNECT_WAIT_S:g} s ({servers})" if timed_out else repr(exc)) from None
         self._closed = False
 
     def run(self, coroutine: Coroutine[Any, Any, T], timeout_s: float) -> T:
