@@ -153,20 +153,29 @@ class Network:
 
     @classmethod
     def open(
-        cls, data_dir: Path, *, state_url_template: str | None = None, peer_processes: bool = False, networked: bool | None = None, nats_options: dict[str, Any] | None = None
+        cls,
+        data_dir: Path,
+        *,
+        state_url_template: str | None = None,
+        peer_processes: bool = False,
+        networked: bool | None = None,
+        nats_options: dict[str, Any] | None = None,
+        nats_starting: bool = False,
     ) -> "Network":
         """Start the network in `data_dir`; with `peer_processes` every peer runs in its own
         OS process (see `ledger.transport.pipe_peer`), otherwise everything runs in this process.
         A networked layout (`init --networked`; `networked` None = detect it) is not started
         here: its nodes run on their own and this network reaches them over NATS (with
-        `nats_options`, or the console organization's CLI client credentials)."""
+        `nats_options`, or the console organization's CLI client credentials: then, unless
+        the caller has just started the NATS servers (`nats_starting`, the bench), a cluster of
+        which no server listens is NATS_UNAVAILABLE at once)."""
         configure_logging()
         layout = NetworkLayout(Path(data_dir))
         genesis = load_genesis(layout)
         if is_networked(layout) if networked is None else networked:  # nodes run on their own: nothing to lock
             if nats_options is None:  # a short command (the CLI): a stopped consortium is said at once, not waited for
                 nats_options = cli_options(layout)
-                if refused_everywhere(list(nats_options["servers"])):
+                if not nats_starting and refused_everywhere(list(nats_options["servers"])):
                     raise NatsUnavailable(
                         f"no NATS server listens at {', '.join(nats_options['servers'])}: is the consortium running? "
                         "Start it with `gridledger up --data DIR --networked` (or `gridledger node run` of its NATS servers and nodes)"

@@ -123,11 +123,11 @@ def fail_usage(code: str, message: str) -> None:
     emit({"code": code, "message": message}, EXIT_USAGE)
 
 
-def open_network(data: Path, *, peer_processes: bool = False) -> "Network":
+def open_network(data: Path, *, peer_processes: bool = False, nats_starting: bool = False) -> "Network":
     from ledger.node.network import Network
 
     try:
-        return Network.open(data, peer_processes=peer_processes)
+        return Network.open(data, peer_processes=peer_processes, nats_starting=nats_starting)
     except LedgerError as exc:
         fail(exc.code, exc.message)
         raise
@@ -330,7 +330,7 @@ def bench(
 
         nodes = start_nodes_unless_running(data)
     spec = load_spec(layout.network_file)
-    net = open_network(data, peer_processes=spec.embedded.peer_processes and not one_process)
+    net = open_network(data, peer_processes=spec.embedded.peer_processes and not one_process, nats_starting=nodes is not None)
     try:
         if nodes is not None:
             from ledger.tools.netbench import wait_ready
