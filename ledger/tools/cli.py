@@ -330,7 +330,12 @@ def bench(
 
         nodes = start_nodes_unless_running(data)
     spec = load_spec(layout.network_file)
-    net = open_network(data, peer_processes=spec.embedded.peer_processes and not one_process, nats_starting=nodes is not None)
+    try:
+        net = open_network(data, peer_processes=spec.embedded.peer_processes and not one_process, nats_starting=nodes is not None)
+    except BaseException:  # a refusal exits (SystemExit): the nodes this bench started go with it
+        if nodes is not None:
+            nodes.stop()
+        raise
     try:
         if nodes is not None:
             from ledger.tools.netbench import wait_ready

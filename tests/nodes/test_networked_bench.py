@@ -6,6 +6,7 @@ directory), and stops every node it started."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from nodekit import cli_json, init_networked, node_dirs
@@ -41,3 +42,17 @@ def test_bench_networked_runs_a_tiny_round_and_reports_valid_transactions(tmp_pa
     left = [home.name for home in node_dirs(data) if NodeLayout(home).pid_file.exists()]
     assert left == [], left
     print(f"bench --networked --tx {TX}: {report['succ']} VALID of {report['sent']}, {report['throughput_tps']} tx/s, p50 {report['latency_ms']['p50']} ms")
+
+
+def test_a_bench_that_cannot_open_the_network_stops_the_nodes_it_started(tmp_path: Path) -> None:
+    """The nodes start, then the bench's own connect fails (here: its client key is gone).
+    Before, the refusal exited past the bench's cleanup and left the NATS servers running."""
+    data = init_networked(tmp_path)
+    (data / "orgs" / "Org1" / "nats-client.nk").unlink()  # the console organization's CLI key
+    code, report = cli_json("bench", "--data", str(data), "--networked", "--tx", str(TX), "--rates", "0", "--json", timeout=BENCH_TIMEOUT_S)
+    assert code == 1 and report["code"] == "NATS_UNAVAILABLE", report
+    homes = [home for home in node_dirs(data) if load_node_config(home).kind in ("nats", "orderer", "peer")]
+    left = [home.name for home in homes if NodeLayout(home).pid_file.exists()]
+    assert left == [], left
+    running = subprocess.run(["pgrep", "-f", str(data)], capture_output=True, text=True).stdout.split()
+    assert running == [], f"processes of {data} still run: {running}"
