@@ -40,8 +40,9 @@ def up(
     import uvicorn
 
     from ledger.core.errors import ConfigError, LedgerError
-    from ledger.node.init import init_network, no_genesis_error
+    from ledger.node.init import init_network
     from ledger.node.layout import NetworkLayout
+    from ledger.node.material import no_genesis_error
     from ledger.node.network import Network
     from ledger.node.spec import default_config_path, load_spec
     from webapp.app import create_app

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from ledger.commit.chain_report import ChainReport as ChainReport
 from ledger.commit.txindex import index_rows
 from ledger.core.blocks import ZERO_HASH, genesis_problem, seal_problem
 from ledger.core.channel import Channel
@@ -32,28 +33,6 @@ from ledger.validate.validator import Validator
 
 PROBLEMS_MAX = 50
 DERIVED_TABLES = (("history", VerifyCode.HISTORY_MISMATCH), ("txindex", VerifyCode.TXINDEX_MISMATCH))  # compared row by row after the state
-
-
-class ChainReport(msgspec.Struct):
-    """One node's chain as checked: how far it is sound and what is wrong (first fault first)."""
-
-    node: str
-    height: int = 0
-    commit_hash: str = ""
-    problems: list[str] = msgspec.field(default_factory=list)
-    faults: list[dict[str, Any]] = msgspec.field(default_factory=list)  # {code, node, block?, key?, message}
-    last_block_hash: str = ""  # header hash of the last sound block: equal iff the chains agree up to it
-
-    def fault(self, code: VerifyCode, message: str, *, block: int | None = None, key: str | None = None) -> None:
-        """Record a fault: a sentence for people, a structured entry for tools."""
-        where = f"block {block}: " if block is not None else ""
-        self.problems.append(f"{where}{message}")
-        entry: dict[str, Any] = {"code": code.value, "node": self.node, "message": message}
-        if block is not None:
-            entry["block"] = block
-        if key is not None:
-            entry["key"] = key
-        self.faults.append(entry)
 
 
 class StateView(Protocol):

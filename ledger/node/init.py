@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import msgspec
 import structlog
 
 from ledger.core.blocks import make_genesis_block
@@ -28,12 +27,13 @@ from ledger.core.channel_config import (
     NodeDefinition,
     OrgDefinition,
 )
-from ledger.core.encoding import decode, encode
+from ledger.core.encoding import encode
 from ledger.core.errors import ConfigError
-from ledger.core.identity import CertificateAuthority, SigningIdentity, now_ms, write_private_file
+from ledger.core.identity import now_ms, write_private_file
 from ledger.core.messages import Block
 from ledger.node import netinit, wallet
-from ledger.node.layout import GENESIS_FILE, NetworkLayout, make_directory
+from ledger.node.layout import NetworkLayout, make_directory
+from ledger.node.material import load_ca
 from ledger.node.orgs import CONSOLE_NODE_NAME as CONSOLE_NODE_NAME
 from ledger.node.orgs import OrgPlan, OrgPublic, create_org_dir, load_org_public
 
@@ -156,55 +156,3 @@ def org_plans(spec: NetworkSpec, placement: netinit.Placement | None) -> list[Or
     plans = [plan(org.name, peers=org.peers, admins=org.admins) for org in spec.organizations]
     plans.append(plan(spec.orderer.org, orderers=spec.orderer.nodes))
     return plans
-
-
-def load_ca(layout: NetworkLayout, org: str) -> CertificateAuthority:
-    path = layout.ca_file(org)
-    if not path.exists():
-        raise ConfigError(f"organization {org!r} has no CA in {layout.org_dir(org)}", code="UNKNOWN_USER")
-    return CertificateAuthority.from_json(path.read_text())
-
-
-def load_node_identity(layout: NetworkLayout, node_id: str) -> SigningIdentity:
-    path = layout.node_identity_file(node_id)
-    if not path.exists():
-        raise ConfigError(f"node {node_id} has no identity at {path}")
-    return SigningIdentity.load(path)
-
-
-def load_admin(layout: NetworkLayout, org: str, name: str = "admin") -> SigningIdentity:
-    path = layout.admin_file(org, name)
-    if not path.exists():
-        raise ConfigError(f"organization {org!r} has no administrator {name!r} in this directory", code="UNKNOWN_USER")
-    return SigningIdentity.load(path)
-
-
-def load_genesis(layout: NetworkLayout) -> Block:
-    """The genesis block file, decoded strictly (any damaged byte is refused or changes its hash)."""
-    path = layout.genesis_file
-    if not path.exists():
-        raise no_genesis_error(layout)
-    return read_genesis(path)
-
-
-def no_genesis_error(layout: NetworkLayout) -> ConfigError:
-    """What a directory without genesis.block is: NO_NETWORK when it holds no organization
-    (run init), GENESIS_MISSING when it holds a network's organizations but lost the block.
-    Why two codes: "run init" is wrong advice for the second, where init refuses the
-    directory (its organizations exist) and `up` used to try it and say INIT_FAILED; what
-    mends it is the block copied back (a networked node keeps a copy)."""
-    if not any(layout.orgs_dir.glob("*/*")):  # a network file alone is what a refused init may leave: init again
-        return ConfigError(f"{layout.root} holds no network: run `gridledger init --data {layout.root}` first", code="NO_NETWORK")
-    copy = next(iter(sorted(layout.orgs_dir.glob(f"*/nodes/*/{GENESIS_FILE}"))), None)
-    mend = f"copy it back from a node directory, e.g. `cp {copy} {layout.genesis_file}`" if copy else "restore it from the channel's copy or a backup"
-    return ConfigError(f"{layout.genesis_file} is missing, but {layout.root} holds a network's organizations: {mend}", code="GENESIS_MISSING")
-
-
-def read_genesis(path: Path) -> Block:
-    """A genesis block file (the network's, or a node directory's copy), decoded strictly."""
-    try:
-        return decode(path.read_bytes(), Block)
-    except FileNotFoundError:
-        raise ConfigError(f"{path} is missing: the genesis block is copied into every node directory at init", code="NO_NETWORK") from None
-    except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise ConfigError(f"{path} is damaged: {exc}") from None

@@ -24,9 +24,9 @@ from ledger.core.errors import ConfigError, LedgerError, StorageCorruption
 from ledger.core.identity import SigningIdentity
 from ledger.core.messages import Block
 from ledger.gateway import CommitWaiter, Gateway, Suspects
-from ledger.node.init import load_admin, load_ca, load_genesis, load_node_identity
 from ledger.node.layout import NetworkLayout
 from ledger.node.logs import configure_logging
+from ledger.node.material import load_admin, load_ca, load_genesis, load_node_identity
 from ledger.node.netnetwork import cli_options, connect_networked, is_networked
 from ledger.node.nodelock import try_lock
 from ledger.node.orphans import end_orphans, remove_pid_file, write_pid_file

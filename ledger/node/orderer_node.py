@@ -20,8 +20,8 @@ from ledger.core.channel_config import genesis_config
 from ledger.core.errors import ConfigError, NodeFailed
 from ledger.core.identity import SigningIdentity
 from ledger.node.health import maybe_serve, with_status
-from ledger.node.init import read_genesis
 from ledger.node.logs import configure_logging
+from ledger.node.material import read_genesis
 from ledger.node.natsconf import node_connect_options
 from ledger.node.nodeconf import NodeConfig
 from ledger.order.jetstream_orderer import JetStreamOrderer

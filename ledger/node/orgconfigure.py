@@ -21,8 +21,8 @@ from ledger.core.channel_config import genesis_config
 from ledger.core.errors import ConfigError
 from ledger.core.identity import write_private_file
 from ledger.node import netinit
-from ledger.node.init import load_genesis
 from ledger.node.layout import ROUTE_SECRET_FILE, NetworkLayout
+from ledger.node.material import load_genesis
 from ledger.node.orgs import load_org_public
 from ledger.node.spec import load_spec
 

@@ -20,9 +20,9 @@ import structlog
 from ledger.core.channel import Channel
 from ledger.core.channel_config import genesis_config
 from ledger.core.errors import LedgerError, NodeFailed
-from ledger.node.init import load_genesis, load_node_identity
 from ledger.node.layout import NetworkLayout
 from ledger.node.logs import configure_logging
+from ledger.node.material import load_genesis, load_node_identity
 from ledger.peer.peer import BlockSource, Peer
 from ledger.peer.pipe_server import PipeServer
 from ledger.storage.blockstore import BlockStore

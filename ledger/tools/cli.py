@@ -28,9 +28,10 @@ from ledger.core.errors import ConfigError, LedgerError
 from ledger.core.identity import SigningIdentity
 from ledger.core.messages import compute_tx_id
 from ledger.gateway import CommitError, GatewayError, creator_party, make_signoff
-from ledger.node.init import init_network, load_admin, no_genesis_error
+from ledger.node.init import init_network
 from ledger.node.layout import NetworkLayout
 from ledger.node.logs import configure_logging
+from ledger.node.material import load_admin, no_genesis_error
 from ledger.node.spec import BASE_PORT_MAX, BASE_PORT_MIN, default_config_path, load_spec
 from ledger.tools.netcli import channel_app, node_app, org_app
 

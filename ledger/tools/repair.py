@@ -15,8 +15,8 @@ from typing import Any
 from ledger.core.channel import Channel
 from ledger.core.channel_config import genesis_config
 from ledger.core.errors import LedgerError
-from ledger.node.init import load_genesis
 from ledger.node.layout import NetworkLayout
+from ledger.node.material import load_genesis
 from ledger.node.network import idle_lock, stored_blocks
 from ledger.node.orphans import end_orphans
 from ledger.node.spec import load_spec

@@ -25,8 +25,8 @@ from ledger.core.codes import VerifyCode
 from ledger.core.encoding import decode
 from ledger.core.errors import ConfigError
 from ledger.core.messages import Block
-from ledger.node.init import load_genesis
 from ledger.node.layout import NetworkLayout
+from ledger.node.material import load_genesis
 from ledger.node.spec import load_spec
 from ledger.storage.blockstore import BlockStore, BlockStoreCorruption
 

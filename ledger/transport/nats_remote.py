@@ -23,7 +23,7 @@ import nats.errors
 import nats.js.errors
 import structlog
 
-from ledger.commit.chain_check import ChainReport
+from ledger.commit.chain_report import ChainReport
 from ledger.commit.listeners import CommitListeners
 from ledger.core.codes import EndorserCode, GatewayCode, OrdererCode
 from ledger.core.encoding import decode

@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 import structlog
 
-from ledger.commit.chain_check import ChainReport
+from ledger.commit.chain_report import ChainReport
 from ledger.commit.listeners import CommitListeners
 from ledger.core.codes import EndorserCode
 from ledger.core.encoding import decode

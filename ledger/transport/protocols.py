@@ -14,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
-from ledger.commit.chain_check import ChainReport
+from ledger.commit.chain_report import ChainReport
 from ledger.core.encoding import encode
 from ledger.core.identity import Identity
 from ledger.core.messages import BroadcastResult, CommitListener, HistoryEntry

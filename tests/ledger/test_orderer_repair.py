@@ -15,8 +15,8 @@ from test_tamper_and_crash import populate, record_location
 
 from ledger.core.channel import Channel
 from ledger.core.channel_config import genesis_config
-from ledger.node.init import load_genesis
 from ledger.node.layout import NetworkLayout
+from ledger.node.material import load_genesis
 from ledger.node.network import Network
 from ledger.order.repair import OrdererDamaged, open_orderer_store
 from ledger.storage.blockstore import DAMAGED_PREFIX, INDEX_NAME, RECORD_HEADER, BlockStore

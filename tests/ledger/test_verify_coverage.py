@@ -19,8 +19,8 @@ from ledger.core.blocks import seal_block
 from ledger.core.channel_config import genesis_config
 from ledger.core.encoding import decode, encode
 from ledger.core.messages import Block
-from ledger.node.init import load_genesis, load_node_identity
 from ledger.node.layout import NetworkLayout
+from ledger.node.material import load_genesis, load_node_identity
 from ledger.node.network import Network
 from ledger.storage.blockstore import INDEX_NAME, BlockStore
 from ledger.tools.verify import verify_network

@@ -22,7 +22,8 @@ from chaincode.metering.tools.client import MeteringClient
 from chaincode.shim import canonical_json
 from ledger.core.channel_config import genesis_config
 from ledger.core.identity import CertificateAuthority
-from ledger.node.init import init_network, read_genesis
+from ledger.node.init import init_network
+from ledger.node.material import read_genesis
 from ledger.node.network import Network
 from ledger.node.spec import default_config_path
 

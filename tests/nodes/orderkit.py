@@ -36,8 +36,8 @@ from ledger.core.messages import (
     compute_tx_id,
 )
 from ledger.core.transactions import parse_endorser_transaction
-from ledger.node.init import read_genesis
 from ledger.node.layout import NetworkLayout
+from ledger.node.material import read_genesis
 from ledger.node.natsconf import node_connect_options
 from ledger.node.nodeconf import load_node_config
 from ledger.transport.nats_link import is_transient, parse_broadcast_reply

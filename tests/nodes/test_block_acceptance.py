@@ -11,7 +11,7 @@ from orderkit import Net, envelope
 from ledger.core.blocks import seal_block, seal_problem
 from ledger.core.identity import CertificateAuthority
 from ledger.core.messages import block_hash
-from ledger.node.init import load_ca, load_genesis
+from ledger.node.material import load_ca, load_genesis
 
 
 def test_a_block_signed_by_any_orderer_of_the_channel_is_accepted_and_no_other(tmp_path: Path) -> None:

@@ -188,7 +188,7 @@ def check_proof_command(
     from chaincode.metering.proofs import check_reading_proof
     from ledger.core.channel_config import genesis_config
     from ledger.core.errors import LedgerError
-    from ledger.node.init import read_genesis
+    from ledger.node.material import read_genesis
     from ledger.tools.cli import emit, fail
 
     try:
