@@ -130,7 +130,15 @@ class AccountService:
     def import_first_admin(self, data_dir: Path) -> None:
         """The approver org's admin wallet written by `init` becomes the console user "admin"."""
         path = NetworkLayout(data_dir).console_admin_wallet(self.chain.approver_org)
-        if self.get(FIRST_ADMIN) is not None or not path.exists():
+        if self.get(FIRST_ADMIN) is not None:
+            return
+        if not path.exists():
+            if not self.list_admins():  # nobody can approve a write: say so where operators look
+                log.warning(
+                    "no_console_administrator",
+                    expected=str(path),
+                    fix=f"`gridledger org console-admin --org-dir <{self.chain.approver_org}'s own directory>` on the approver's machine, then copy the wallet here",
+                )
             return
         text = path.read_text()
         wallets.LockedWallet.from_json(text)  # refuse a damaged file early

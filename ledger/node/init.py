@@ -29,7 +29,7 @@ from ledger.core.channel_config import (
 )
 from ledger.core.encoding import encode
 from ledger.core.errors import ConfigError
-from ledger.core.identity import now_ms, write_private_file
+from ledger.core.identity import CertificateAuthority, now_ms, write_private_file
 from ledger.core.messages import Block
 from ledger.node import netinit, wallet
 from ledger.node.layout import NetworkLayout, make_directory
@@ -110,19 +110,27 @@ def init_network(
         record_base_port(layout.network_file, base_port)
     orgs = [create_org_dir(layout.org(plan.org), plan) for plan in org_plans(spec, placement)]
     approver = spec.approver_org
-    console_admin = load_ca(layout, approver).issue(CONSOLE_ADMIN_NAME, "admin")
-    fast = wallet.fast_kdf_for_tests()
-    locked = wallet.lock(
-        console_admin,
-        password,
-        opslimit=wallet.OPSLIMIT_MIN if fast else wallet.OPSLIMIT_DEFAULT,
-        memlimit=wallet.MEMLIMIT_MIN if fast else wallet.MEMLIMIT_DEFAULT,
-    )
-    write_private_file(layout.console_admin_wallet(approver), locked.to_json())
+    write_console_admin_wallet(load_ca(layout, approver), password, layout.console_admin_wallet(approver))
     write_genesis(layout.genesis_file, build_genesis(spec, orgs))
     if placement is not None:
         netinit.configure_nodes(spec, layout, orgs, placement)
     return InitResult(layout.root, password, generated, approver)
+
+
+def write_console_admin_wallet(ca: CertificateAuthority, password: str, path: Path) -> None:
+    """The console's first administrator: a fresh admin identity of the approver's CA, locked
+    under `password` (argon2id) in `path`, which the console imports as user "admin" when it
+    starts. Why a wallet and not the approver's admin key: it can travel to the console's
+    machine (`org console-admin` on the approver's own machine) without exposing a key, and
+    the console's administrator signs as an identity of its own."""
+    fast = wallet.fast_kdf_for_tests()
+    locked = wallet.lock(
+        ca.issue(CONSOLE_ADMIN_NAME, "admin"),
+        password,
+        opslimit=wallet.OPSLIMIT_MIN if fast else wallet.OPSLIMIT_DEFAULT,
+        memlimit=wallet.MEMLIMIT_MIN if fast else wallet.MEMLIMIT_DEFAULT,
+    )
+    write_private_file(path, locked.to_json())
 
 
 def record_base_port(network_file: Path, base_port: int) -> None:

@@ -19,6 +19,8 @@ from ledger.node.layout import OrgLayout
 from ledger.node.orgs import OrgPlan, create_org_dir, load_org_public
 from ledger.node.spec import BASE_PORT_MAX, BASE_PORT_MIN, default_config_path, load_spec
 
+CONSOLE_ADMIN_WALLET_FILE = "console-admin.json"
+
 org_app = typer.Typer(help="One organization's own key material.", no_args_is_help=True)
 channel_app = typer.Typer(help="The channel's genesis block, from the organizations' public files.", no_args_is_help=True)
 node_app = typer.Typer(help="Run one node of the networked layout from its directory.", no_args_is_help=True)
@@ -73,6 +75,46 @@ def org_create(
     except LedgerError as exc:
         _emit(exc.as_dict(), 1)
     _emit({"org": public.org, "dir": str(out), "public_file": str(OrgLayout(out).public_file), "nodes": [n["name"] for n in public.nodes]})
+
+
+@org_app.command("console-admin")
+def org_console_admin(
+    org_dir: Path = typer.Option(..., "--org-dir", help="The approver organization's own directory (from org create: holds its CA)."),
+    out: Path | None = typer.Option(None, "--out", help="Where to write the locked wallet (default: ORG_DIR/console-admin.json; an existing file is refused)."),
+    admin_password: str | None = typer.Option(None, "--admin-password", envvar="GRIDLEDGER_ADMIN_PASSWORD", help="The console administrator's first password (generated and printed once if omitted)."),
+) -> None:
+    """The console's first administrator for a network built by separate members: run by the
+    approver organization, whose CA issues it; the wallet (password-locked) goes to the console
+    organization's DATA/console/wallets/<Org>/admin.json, where `init` puts it."""
+    import secrets
+
+    from ledger.core.identity import CertificateAuthority
+    from ledger.node import wallet
+    from ledger.node.init import write_console_admin_wallet
+    from ledger.node.layout import NetworkLayout
+
+    layout = OrgLayout(org_dir)
+    target = out or org_dir / CONSOLE_ADMIN_WALLET_FILE
+    try:
+        if not layout.ca_file.is_file():
+            raise LedgerError("UNKNOWN_USER", f"{org_dir} holds no organization CA ({layout.ca_file.name}): give the approver organization's own directory")
+        if target.exists():
+            raise LedgerError("FILE_EXISTS", f"{target} exists: move it away first (a new wallet is a new administrator identity)")
+        ca = CertificateAuthority.from_json(layout.ca_file.read_text())
+        generated = admin_password is None
+        password = admin_password if admin_password is not None else secrets.token_urlsafe(12)
+        wallet.check_password_strength(password)
+        write_console_admin_wallet(ca, password, target)
+    except (OSError, ValueError) as exc:
+        _emit(LedgerError("CONFIG_INVALID", f"{org_dir}: {exc}").as_dict(), 1)
+    except LedgerError as exc:
+        _emit(exc.as_dict(), 1)
+    place = NetworkLayout(Path("DATA")).console_admin_wallet(ca.org)
+    out_doc: dict[str, Any] = {"org": ca.org, "wallet": str(target), "admin_user": "admin", "next": f"copy it to the console organization's {place}"}
+    if generated:
+        out_doc["admin_password"] = password
+        out_doc["note"] = "the console administrator's password is shown once: keep it"
+    _emit(out_doc)
 
 
 @channel_app.command("create")

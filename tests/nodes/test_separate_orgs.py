@@ -9,19 +9,23 @@ console organization's machine holds (the README's deployment step for the conso
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 
 import yaml
-from nodekit import CLI, NodeProcesses, free_base_port, node_homes, wait_for
+from nodekit import CLI, NodeProcesses, free_base_port, http_ok, node_homes, wait_for
 from test_gateway_nats import submit, wait_all_alive, wait_in_sync
+from test_networked_console import USER_PASSWORD, Console
 
 from ledger.core.codes import ValidationCode
 from ledger.node.layout import ROUTE_SECRET_FILE, NetworkLayout
 from ledger.node.netstatus import networked_status
 from ledger.node.network import Network
 from ledger.node.spec import default_config_path
+from ledger.node.wallet import LockedWallet, unlock
 from ledger.tools.netverify import verify_networked
 
 ORG_ARGS = {
@@ -112,6 +116,46 @@ def test_each_organization_configures_its_own_nodes_from_public_files_and_the_ch
         return bool(report["in_sync"]) and heard == {f"orderer{i}.OrdererOrg" for i in range(3)} | {f"peer{i}.{o}" for i in range(2) for o in ("Org1", "Org2")}
 
     wait_for(whole_consortium_heard_from_org2, 60, "Org2's status hears every member's orderers and peers")
+
+    # the console's administrator: issued by the approver on its own machine, handed over locked
+    issued = gridledger("org", "console-admin", "--org-dir", str(NetworkLayout(data[APPROVER_ORG]).org_dir(APPROVER_ORG)))
+    wallet_file, password = Path(str(issued["wallet"])), str(issued["admin_password"])
+    assert issued["org"] == APPROVER_ORG and wallet_file.stat().st_mode & 0o077 == 0 and "console/wallets/Regulator/admin.json" in str(issued["next"])
+    console_layout = NetworkLayout(data[CLIENT_ORG])
+    console_layout.console_admin_wallet(APPROVER_ORG).parent.mkdir(parents=True)
+    shutil.copyfile(wallet_file, console_layout.console_admin_wallet(APPROVER_ORG))
+    port = free_base_port(1)
+    home = console_layout.node_dir(f"console.{CLIENT_ORG}")
+    env = {**os.environ, "GRIDLEDGER_FAST_KDF": "1"}
+    with open(home / "test-run.log", "ab") as log:
+        nodes.procs[home] = subprocess.Popen([*CLI, "node", "run", "--home", str(home), "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+    base = f"http://127.0.0.1:{port}"
+    wait_for(lambda: http_ok(base + "/healthz"), what="the member-built consortium's console healthy")
+    console = Console(base)
+    user_id = f"u{uuid.uuid4().hex[:8]}"
+    response = console.http.post("/users/register", json={"userName": "Bob", "userId": user_id, "password": USER_PASSWORD})
+    assert response.status_code == 202, response.text
+    approval = console.http.post(f"/reviews/{response.json()['requestId']}/approve", headers=console.login("admin", password))
+    assert approval.status_code == 200 and approval.json()["status"] == "committed", approval.text  # signed by Regulator/admin-console
+
+
+def test_console_admin_is_refused_without_a_ca_or_over_an_existing_wallet(tmp_path: Path) -> None:
+    org_dir = NetworkLayout(tmp_path / "Regulator").org_dir("Regulator")
+    gridledger("org", "create", "--org", "Regulator", "--out", str(org_dir))
+    first = gridledger("org", "console-admin", "--org-dir", str(org_dir), "--admin-password", "chosen-pass-123")
+    assert "admin_password" not in first  # a chosen password is never printed
+    for args, code in (
+        (["--org-dir", str(org_dir)], "FILE_EXISTS"),  # a second wallet would replace the first administrator
+        (["--org-dir", str(tmp_path)], "UNKNOWN_USER"),  # no CA there
+        (["--org-dir", str(org_dir), "--out", str(tmp_path / "w.json"), "--admin-password", "short"], "WEAK_PASSWORD"),
+    ):
+        done = subprocess.run([*CLI, "org", "console-admin", *args], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+        assert json.loads(done.stdout)["code"] == code, done.stdout
+    assert not (tmp_path / "w.json").exists()
+    locked = LockedWallet.from_json(Path(str(first["wallet"])).read_text())
+    identity = unlock(locked, "chosen-pass-123")
+    assert identity.identity.org == "Regulator" and identity.identity.role == "admin"
 
 
 def test_configure_refuses_what_is_missing_naming_it(tmp_path: Path) -> None:
