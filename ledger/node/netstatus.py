@@ -9,19 +9,24 @@ the same from any machine that reaches the NATS cluster.
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 
 from ledger.core.errors import ConfigError
 from ledger.node.layout import ORG_PUBLIC_FILE, NetworkLayout, NodeLayout
 from ledger.node.natsconf import client_tls_context
+from ledger.node.netinit import place
 from ledger.node.nodeconf import load_node_config
 from ledger.node.noderun import read_pid
 from ledger.node.orgs import NATS_CLIENT_SEED_FILE, load_org_public
-from ledger.node.supervisor import START_ORDER, nats_healthy, networked_homes, pid_alive
+from ledger.node.spec import load_spec
+from ledger.node.supervisor import HEALTH_TIMEOUT_S, START_ORDER, nats_healthy, networked_homes, pid_alive
 from ledger.transport.nats_client import refused_everywhere
+from ledger.transport.nats_cluster import ServerAddress, http_ok
 from ledger.transport.subjects import ChannelSubjects
 
 HEARTBEAT_KINDS = ("orderer", "peer")  # the nodes that publish heartbeats
@@ -111,6 +116,32 @@ def members_elsewhere(layout: NetworkLayout, local: set[str]) -> list[tuple[str,
     return found
 
 
+def nats_elsewhere(layout: NetworkLayout, local: set[str], client_urls: list[str]) -> list[ServerAddress]:
+    """The network file's NATS servers that have no directory here, at the addresses every
+    member's nodes connect to. Why: a member's DATA holds only its own servers, so its
+    `status` listed none of another member's and an operator could not see a quorum lost.
+    The addresses come from the same placement `node configure` used (the network file, at
+    the base port this member's nodes were configured with: its first server's client port
+    in their urls); anything that does not fit is left out, never guessed."""
+    try:
+        spec = load_spec(layout.network_file)
+        base_port = int(urlsplit(client_urls[0]).port or 0) if client_urls else None
+        placement = place(spec, base_port)
+    except (ConfigError, ValueError):
+        return []
+    if placement.nats_urls != client_urls:
+        return []  # configured from another file or layout: the addresses would be guesses
+    return [address for _, address in placement.nats if address.name not in local]
+
+
+def _probe_all(addresses: list[ServerAddress]) -> list[bool]:
+    """Each server's /healthz, all at once (a far host that does not answer costs one timeout, not one each)."""
+    if not addresses:
+        return []
+    with ThreadPoolExecutor(max_workers=len(addresses)) as pool:
+        return list(pool.map(lambda a: http_ok(f"{a.monitor_url}/healthz", HEALTH_TIMEOUT_S), addresses))
+
+
 def networked_status(data: Path, *, listen_s: float = HEARTBEAT_LISTEN_S) -> dict[str, Any]:
     """The `status --json` document: `nodes` and `in_sync`."""
     layout = NetworkLayout(data)
@@ -140,6 +171,10 @@ def networked_status(data: Path, *, listen_s: float = HEARTBEAT_LISTEN_S) -> dic
                 height, commit_hash = _progress(beat)
                 alive = alive or pid is None  # a node on another machine: its heartbeat says it lives
         nodes.append({"name": config.name, "kind": config.kind, "pid": pid if alive else None, "address": address, "alive": alive, "height": height, "commit_hash": commit_hash})
+    client_urls = next((c.nats.urls for c in configs if c.nats is not None), [])
+    remote_nats = nats_elsewhere(layout, {c.name for c in configs}, client_urls)
+    for server_address, healthy in zip(remote_nats, _probe_all(remote_nats)):
+        nodes.append({"name": server_address.name, "kind": "nats", "pid": None, "address": server_address.client_url, "alive": healthy, "height": None, "commit_hash": None})
     for name, kind in members_elsewhere(layout, {c.name for c in configs}):
         beat = beats.get(name)
         height, commit_hash = (None, None) if beat is None else _progress(beat)

@@ -24,6 +24,7 @@ from ledger.core.codes import ValidationCode
 from ledger.node.layout import ROUTE_SECRET_FILE, NetworkLayout
 from ledger.node.netstatus import networked_status
 from ledger.node.network import Network
+from ledger.node.nodeconf import load_node_config
 from ledger.node.spec import default_config_path
 from ledger.node.wallet import LockedWallet, unlock
 from ledger.tools.netverify import verify_networked
@@ -116,6 +117,10 @@ def test_each_organization_configures_its_own_nodes_from_public_files_and_the_ch
         return bool(report["in_sync"]) and heard == {f"orderer{i}.OrdererOrg" for i in range(3)} | {f"peer{i}.{o}" for i in range(2) for o in ("Org1", "Org2")}
 
     wait_for(whole_consortium_heard_from_org2, 60, "Org2's status hears every member's orderers and peers")
+    servers = {n["name"]: n for n in networked_status(data["Org2"])["nodes"] if n["kind"] == "nats"}  # none runs from Org2's DATA
+    client_urls = next(c.nats.urls for c in map(load_node_config, node_homes(data["Org2"], "peer")) if c.nats is not None)
+    assert sorted(servers) == [f"nats{i}.OrdererOrg" for i in range(3)] and all(n["alive"] and n["pid"] is None for n in servers.values()), servers
+    assert [servers[f"nats{i}.OrdererOrg"]["address"] for i in range(3)] == client_urls  # where Org2's own nodes connect
 
     # the console's administrator: issued by the approver on its own machine, handed over locked
     issued = gridledger("org", "console-admin", "--org-dir", str(NetworkLayout(data[APPROVER_ORG]).org_dir(APPROVER_ORG)))
@@ -137,6 +142,15 @@ def test_each_organization_configures_its_own_nodes_from_public_files_and_the_ch
     assert response.status_code == 202, response.text
     approval = console.http.post(f"/reviews/{response.json()['requestId']}/approve", headers=console.login("admin", password))
     assert approval.status_code == 200 and approval.json()["status"] == "committed", approval.text  # signed by Regulator/admin-console
+
+    killed = nodes.procs.pop(node_homes(data["OrdererOrg"], "nats")[2])
+    killed.kill()
+    killed.wait(timeout=30)
+    wait_for(
+        lambda: not next(n for n in networked_status(data["Org2"])["nodes"] if n["name"] == "nats2.OrdererOrg")["alive"],
+        30,
+        "Org2's status sees another member's NATS server gone",
+    )
 
 
 def test_console_admin_is_refused_without_a_ca_or_over_an_existing_wallet(tmp_path: Path) -> None:
