@@ -19,7 +19,8 @@ from ledger.core.channel_config import genesis_config
 from ledger.core.errors import ConfigError
 from ledger.core.messages import Block
 from ledger.node.layout import NetworkLayout
-from ledger.node.netstatus import client_options
+from ledger.node.netstatus import client_options, client_org
+from ledger.node.orgs import NATS_CLIENT_SEED_FILE
 from ledger.node.spec import load_spec
 from ledger.transport.nats_client import NatsClient
 from ledger.transport.nats_remote import ChannelLink, RemoteOrderer, RemotePeer
@@ -38,16 +39,20 @@ class RemoteParts:
 
 
 def is_networked(layout: NetworkLayout) -> bool:
-    """A data directory laid out by `init --networked` (its nodes run on NATS)."""
-    return any(layout.orgs_dir.glob("*/nodes/*/node.json"))
+    """A data directory of a networked channel (its nodes run on NATS): laid out by `init
+    --networked`, or a member's own DATA (`org create` makes every organization a NATS client
+    key, which an embedded network's organizations never have), with or without nodes."""
+    return any(layout.orgs_dir.glob("*/nodes/*/node.json")) or any(layout.orgs_dir.glob(f"*/{NATS_CLIENT_SEED_FILE}"))
 
 
 def cli_options(layout: NetworkLayout) -> dict[str, Any]:
-    """The console organization's CLI client credentials (what `invoke` and `query` use)."""
+    """The CLI client credentials of this DATA (what `invoke` and `query` use): the console
+    organization's, or in a member's own DATA that member's (`client_org`)."""
     spec = load_spec(layout.network_file)
-    options = client_options(layout, spec.console.org)
+    org = client_org(layout, spec.console.org)
+    options = client_options(layout, org) if org else {}
     if not options:
-        raise ConfigError(f"{layout.root} names no NATS servers in its node directories")
+        raise ConfigError(f"{layout.root} names no NATS servers: neither a node directory nor its network file places any", code="NO_NODES")
     return options
 
 

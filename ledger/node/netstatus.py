@@ -9,6 +9,7 @@ the same from any machine that reaches the NATS cluster.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -36,19 +37,57 @@ CONNECT_TOTAL_S = 8.0  # all servers tried: a stopped consortium is reported, no
 
 
 def client_options(layout: NetworkLayout, org: str) -> dict[str, Any]:
-    """`nats.connect` keyword arguments for organization `org`'s CLI client."""
-    homes = networked_homes(layout)
-    client_home = next((h for h in homes if load_node_config(h).nats is not None), None)
+    """`nats.connect` keyword arguments for organization `org`'s CLI client: the servers its
+    node directories connect to, or, in a member's DATA that holds none of its nodes (the
+    approver of a member-built consortium), the network file's servers (`placed_urls`)."""
+    homes = [p.parent for p in layout.orgs_dir.glob("*/nodes/*/node.json")]
+    client_home = next((h for h in sorted(homes) if load_node_config(h).nats is not None), None)
+    org_dir = layout.org_dir(org)
     if client_home is None:
-        return {}
+        return _options_from_network_file(layout, org)
     nats = load_node_config(client_home).nats
     assert nats is not None
-    org_dir = layout.org_dir(org)
     options: dict[str, Any] = {"servers": nats.urls, "nkeys_seed": str(org_dir / NATS_CLIENT_SEED_FILE), "name": f"cli.{org}"}
     if nats.tls_ca_file:
         ca = NodeLayout(client_home).tls_ca_bundle
         options["tls"] = client_tls_context(ca.parent, ca.name, str(org_dir / "tls" / "client.pem"), str(org_dir / "tls" / "client.key"))
     return options
+
+
+def placed_urls(layout: NetworkLayout) -> list[str]:
+    """The NATS servers' client urls as the network file places them (its base port): what
+    `node configure` gave every member's nodes. [] when the file cannot be read."""
+    try:
+        return place(load_spec(layout.network_file)).nats_urls
+    except ConfigError:
+        return []
+
+
+def _options_from_network_file(layout: NetworkLayout, org: str) -> dict[str, Any]:
+    """A node-less member's CLI client: the network file's servers, the organization's own
+    CLI nkey, and with TLS a trust bundle of every organization's published TLS CA."""
+    seed = layout.org_dir(org) / NATS_CLIENT_SEED_FILE
+    urls = placed_urls(layout)
+    if not urls or not seed.is_file():
+        return {}
+    options: dict[str, Any] = {"servers": urls, "nkeys_seed": str(seed), "name": f"cli.{org}"}
+    if load_spec(layout.network_file).networked.tls:
+        bundle = "".join(load_org_public(f).tls_ca_pem for f in sorted(layout.orgs_dir.glob(f"*/{ORG_PUBLIC_FILE}")))
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cadata=bundle or None)
+        tls_dir = layout.org_dir(org) / "tls"
+        context.load_cert_chain(str(tls_dir / "client.pem"), str(tls_dir / "client.key"))
+        options["tls"] = context
+    return options
+
+
+def client_org(layout: NetworkLayout, preferred: str) -> str | None:
+    """Whose CLI credentials a DATA directory holds: `preferred` (the console organization)
+    when its NATS client key is here, else the one organization whose key is (a member's
+    own DATA); None when no organization's is."""
+    held = sorted(p.parent.name for p in layout.orgs_dir.glob(f"*/{NATS_CLIENT_SEED_FILE}"))
+    if preferred in held:
+        return preferred
+    return held[0] if held else None
 
 
 async def _listen_heartbeats(options: dict[str, Any], subject: str, listen_s: float) -> dict[str, dict[str, Any]]:
@@ -145,11 +184,12 @@ def _probe_all(addresses: list[ServerAddress]) -> list[bool]:
 def networked_status(data: Path, *, listen_s: float = HEARTBEAT_LISTEN_S) -> dict[str, Any]:
     """The `status --json` document: `nodes` and `in_sync`."""
     layout = NetworkLayout(data)
-    homes = networked_homes(layout)
+    homes = networked_homes(layout) if any(layout.orgs_dir.glob("*/nodes/*/node.json")) else []  # none: a node-less member
     configs = [load_node_config(h) for h in homes]
-    channel = configs[0].channel
-    console_org = next((c.org for c in configs if c.kind == "console"), configs[0].org)
-    options = client_options(layout, console_org)
+    spec = load_spec(layout.network_file)
+    channel = spec.channel
+    own_org = next((c.org for c in configs if c.kind == "console"), configs[0].org if configs else None) or client_org(layout, spec.console.org)
+    options = client_options(layout, own_org) if own_org else {}
     beats = asyncio.run(_listen_heartbeats(options, ChannelSubjects(channel).heartbeat_all, listen_s)) if options else {}
     nodes: list[dict[str, Any]] = []
     for home, config in zip(homes, configs):
@@ -171,7 +211,8 @@ def networked_status(data: Path, *, listen_s: float = HEARTBEAT_LISTEN_S) -> dic
                 height, commit_hash = _progress(beat)
                 alive = alive or pid is None  # a node on another machine: its heartbeat says it lives
         nodes.append({"name": config.name, "kind": config.kind, "pid": pid if alive else None, "address": address, "alive": alive, "height": height, "commit_hash": commit_hash})
-    client_urls = next((c.nats.urls for c in configs if c.nats is not None), [])
+    client_urls = next((c.nats.urls for c in configs if c.nats is not None), None)
+    client_urls = placed_urls(layout) if client_urls is None else client_urls
     remote_nats = nats_elsewhere(layout, {c.name for c in configs}, client_urls)
     for server_address, healthy in zip(remote_nats, _probe_all(remote_nats)):
         nodes.append({"name": server_address.name, "kind": "nats", "pid": None, "address": server_address.client_url, "alive": healthy, "height": None, "commit_hash": None})

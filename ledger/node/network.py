@@ -185,9 +185,8 @@ class Network:
             return cls(layout, spec, genesis, remote.orderer, remote.peers, peer_processes=False, on_close=remote.close)
         if not any(layout.orgs_dir.glob("*/nodes/*")):  # else: "node orderer0.OrdererOrg has no identity at ..."
             raise ConfigError(
-                f"{layout.root} holds no node of its network (a member that runs none, e.g. the approver, after `org create`): "
-                "the CLI reaches a networked consortium with the NATS addresses of a node directory; run it from a member's DATA "
-                "that has one (the console organization's)",
+                f"{layout.root} holds an embedded network without its nodes' directories (orgs/<Org>/nodes/): "
+                "an embedded network runs from the whole directory `init` made; restore them from a backup",
                 code="NO_NODES",
             )
         lock_fd = _lock_data_dir(layout)

@@ -176,16 +176,36 @@ def test_status_of_a_members_directory_lists_the_other_members_nodes_too(tmp_pat
     assert report["in_sync"] is False
 
 
-def test_a_members_directory_without_nodes_is_no_nodes_not_a_missing_orderer_identity(tmp_path: Path) -> None:
+def test_a_members_directory_without_nodes_reaches_the_consortium_by_the_network_file(tmp_path: Path) -> None:
     """The approver of a member-built consortium runs no node: its DATA holds network.yaml,
-    genesis.block and the organizations' files only. Before, `status` and `invoke` there said
-    CONFIG_INVALID "node orderer0.OrdererOrg has no identity at ..." (they took it for an
-    embedded network)."""
+    genesis.block and the organizations' files only (its own with its NATS client key).
+    First `status` and `invoke` there said CONFIG_INVALID "node orderer0.OrdererOrg has no
+    identity at ..." (taken for an embedded network), then NO_NODES ("run it from the console
+    organization's DATA"); they now use the network file's NATS servers. Here the consortium
+    is stopped: status lists every node not alive, invoke is NATS_UNAVAILABLE at once."""
     data = init_networked(tmp_path)
     for nodes_dir in (data / "orgs").glob("*/nodes"):
         shutil.rmtree(nodes_dir)
-    for args in (["status", "--data", str(data)], ["invoke", "--data", str(data), "--as", "Regulator/admin", "userRegister", "R", "R"]):
-        done, _ = run(*args)
-        out = json.loads(done.stdout)
-        assert done.returncode == 1 and out["code"] == "NO_NODES" and "Traceback" not in done.stderr, (args, done.stdout)
-        assert "console organization" in out["message"]
+    done, took = run("status", "--data", str(data))
+    report = json.loads(done.stdout)
+    assert done.returncode == 0 and "Traceback" not in done.stderr and took < CONNECT_TOTAL_S, (done.stdout, took)
+    kinds = [n["kind"] for n in report["nodes"]]
+    assert kinds.count("nats") == 3 and kinds.count("orderer") == 3 and kinds.count("peer") == 4, report
+    assert not any(n["alive"] for n in report["nodes"]) and report["in_sync"] is False
+    done, took = run("invoke", "--data", str(data), "--as", "Regulator/admin", "userRegister", "R", "R")
+    out = json.loads(done.stdout)
+    assert done.returncode == 1 and out["code"] == "NATS_UNAVAILABLE" and "Traceback" not in done.stderr, done.stdout
+    assert took < CONNECT_WAIT_S and "nats://127.0.0.1:" in out["message"]
+
+
+def test_an_embedded_directory_without_nodes_is_no_nodes(tmp_path: Path) -> None:
+    """An embedded network's organizations have no NATS keys: without its node directories
+    it is still NO_NODES (not a missing orderer identity)."""
+    data = tmp_path / "net"
+    init_done = subprocess.run([*GRIDLEDGER, "init", "--data", str(data), "--admin-password", "console-admin-pw"], capture_output=True, text=True, timeout=120)
+    assert init_done.returncode == 0, init_done.stdout
+    for nodes_dir in (data / "orgs").glob("*/nodes"):
+        shutil.rmtree(nodes_dir)
+    done, _ = run("invoke", "--data", str(data), "--as", "Regulator/admin", "userRegister", "R", "R")
+    out = json.loads(done.stdout)
+    assert done.returncode == 1 and out["code"] == "NO_NODES" and "Traceback" not in done.stderr, done.stdout

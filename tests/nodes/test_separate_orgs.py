@@ -122,6 +122,20 @@ def test_each_organization_configures_its_own_nodes_from_public_files_and_the_ch
     assert sorted(servers) == [f"nats{i}.OrdererOrg" for i in range(3)] and all(n["alive"] and n["pid"] is None for n in servers.values()), servers
     assert [servers[f"nats{i}.OrdererOrg"]["address"] for i in range(3)] == client_urls  # where Org2's own nodes connect
 
+    # the approver runs no node: its CLI reaches the consortium by the network file's servers, with its own key
+    regulator = data[APPROVER_ORG]
+    assert not any(regulator.glob("orgs/*/nodes/*/node.json"))
+    done = gridledger("invoke", "--data", str(regulator), "--as", "Regulator/admin", "userRegister", "Regulator desk", "reg-desk")
+    assert done["code"] == "VALID", done
+    assert gridledger("query", "--data", str(regulator), "--as", "Regulator/admin", "queryUser", "reg-desk")["result"]["Name"] == "Regulator desk"
+
+    def regulator_sees_all_in_sync() -> bool:
+        report = networked_status(regulator)
+        alive = {n["name"] for n in report["nodes"] if n["alive"]}
+        return bool(report["in_sync"]) and len(alive) == 3 + 3 + 4  # NATS servers, orderers, peers: all of another member's
+    wait_for(regulator_sees_all_in_sync, 60, "the approver's status from its own DATA")
+    wait_for(lambda: verify_networked(regulator).ok, 60, "verify from the approver's own DATA")
+
     # the console's administrator: issued by the approver on its own machine, handed over locked
     issued = gridledger("org", "console-admin", "--org-dir", str(NetworkLayout(data[APPROVER_ORG]).org_dir(APPROVER_ORG)))
     wallet_file, password = Path(str(issued["wallet"])), str(issued["admin_password"])
