@@ -26,6 +26,7 @@ from webapp.db import AuditEntry, ConsoleUser, ReviewRequest, session
 from webapp.dryrun import DryRun, dry_run_accepting
 from webapp.errors import BadInput, Conflict, Forbidden, NotFound
 from webapp.market_index import MarketIndex
+from webapp.prechecks import require_issuer, require_new_asset_id, require_not_issuer, require_on_sale
 from webapp.publish_review import enroll_args, refused_before
 from webapp.retries import countersign_spares, make_spares
 from webapp.sessions import UserSession
@@ -186,6 +187,7 @@ class Workflow:
         name = check_asset_name(name)
         price = check_amount(value, "price", minimum=0)
         meta = parse_metadata(metadata)
+        self.require_new_asset_id(asset_id)
         summary = (
             f"Publishes asset {asset_id} ({name!r}) by {owner_id} at {price} tokens: "
             f"{meta.get('format')} file of {meta.get('size')} bytes, SHA-256 {meta['sha256'][:16]}…, licence {meta['licence']!r}."
@@ -202,6 +204,8 @@ class Workflow:
         asset = self.chain.query_asset(asset_id)
         if asset is None:
             raise NotFound("ASSET_NOT_FOUND", f"There is no asset {asset_id!r} on the ledger.")
+        require_on_sale(asset, "it can no longer be bought or passed on")
+        require_not_issuer(asset, current_id)
         seller = self.chain.query_user(origin_id)
         if seller is None:
             raise NotFound("USER_NOT_FOUND", f"There is no ledger user {origin_id!r}.")
@@ -229,15 +233,18 @@ class Workflow:
     def cancel(self, user: UserSession, asset_id: str, issuer_id: str) -> ReviewRequest:
         require_self(user, issuer_id)
         asset_id = check_id(asset_id, "asset id")
-        self._require_asset(asset_id)
+        asset = self._require_asset(asset_id)
+        require_issuer(asset, issuer_id, "cancel it")
+        require_on_sale(asset, "there is nothing left to cancel")
         summary = f"Takes asset {asset_id} off sale; new buyers are refused, holders keep their copies."
         return self._create(user.username, user.identity, "cancel", "assetsCancel", [asset_id, issuer_id], summary, asset_id=asset_id)
 
     def report(self, user: UserSession, original_id: str, copy_id: str) -> ReviewRequest:
         original_id = check_id(original_id, "original asset id")
         copy_id = check_id(copy_id, "copy asset id")
-        for asset_id in (original_id, copy_id):
-            self._require_asset(asset_id)
+        original, copy = self._require_asset(original_id), self._require_asset(copy_id)
+        require_issuer(original, user.username, "report copies of it")
+        require_on_sale(copy, "there is no copy on sale left to report")
         summary = (
             f"{user.username} reports that asset {copy_id} re-publishes its asset {original_id}; "
             "the enrollment times on the ledger are the evidence, and an upheld report cancels the copy."
@@ -253,11 +260,17 @@ class Workflow:
         if account is not None and account.get("Deleted"):
             raise Conflict("ACCOUNT_CLOSED", f"The account {user_id} is closed; it can make no more requests.")
 
-    def _require_asset(self, asset_id: str) -> None:
+    def _require_asset(self, asset_id: str) -> dict[str, Any]:
         """An unknown asset id is refused at once (404, as a purchase of one is), not queued
-        for an administrator to review a request that can only fail."""
-        if self.chain.query_asset(asset_id) is None:
+        for an administrator to review a request that can only fail; else the asset's record."""
+        asset = self.chain.query_asset(asset_id)
+        if asset is None:
             raise NotFound("ASSET_NOT_FOUND", f"There is no asset {asset_id!r} on the ledger.")
+        return asset
+
+    def require_new_asset_id(self, asset_id: str) -> None:
+        """ASSET_EXISTS at once (see `webapp.prechecks`); the publish form asks before it stores the file."""
+        require_new_asset_id(self.chain.query_asset(asset_id), asset_id)
 
     def accept(self, user: UserSession, request_id: str) -> ReviewRequest:
         """The counterparty of a transfer signs it; it then enters the review queue."""

@@ -1,0 +1,93 @@
+"""Refusals certain when a request is made are told then, with the contract's code, and
+nothing is queued: a taken asset id (ASSET_EXISTS), someone else's asset (NOT_ISSUER), an
+asset no longer on sale (ASSET_NOT_ON_SALE), its publisher buying it (BUYER_IS_ISSUER).
+Before, each waited in the review queue for a dry run that could only say it would fail (and
+buying a cancelled asset said its publisher 'neither publishes nor holds' it)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from tests.webapp.test_pages_security import csrf_of, new_http, page_login
+
+
+def refused(response: Any, status: int, code: str) -> None:
+    assert response.status_code == status and response.json()["code"] == code, response.text
+    assert response.json()["message"]
+
+
+def queued_by(client: Any, api: Any, user_id: str) -> list[dict[str, Any]]:
+    """Every request of `user_id` but its account's opening."""
+    found = client.get("/reviews", params={"requester": user_id, "status": ""}, headers=api.admin()).json()
+    return [r for r in found if r["kind"] != "register"]
+
+
+def bought(client: Any, api: Any, asset_id: str, seller: str, buyer: str, headers: dict[str, str]) -> None:
+    response = client.post("/assets/exchange", json={"assetId": asset_id, "originOwnerId": seller, "currentOwnerId": buyer}, headers=headers)
+    assert response.status_code == 202, response.text
+    assert api.approve(response.json()["requestId"])["status"] == "committed"
+
+
+def cancelled(client: Any, api: Any, asset_id: str, issuer: str, headers: dict[str, str]) -> None:
+    response = client.post("/assets/cancel", json={"assetId": asset_id, "issuerId": issuer}, headers=headers)
+    assert response.status_code == 202, response.text
+    assert api.approve(response.json()["requestId"])["status"] == "committed"
+
+
+def test_a_taken_asset_id_is_refused_when_published(api, client):
+    publisher, pub_h = api.register()
+    asset_id = api.publish(publisher, pub_h)
+    other, other_h = api.register()
+    content = f"time,load_kw\n2024-03-01T00:00,{api.unique('')}\n".encode()
+    info = api.upload(other_h, content)
+    body = {"assetName": "Mine too", "assetId": asset_id, "metadata": json.dumps({**info, "licence": "research use"}), "ownerId": other, "value": 3}
+    refused(client.post("/assets/enroll", json=body, headers=other_h), 409, "ASSET_EXISTS")
+    assert queued_by(client, api, other) == []
+    # the publish form says so with what was typed kept, and stores no file
+    http = new_http(client)
+    page_login(http, other)
+    content = f"time,load_kw\n2024-03-02T00:00,{api.unique('')}\n".encode()
+    typed = {"asset_id": asset_id, "name": "Mine too", "price": "3", "description": "kept", "licence": "research use"}
+    shown = http.post("/publish", data={**typed, "_csrf_token": csrf_of(http.get("/publish").text)}, files={"file": ("load.csv", content, "text/csv")})
+    assert shown.status_code == 409 and "<code>ASSET_EXISTS</code>" in shown.text and 'value="Mine too"' in shown.text
+    assert not client.app.state.services.datasets.has(hashlib.sha256(content).hexdigest())
+    assert queued_by(client, api, other) == []
+
+
+def test_only_the_issuer_cancels_or_reports_and_only_what_is_on_sale(api, client):
+    publisher, pub_h = api.register()
+    buyer, buy_h = api.register()
+    original = api.publish(publisher, pub_h, value=2)
+    api.topup(buyer, buy_h, 10)
+    bought(client, api, original, publisher, buyer, buy_h)
+    copy = api.publish(buyer, buy_h, value=1)
+    refused(client.post("/assets/cancel", json={"assetId": original, "issuerId": buyer}, headers=buy_h), 403, "NOT_ISSUER")
+    refused(client.post("/assets/report", json={"originalAssetId": copy, "copyAssetId": original}, headers=pub_h), 403, "NOT_ISSUER")
+    cancelled(client, api, copy, buyer, buy_h)
+    refused(client.post("/assets/cancel", json={"assetId": copy, "issuerId": buyer}, headers=buy_h), 409, "ASSET_NOT_ON_SALE")
+    refused(client.post("/assets/report", json={"originalAssetId": original, "copyAssetId": copy}, headers=pub_h), 409, "ASSET_NOT_ON_SALE")
+    for user_id in (publisher, buyer):  # none of the refused ones was queued
+        assert [r["kind"] for r in queued_by(client, api, user_id) if r["status"] != "committed"] == []
+
+
+def test_a_cancelled_asset_cannot_be_bought_or_passed_on_and_its_publisher_never_buys_it(api, client):
+    publisher, pub_h = api.register()
+    holder, holder_h = api.register()
+    latecomer, late_h = api.register()
+    asset_id = api.publish(publisher, pub_h, value=2)
+    api.topup(holder, holder_h, 10)
+    api.topup(latecomer, late_h, 10)
+    bought(client, api, asset_id, publisher, holder, holder_h)
+    # the publisher buying back the copy a holder has
+    back = {"assetId": asset_id, "originOwnerId": holder, "currentOwnerId": publisher}
+    refused(client.post("/assets/exchange", json=back, headers=pub_h), 409, "BUYER_IS_ISSUER")
+    cancelled(client, api, asset_id, publisher, pub_h)
+    purchase = {"assetId": asset_id, "originOwnerId": publisher, "currentOwnerId": latecomer}
+    refused(client.post("/assets/exchange", json=purchase, headers=late_h), 409, "ASSET_NOT_ON_SALE")  # was NOT_HELD_BY_SELLER
+    offer = {"assetId": asset_id, "originOwnerId": holder, "currentOwnerId": latecomer}
+    refused(client.post("/assets/exchange", json=offer, headers=holder_h), 409, "ASSET_NOT_ON_SALE")  # was queued, awaiting acceptance
+    assert sorted(r["kind"] for r in queued_by(client, api, latecomer)) == ["topup"]
+    assert sorted(r["kind"] for r in queued_by(client, api, holder)) == ["purchase", "topup"]
+    assert sorted(r["kind"] for r in queued_by(client, api, publisher)) == ["cancel", "enroll"]
