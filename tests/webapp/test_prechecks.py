@@ -91,3 +91,33 @@ def test_a_cancelled_asset_cannot_be_bought_or_passed_on_and_its_publisher_never
     assert sorted(r["kind"] for r in queued_by(client, api, latecomer)) == ["topup"]
     assert sorted(r["kind"] for r in queued_by(client, api, holder)) == ["purchase", "topup"]
     assert sorted(r["kind"] for r in queued_by(client, api, publisher)) == ["cancel", "enroll"]
+
+
+def test_the_asset_page_offers_no_action_a_cancelled_asset_would_refuse(api, client):
+    """A holder of a cancelled asset was offered "Offer my copy", and a publisher looking at a
+    copy its upheld report had cancelled was offered "Report" again: both could only be
+    refused (ASSET_NOT_ON_SALE). The page now says what became of the asset instead."""
+    publisher, pub_h = api.register()
+    buyer, buy_h = api.register()
+    original = api.publish(publisher, pub_h, value=2)
+    api.topup(buyer, buy_h, 10)
+    bought(client, api, original, publisher, buyer, buy_h)
+    copy = api.publish(buyer, buy_h, value=1)
+    report = client.post("/assets/report", json={"originalAssetId": original, "copyAssetId": copy}, headers=pub_h)
+    assert api.approve(report.json()["requestId"])["status"] == "committed"
+    cancelled(client, api, original, publisher, pub_h)
+    holder = new_http(client)
+    page_login(holder, buyer)
+    held = holder.get(f"/market/{original}").text
+    assert f'action="/market/{original}/offer"' not in held and 'id="held-cancelled"' in held
+    assert f'href="/market/{original}/download"' in held  # the copy stays the holder's
+    reporter = new_http(client)
+    page_login(reporter, publisher)
+    seen = reporter.get(f"/market/{copy}").text
+    assert f'action="/market/{copy}/report"' not in seen
+    assert f"reported by {publisher} as a re-publication of" in seen and f'href="/market/{original}"' in seen
+    # a copy on sale can still be reported, also from an original that is itself off sale now
+    other = api.publish(buyer, buy_h, value=1)
+    assert f'action="/market/{other}/report"' in reporter.get(f"/market/{other}").text
+    again = client.post("/assets/report", json={"originalAssetId": original, "copyAssetId": other}, headers=pub_h)
+    assert api.approve(again.json()["requestId"])["status"] == "committed"
