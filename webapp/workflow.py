@@ -197,6 +197,7 @@ class Workflow:
 
     def exchange(self, user: UserSession, asset_id: str, origin_id: str, current_id: str) -> ReviewRequest:
         asset_id = check_id(asset_id, "asset id")
+        origin_id, current_id = check_id(origin_id, "seller's user id"), check_id(current_id, "buyer's user id")  # an empty buyer read "has no console account"
         if user.username not in (origin_id, current_id):
             raise Forbidden("NOT_YOUR_ACCOUNT", f"You are logged in as {user.username}; you are neither seller nor buyer.")
         if origin_id == current_id:

@@ -121,3 +121,20 @@ def test_the_asset_page_offers_no_action_a_cancelled_asset_would_refuse(api, cli
     assert f'action="/market/{other}/report"' in reporter.get(f"/market/{other}").text
     again = client.post("/assets/report", json={"originalAssetId": original, "copyAssetId": other}, headers=pub_h)
     assert api.approve(again.json()["requestId"])["status"] == "committed"
+
+
+def test_an_offer_to_no_one_names_the_missing_user_id(api, client):
+    """An empty buyer on the offer form read " has no console account to accept the transfer"."""
+    publisher, pub_h = api.register()
+    holder, holder_h = api.register()
+    asset_id = api.publish(publisher, pub_h, value=0)
+    bought(client, api, asset_id, publisher, holder, holder_h)
+    for buyer in ("", "   "):
+        offer = {"assetId": asset_id, "originOwnerId": holder, "currentOwnerId": buyer}
+        response = client.post("/assets/exchange", json=offer, headers=holder_h)
+        refused(response, 400, "BAD_ID")
+        assert "buyer's user id" in response.json()["message"]
+    http = new_http(client)
+    page_login(http, holder)
+    shown = http.post(f"/market/{asset_id}/offer", data={"buyer": "", "_csrf_token": csrf_of(http.get(f"/market/{asset_id}").text)})
+    assert shown.status_code == 400 and "<code>BAD_ID</code>" in shown.text
