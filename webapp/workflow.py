@@ -77,7 +77,15 @@ def check_amount(value: Any, what: str, *, minimum: int) -> int:
     return amount
 
 
+def require_member(user: UserSession) -> None:
+    """Administrators review; their console login is no ledger account (no sign-up can take its
+    name), so whatever they asked for could only fail USER_NOT_FOUND when approved."""
+    if user.is_admin:
+        raise Forbidden("ADMIN_DOES_NOT_TRADE", "Administrators review requests; they hold no ledger account, so they make none.")
+
+
 def require_self(user: UserSession, user_id: str) -> None:
+    require_member(user)
     if user.username != user_id:
         raise Forbidden("NOT_YOUR_ACCOUNT", f"You are logged in as {user.username}; you cannot act for {user_id}.")
 
@@ -196,6 +204,7 @@ class Workflow:
         return self._create(user.username, user.identity, "enroll", "assetsEnroll", args, summary, amount=price, asset_id=asset_id)
 
     def exchange(self, user: UserSession, asset_id: str, origin_id: str, current_id: str) -> ReviewRequest:
+        require_member(user)
         asset_id = check_id(asset_id, "asset id")
         origin_id, current_id = check_id(origin_id, "seller's user id"), check_id(current_id, "buyer's user id")  # an empty buyer read "has no console account"
         if user.username not in (origin_id, current_id):
@@ -221,8 +230,11 @@ class Workflow:
             raise Conflict("NOT_HELD_BY_SELLER", f"{origin_id} neither publishes nor holds asset {asset_id}.")
         other = current_id if user.username == origin_id else origin_id
         with session(self.engine) as db:
-            if db.get(ConsoleUser, other) is None:
+            counterparty = db.get(ConsoleUser, other)
+            if counterparty is None:
                 raise NotFound("USER_NOT_FOUND", f"{other} has no console account to accept the transfer.")
+            if counterparty.is_admin:
+                raise Forbidden("ADMIN_DOES_NOT_TRADE", f"{other} is an administrator: administrators hold no ledger account and take no transfer.")
         summary = (
             f"Transfer between holders: {current_id} pays {price} tokens to {origin_id}; asset {asset_id} moves from "
             f"{origin_id}'s holdings to {current_id}'s. Needs both parties' signatures."
@@ -241,6 +253,7 @@ class Workflow:
         return self._create(user.username, user.identity, "cancel", "assetsCancel", [asset_id, issuer_id], summary, asset_id=asset_id)
 
     def report(self, user: UserSession, original_id: str, copy_id: str) -> ReviewRequest:
+        require_member(user)
         original_id = check_id(original_id, "original asset id")
         copy_id = check_id(copy_id, "copy asset id")
         original, copy = self._require_asset(original_id), self._require_asset(copy_id)
@@ -269,8 +282,14 @@ class Workflow:
             raise NotFound("ASSET_NOT_FOUND", f"There is no asset {asset_id!r} on the ledger.")
         return asset
 
+    def check_publishable(self, user: UserSession, asset_id: str) -> None:
+        """What `enroll` refuses at once, asked by the publish form before it stores the file: an
+        administrator, a closed account, a taken asset id (see `webapp.prechecks`)."""
+        require_member(user)
+        self._require_open(user.username)
+        self.require_new_asset_id(asset_id)
+
     def require_new_asset_id(self, asset_id: str) -> None:
-        """ASSET_EXISTS at once (see `webapp.prechecks`); the publish form asks before it stores the file."""
         require_new_asset_id(self.chain.query_asset(asset_id), asset_id)
 
     def accept(self, user: UserSession, request_id: str) -> ReviewRequest:

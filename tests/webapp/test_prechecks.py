@@ -138,3 +138,37 @@ def test_an_offer_to_no_one_names_the_missing_user_id(api, client):
     page_login(http, holder)
     shown = http.post(f"/market/{asset_id}/offer", data={"buyer": "", "_csrf_token": csrf_of(http.get(f"/market/{asset_id}").text)})
     assert shown.status_code == 400 and "<code>BAD_ID</code>" in shown.text
+
+
+def test_administrators_make_no_requests_and_take_no_transfer(api, client):
+    """An administrator's login is no ledger account: its top-up, purchase, publication,
+    cancellation or report was queued and could only fail USER_NOT_FOUND when approved."""
+    publisher, pub_h = api.register()
+    holder, holder_h = api.register()
+    asset_id = api.publish(publisher, pub_h, value=0)
+    bought(client, api, asset_id, publisher, holder, holder_h)
+    admin = api.admin()
+    before = len(queued_by(client, api, "admin"))  # test_reviews.py queues one in its name by hand
+    content = f"time,load_kw\n2024-04-01T00:00,{api.unique('')}\n".encode()
+    info = api.upload(pub_h, content)
+    tries = {
+        "/users/topup": {"userId": "admin", "Token": 5},
+        "/users/delete": {"userId": "admin"},
+        "/assets/exchange": {"assetId": asset_id, "originOwnerId": publisher, "currentOwnerId": "admin"},
+        "/assets/enroll": {"assetName": "Mine", "assetId": api.unique("adm"), "metadata": json.dumps({**info, "licence": "research use"}), "ownerId": "admin", "value": 1},
+        "/assets/cancel": {"assetId": asset_id, "issuerId": "admin"},
+        "/assets/report": {"originalAssetId": asset_id, "copyAssetId": asset_id},
+    }
+    for path, body in tries.items():
+        refused(client.post(path, json=body, headers=admin), 403, "ADMIN_DOES_NOT_TRADE")
+    offer = {"assetId": asset_id, "originOwnerId": holder, "currentOwnerId": "admin"}
+    refused(client.post("/assets/exchange", json=offer, headers=holder_h), 403, "ADMIN_DOES_NOT_TRADE")
+    assert len(queued_by(client, api, "admin")) == before and [r for r in queued_by(client, api, holder) if r["kind"] == "transfer"] == []
+    # the publish form says so, and stores no file
+    http = new_http(client)
+    page_login(http, "admin", "admin-pass-123")
+    content = f"time,load_kw\n2024-04-02T00:00,{api.unique('')}\n".encode()
+    typed = {"asset_id": api.unique("adm"), "name": "Mine", "price": "1", "description": "", "licence": "research use"}
+    shown = http.post("/publish", data={**typed, "_csrf_token": csrf_of(http.get("/publish").text)}, files={"file": ("load.csv", content, "text/csv")})
+    assert shown.status_code == 403 and "<code>ADMIN_DOES_NOT_TRADE</code>" in shown.text
+    assert not client.app.state.services.datasets.has(hashlib.sha256(content).hexdigest())
