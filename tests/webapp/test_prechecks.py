@@ -172,3 +172,16 @@ def test_administrators_make_no_requests_and_take_no_transfer(api, client):
     shown = http.post("/publish", data={**typed, "_csrf_token": csrf_of(http.get("/publish").text)}, files={"file": ("load.csv", content, "text/csv")})
     assert shown.status_code == 403 and "<code>ADMIN_DOES_NOT_TRADE</code>" in shown.text
     assert not client.app.state.services.datasets.has(hashlib.sha256(content).hexdigest())
+
+
+def test_a_closed_account_publishing_is_told_so_before_its_file_is_stored(api, client):
+    user_id, headers = api.register()
+    closing = client.post("/users/delete", json={"userId": user_id}, headers=headers)
+    assert api.approve(closing.json()["requestId"])["status"] == "committed"
+    http = new_http(client)
+    page_login(http, user_id)
+    content = f"time,load_kw\n2024-05-01T00:00,{api.unique('')}\n".encode()
+    typed = {"asset_id": api.unique("closed"), "name": "Late", "price": "1", "description": "", "licence": "research use"}
+    shown = http.post("/publish", data={**typed, "_csrf_token": csrf_of(http.get("/publish").text)}, files={"file": ("load.csv", content, "text/csv")})
+    assert shown.status_code == 409 and "<code>ACCOUNT_CLOSED</code>" in shown.text
+    assert not client.app.state.services.datasets.has(hashlib.sha256(content).hexdigest())  # it was stored before
