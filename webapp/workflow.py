@@ -22,7 +22,7 @@ from ledger.core.identity import SigningIdentity
 from webapp.accounts import check_display_name, check_username
 from webapp.chain import Chain, decode_signoffs, encode_invocation, encode_signoffs
 from webapp.datasets import parse_metadata
-from webapp.db import AuditEntry, ConsoleUser, ReviewRequest, session
+from webapp.db import AuditEntry, ConsoleUser, ReviewRequest, now_s, session
 from webapp.dryrun import DryRun, dry_run_accepting
 from webapp.errors import BadInput, Conflict, Forbidden, NotFound
 from webapp.market_index import MarketIndex
@@ -104,7 +104,30 @@ class Workflow:
             req = db.get(ReviewRequest, str(request_id))
         if req is None:
             raise NotFound("REQUEST_NOT_FOUND", f"There is no request {request_id!r}.")
+        if req.status in OPEN_STATUSES and req.created_at < now_s() - self.settings.request_ttl_s and self.expire_stale():
+            return self.get(request_id)  # expired just now: its page and an acceptance see it so
         return req
+
+    def expire_stale(self) -> int:
+        """Undecided requests older than `request_ttl_s` become EXPIRED (audited). Run when a
+        request is read, listed or decided: before, only the administrators' queue ran it, so
+        until one looked at the queue the requester saw "pending" and a counterparty could still
+        sign a transfer that could no longer be approved."""
+        cutoff = now_s() - self.settings.request_ttl_s
+        with session(self.engine) as db:
+            stale = list(db.exec(select(ReviewRequest.id).where(col(ReviewRequest.status).in_(OPEN_STATUSES), col(ReviewRequest.created_at) < cutoff)))
+        expired = 0
+        for request_id in stale:
+            with self.engine.begin() as conn:
+                result = conn.execute(
+                    update(ReviewRequest)
+                    .where(col(ReviewRequest.id) == request_id, col(ReviewRequest.status).in_(OPEN_STATUSES))
+                    .values(status=Status.EXPIRED, decided_by="system", decided_at=now_s(), reason="not decided in time")
+                )
+            if result.rowcount == 1:
+                expired += 1
+                self.audit(request_id, "system", "expired", f"undecided after {self.settings.request_ttl_s} s")
+        return expired
 
     def get_visible(self, user: UserSession, request_id: str) -> ReviewRequest:
         req = self.get(request_id)
@@ -113,6 +136,7 @@ class Workflow:
         return req
 
     def for_user(self, username: str) -> list[ReviewRequest]:
+        self.expire_stale()
         with session(self.engine) as db:
             stmt = (
                 select(ReviewRequest)
