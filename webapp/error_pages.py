@@ -13,7 +13,9 @@ from litestar.exceptions import HTTPException, NotFoundException, PermissionDeni
 from litestar.response import Redirect, Template
 
 from webapp.errors import AppError, BadInput, Forbidden, NotFound, TooLarge, error_headers
+from webapp.formats import human_size
 from webapp.metering_staff import is_staff
+from webapp.pages import safe_next
 from webapp.sessions import SESSION_COOKIE
 
 log = structlog.get_logger("webapp.errors")
@@ -65,13 +67,14 @@ def _query_aliases(request: Request[Any, Any, Any]) -> dict[str, str]:
     return aliases
 
 
-def _from_http_exception(exc: HTTPException, aliases: dict[str, str], content_type: str = "") -> AppError:
+def _from_http_exception(exc: HTTPException, aliases: dict[str, str], content_type: str = "", dataset_bytes_max: int = 0) -> AppError:
     if isinstance(exc, PermissionDeniedException) and "CSRF" in str(exc.detail):
         return Forbidden("CSRF_FAILED", "The form was not accepted: its security token is missing or stale. Reload the page and try again.")
     if isinstance(exc, NotFoundException):
         return NotFound("NOT_FOUND", "There is nothing at this address.")
-    if exc.status_code == 413:
-        return TooLarge("TOO_LARGE", "The upload is larger than the console accepts.")
+    if exc.status_code == 413:  # the body limit, before any handler could say the dataset limit
+        limit = f": a dataset file has at most {human_size(dataset_bytes_max)} ({dataset_bytes_max} bytes)" if dataset_bytes_max else ""
+        return TooLarge("TOO_LARGE", f"The upload is larger than the console accepts{limit}.")
     if exc.status_code == 405:
         return AppError("METHOD_NOT_ALLOWED", "This address does not accept that method.", 405)
     if exc.status_code == 400:
@@ -92,7 +95,8 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     if isinstance(exc, AppError):
         error = exc
     elif isinstance(exc, HTTPException):
-        error = _from_http_exception(exc, _query_aliases(request), request.headers.get("content-type", "") if is_api_request(request) else "")
+        content_type = request.headers.get("content-type", "") if is_api_request(request) else ""
+        error = _from_http_exception(exc, _query_aliases(request), content_type, _dataset_bytes_max(request))
     else:
         import traceback
 
@@ -105,12 +109,20 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         return Response({"code": error.code, "message": error.message}, status_code=error.status_code, headers=headers)
     if error.status_code == 401:
         return Redirect(path=login_redirect(request))
+    back = safe_next(_same_site_referer(request), "") if request.method not in ("GET", "HEAD") else ""  # the page the refused form was on
     return Template(
         template_name="error.html",
-        context={"error": error, "user": getattr(request.state, "user_session", None), "meter_staff": _meter_staff(request)},
+        context={"error": error, "user": getattr(request.state, "user_session", None), "meter_staff": _meter_staff(request), "back": back},
         status_code=error.status_code,
         headers=headers,
     )
+
+
+def _dataset_bytes_max(request: Request[Any, Any, Any]) -> int:
+    try:
+        return int(request.app.state.services.settings.dataset_bytes_max)
+    except Exception:  # before the console's services exist
+        return 0
 
 
 def _meter_staff(request: Request[Any, Any, Any]) -> bool:
