@@ -51,6 +51,7 @@ class Status(StrEnum):
 
 OPEN_STATUSES = (Status.AWAITING_ACCEPTANCE, Status.PENDING)
 REQUEST_KINDS = ("register", "topup", "delete", "enroll", "purchase", "transfer", "cancel", "report")
+REPEAT_REFUSED_KINDS = ("delete", "enroll", "purchase", "transfer", "cancel", "report")  # of two alike, one can commit
 
 
 def check_id(value: str, what: str) -> str:
@@ -167,6 +168,7 @@ class Workflow:
     ) -> ReviewRequest:
         if kind != "register":
             self._require_open(requester)
+        self._refuse_repeat(requester, kind, args, asset_id)
         invocation, tx_id = self.chain.new_invocation(signer, function, args)
         signoffs = [self.chain.signoff("party", signer, tx_id)]
         req = ReviewRequest(
@@ -290,6 +292,24 @@ class Workflow:
         args = [original_id, copy_id, user.username]
         return self._create(user.username, user.identity, "report", "assetsReport", args, summary, asset_id=copy_id)
 
+    def _refuse_repeat(self, requester: str, kind: str, args: list[str], asset_id: str | None) -> None:
+        """The same request again while the first is undecided (a double click, a reload that
+        sends the form again): both were queued and both dry runs said "would commit", yet of
+        two purchases of one copy, two cancellations, two reports or two publications under one
+        id only the first approved can commit. Top-ups may repeat on purpose."""
+        if kind not in REPEAT_REFUSED_KINDS:
+            return
+        stmt = select(ReviewRequest).where(
+            ReviewRequest.requester == requester, ReviewRequest.kind == kind, col(ReviewRequest.status).in_(OPEN_STATUSES)
+        )
+        with session(self.engine) as db:
+            for other in db.exec(stmt):
+                if (kind == "enroll" and other.asset_id == asset_id) or other.args_json == json.dumps(args):
+                    raise Conflict(
+                        "DUPLICATE_REQUEST",
+                        f"You already asked for this: request {other.id} is {other.status.replace('_', ' ')}; it is decided once. Wait for it, or see it at /my/requests/{other.id}.",
+                    )
+
     def _require_open(self, user_id: str) -> None:
         """A closed account asks for nothing more (the contract would refuse every request of
         it at approval): refused at once, 409, instead of queued for review. An account not
@@ -354,12 +374,28 @@ class Workflow:
             found.append(f"Large amount: {req.amount} tokens (above the {limit} threshold).")
         if req.kind == "enroll":
             found.extend(self._duplicate_content_warnings(req))
+            found.extend(self._same_asset_id_warnings(req))
             found.extend(earlier.sentence() for earlier in refused_before(self.engine, enroll_args(req)[2].get("sha256") or "", req.id))
         if req.kind in ("purchase", "transfer"):
             buyer = self.chain.query_user(json.loads(req.args_json)[2])
             if buyer is not None and int(buyer.get("Token") or 0) < req.amount:
                 found.append(f"The buyer's balance ({buyer.get('Token')}) is below the price ({req.amount}).")
         return found
+
+    def _same_asset_id_warnings(self, req: ReviewRequest) -> list[str]:
+        """Two undecided publications under one asset id: each dry run says "would commit" (the
+        id is free on the ledger yet), but only the first approved can; the other gets ASSET_EXISTS."""
+        with session(self.engine) as db:
+            others = db.exec(
+                select(ReviewRequest).where(
+                    ReviewRequest.kind == "enroll", ReviewRequest.asset_id == req.asset_id, ReviewRequest.id != req.id,
+                    col(ReviewRequest.status).in_(OPEN_STATUSES),
+                )
+            )
+            return [
+                f"Same asset id: request {other.id} by {other.requester} also publishes asset {req.asset_id}; only the first approved can commit."
+                for other in others
+            ]
 
     def _duplicate_content_warnings(self, req: ReviewRequest) -> list[str]:
         args = json.loads(req.args_json)

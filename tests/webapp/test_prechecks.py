@@ -185,3 +185,25 @@ def test_a_closed_account_publishing_is_told_so_before_its_file_is_stored(api, c
     shown = http.post("/publish", data={**typed, "_csrf_token": csrf_of(http.get("/publish").text)}, files={"file": ("load.csv", content, "text/csv")})
     assert shown.status_code == 409 and "<code>ACCOUNT_CLOSED</code>" in shown.text
     assert not client.app.state.services.datasets.has(hashlib.sha256(content).hexdigest())  # it was stored before
+
+
+def test_the_same_request_again_while_the_first_is_undecided_is_refused(api, client):
+    """A double click on "Request purchase" queued two purchases; both dry runs said "would
+    commit" and only one could. Top-ups may repeat."""
+    publisher, pub_h = api.register()
+    buyer, buy_h = api.register()
+    asset_id = api.publish(publisher, pub_h, value=0)
+    purchase = {"assetId": asset_id, "originOwnerId": publisher, "currentOwnerId": buyer}
+    first = client.post("/assets/exchange", json=purchase, headers=buy_h)
+    assert first.status_code == 202
+    again = client.post("/assets/exchange", json=purchase, headers=buy_h)
+    refused(again, 409, "DUPLICATE_REQUEST")
+    assert first.json()["requestId"] in again.json()["message"]
+    for _ in range(2):
+        assert client.post("/users/topup", json={"userId": buyer, "Token": 5}, headers=buy_h).status_code == 202
+    cancel = {"assetId": asset_id, "issuerId": publisher}
+    assert client.post("/assets/cancel", json=cancel, headers=pub_h).status_code == 202
+    refused(client.post("/assets/cancel", json=cancel, headers=pub_h), 409, "DUPLICATE_REQUEST")
+    # once the first is decided, asking again is a new request
+    assert client.post(f"/reviews/{first.json()['requestId']}/reject", json={"reason": "not now"}, headers=api.admin()).status_code == 200
+    assert client.post("/assets/exchange", json=purchase, headers=buy_h).status_code == 202
