@@ -328,10 +328,12 @@ class Workflow:
 
     def check_publishable(self, user: UserSession, asset_id: str) -> None:
         """What `enroll` refuses at once, asked by the publish form before it stores the file: an
-        administrator, a closed account, a taken asset id (see `webapp.prechecks`)."""
+        administrator, a closed account, a taken asset id (see `webapp.prechecks`), the user's
+        own undecided publication under that id."""
         require_member(user)
         self._require_open(user.username)
         self.require_new_asset_id(asset_id)
+        self._refuse_repeat(user.username, "enroll", [], asset_id)
 
     def require_new_asset_id(self, asset_id: str) -> None:
         require_new_asset_id(self.chain.query_asset(asset_id), asset_id)

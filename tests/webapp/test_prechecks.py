@@ -207,3 +207,17 @@ def test_the_same_request_again_while_the_first_is_undecided_is_refused(api, cli
     # once the first is decided, asking again is a new request
     assert client.post(f"/reviews/{first.json()['requestId']}/reject", json={"reason": "not now"}, headers=api.admin()).status_code == 200
     assert client.post("/assets/exchange", json=purchase, headers=buy_h).status_code == 202
+
+
+def test_a_second_publication_under_ones_own_undecided_id_stores_no_file(api, client):
+    user_id, _ = api.register()
+    http = new_http(client)
+    page_login(http, user_id)
+    typed = {"asset_id": api.unique("twice"), "name": "Twice", "price": "1", "description": "", "licence": "research use"}
+    contents = [f"time,load_kw\n2024-06-0{n}T00:00,{api.unique('')}\n".encode() for n in (1, 2)]
+    for n, content in enumerate(contents):
+        sent = http.post("/publish", data={**typed, "_csrf_token": csrf_of(http.get("/publish").text)}, files={"file": ("load.csv", content, "text/csv")},
+                         follow_redirects=False)
+        assert sent.status_code == (303 if n == 0 else 409), sent.text
+    assert "<code>DUPLICATE_REQUEST</code>" in sent.text
+    assert not client.app.state.services.datasets.has(hashlib.sha256(contents[1]).hexdigest())
