@@ -231,3 +231,18 @@ def test_work_order_refusals_keep_their_meaning_in_the_console(client: TestClien
     assert again.status_code == 409 and "ALERT_ALREADY_ACKED" in again.text
     unknown = http.post("/metering/alerts/NO-SUCH-ALERT/ack", data=form, follow_redirects=False)
     assert unknown.status_code == 404 and "UNKNOWN_ALERT" in unknown.text
+
+
+def test_a_refused_version_of_an_unknown_tariff_is_named_not_hidden(client: TestClient[Any]) -> None:
+    """A version refused for a tariff with no version yet was shown as UNKNOWN_TARIFF (the
+    page to show the form on did not exist), hiding why the tariff was refused."""
+    import re
+
+    from tests.webapp.conftest import ADMIN_PASSWORD
+
+    http = _page_session(client, "admin", ADMIN_PASSWORD)
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', http.get("/metering/tariffs/CN-RES-TOU").text)
+    assert token is not None
+    tariff_id = f"NEW-{uuid.uuid4().hex[:6]}"
+    refused = http.post(f"/metering/tariffs/{tariff_id}/versions", data={"_csrf_token": token.group(1), "tariff": "{not json"}, follow_redirects=False)
+    assert refused.status_code == 400 and "<code>BAD_TARIFF</code>" in refused.text and "UNKNOWN_TARIFF" not in refused.text
