@@ -18,6 +18,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
+from chaincode.power_data.errors import FIRST_ISSUE_TAG
 from ledger.core.identity import SigningIdentity
 from webapp.accounts import check_display_name, check_username
 from webapp.chain import Chain, decode_signoffs, encode_invocation, encode_signoffs
@@ -55,9 +56,14 @@ REPEAT_REFUSED_KINDS = ("delete", "enroll", "purchase", "transfer", "cancel", "r
 
 
 def check_id(value: str, what: str) -> str:
+    """The contract's id rule (chaincode checks.check_id), so that an id it would refuse
+    INVALID_ID is never queued: ASCII letters and digits only (str.isalnum also takes 'é'), and
+    never the history's first-issue tag."""
     value = (value or "").strip()
-    if not value or len(value) > ASSET_ID_MAX or not all(c.isalnum() or c in "_.-" for c in value):
+    if not value or len(value) > ASSET_ID_MAX or not all((c.isascii() and c.isalnum()) or c in "_.-" for c in value):
         raise BadInput("BAD_ID", f"The {what} has 1 to {ASSET_ID_MAX} letters, digits, '.', '_' or '-'.")
+    if value == FIRST_ISSUE_TAG:
+        raise BadInput("BAD_ID", f"{FIRST_ISSUE_TAG!r} is reserved by the ledger (it marks a first publication); it names no {what.split(' ')[0]}.")
     return value
 
 

@@ -157,3 +157,21 @@ def test_no_page_handler_is_wrapped_for_a_thread_twice(client):
         if isinstance(handler.fn, AsyncCallable) and isinstance(handler.fn.func, AsyncCallable)
     ]
     assert twice == []
+
+
+def test_ids_the_contract_refuses_are_refused_before_anything_is_made(api, client):
+    """Sign-up as 'firstIssueTag' (the history's mark of a first publication, never a user id)
+    made a console account and wallet and queued a registration that could only fail
+    INVALID_ID; an asset id with a non-ASCII letter ('café') passed the console's check too."""
+    http = new_http(client)
+    token = csrf_of(http.get("/signup").text)
+    form = {"username": "firstIssueTag", "display_name": "Tag", "password": "user-pass-123", "password2": "user-pass-123", "_csrf_token": token}
+    shown = http.post("/signup", data=form, follow_redirects=False)
+    assert shown.status_code == 400 and "<code>BAD_USER_ID</code>" in shown.text and "reserved" in shown.text
+    api_refused = client.post("/users/register", json={"userName": "Tag", "userId": "firstIssueTag", "password": "user-pass-123"})
+    assert api_refused.status_code == 400 and api_refused.json()["code"] == "BAD_USER_ID"
+    assert client.get("/reviews", params={"requester": "firstIssueTag", "status": ""}, headers=api.admin()).json() == []
+    user_id, headers = api.register()
+    for asset_id in ("firstIssueTag", "café"):
+        refused = client.post("/assets/cancel", json={"assetId": asset_id, "issuerId": user_id}, headers=headers)
+        assert refused.status_code == 400 and refused.json()["code"] == "BAD_ID", (asset_id, refused.text)
