@@ -153,6 +153,16 @@ class Workflow:
             )
             return list(db.exec(stmt))
 
+    def open_purchase(self, username: str, asset_id: str) -> ReviewRequest | None:
+        """The user's undecided purchase of `asset_id`, which the asset page shows instead of
+        another "Request purchase" (that would be DUPLICATE_REQUEST)."""
+        stmt = select(ReviewRequest).where(
+            ReviewRequest.requester == username, ReviewRequest.kind == "purchase", ReviewRequest.asset_id == asset_id,
+            col(ReviewRequest.status).in_(OPEN_STATUSES),
+        )
+        with session(self.engine) as db:
+            return db.exec(stmt).first()
+
     def audit(self, request_id: str, actor: str, action: str, detail: str = "") -> None:
         with session(self.engine) as db:
             db.add(AuditEntry(request_id=request_id, actor=actor, action=action, detail=detail[:1000]))

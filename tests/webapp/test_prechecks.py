@@ -221,3 +221,18 @@ def test_a_second_publication_under_ones_own_undecided_id_stores_no_file(api, cl
         assert sent.status_code == (303 if n == 0 else 409), sent.text
     assert "<code>DUPLICATE_REQUEST</code>" in sent.text
     assert not client.app.state.services.datasets.has(hashlib.sha256(contents[1]).hexdigest())
+
+
+def test_the_asset_page_shows_an_undecided_purchase_instead_of_another_buy_button(api, client):
+    publisher, pub_h = api.register()
+    buyer, buy_h = api.register()
+    asset_id = api.publish(publisher, pub_h, value=0)
+    http = new_http(client)
+    page_login(http, buyer)
+    assert 'id="buy"' in http.get(f"/market/{asset_id}").text
+    purchase = {"assetId": asset_id, "originOwnerId": publisher, "currentOwnerId": buyer}
+    request_id = client.post("/assets/exchange", json=purchase, headers=buy_h).json()["requestId"]
+    shown = http.get(f"/market/{asset_id}").text
+    assert 'id="buy"' not in shown and f'href="/my/requests/{request_id}"' in shown and 'id="asked"' in shown
+    assert client.post(f"/reviews/{request_id}/reject", json={"reason": "not now"}, headers=api.admin()).status_code == 200
+    assert 'id="buy"' in http.get(f"/market/{asset_id}").text  # decided: it may be asked again
