@@ -1,8 +1,11 @@
-"""Refusals certain when a request is made are told then, with the contract's code, and
-nothing is queued: a taken asset id (ASSET_EXISTS), someone else's asset (NOT_ISSUER), an
-asset no longer on sale (ASSET_NOT_ON_SALE), its publisher buying it (BUYER_IS_ISSUER).
-Before, each waited in the review queue for a dry run that could only say it would fail (and
-buying a cancelled asset said its publisher 'neither publishes nor holds' it)."""
+"""Refusals certain when a request is made are told then, with a stable code, and nothing
+is queued or stored: a taken asset id (ASSET_EXISTS), someone else's asset (NOT_ISSUER), an
+asset no longer on sale (ASSET_NOT_ON_SALE), its publisher buying it (BUYER_IS_ISSUER), an
+administrator's request (ADMIN_DOES_NOT_TRADE), a closed account's publication, the same
+request again while the first is undecided (DUPLICATE_REQUEST). Before, each waited in the
+review queue for a dry run that could only say it would fail (and buying a cancelled asset
+said its publisher 'neither publishes nor holds' it). Also the asset page offering only what
+can still succeed."""
 
 from __future__ import annotations
 
