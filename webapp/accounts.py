@@ -26,11 +26,18 @@ FIRST_ADMIN = "admin"
 
 
 def check_username(username: str) -> str:
+    """The console's rule, within the contract's: `firstIssueTag` (the history's mark of an
+    enrollment) is never a user id, so its sign-up made a wallet whose registration could only
+    fail INVALID_ID."""
+    from chaincode.power_data.errors import FIRST_ISSUE_TAG
+
     if not USERNAME_RE.match(username or ""):
         raise BadInput(
             "BAD_USER_ID",
             "A user id has 3 to 32 characters: letters, digits, '.', '_' or '-', starting with a letter or digit.",
         )
+    if username == FIRST_ISSUE_TAG:
+        raise BadInput("BAD_USER_ID", f"{FIRST_ISSUE_TAG!r} is reserved by the ledger (it marks a first publication); choose another user id.")
     return username
 
 

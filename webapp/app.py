@@ -26,6 +26,7 @@ from webapp import pages_accounts, pages_assets, pages_bench, pages_customers, p
 from webapp.api import api_router
 from webapp.deps import provide_services, provide_user
 from webapp.error_pages import handle_exception
+from webapp.form_pages import form_page_redirects
 from webapp.formats import human_size, tokens
 from webapp.metering_api import metering_router
 from webapp.observability import healthz, metrics, request_log_middleware
@@ -97,7 +98,10 @@ def create_app(data_dir: Path, *, network: Any | None = None, settings: Settings
     with warnings.catch_warnings():
         # Litestar 2.25 announces its 3.0 spellings for every handler; we pin <3 (LIBRARIES.md).
         warnings.simplefilter("ignore", DeprecationWarning)
-        return _build(lifespan, html_routes, data_dir, settings)
+        # the redirects first: Litestar 2 registers every handler of a path again when another
+        # handler joins it, and a second registration wraps a sync_to_thread handler twice (its
+        # call then answers a coroutine: a 500); async handlers take no harm from it
+        return _build(lifespan, [*form_page_redirects(html_routes), *html_routes], data_dir, settings)
 
 
 def _build(lifespan: Any, html_routes: list[Any], data_dir: Path, settings: Settings) -> Litestar:

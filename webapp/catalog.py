@@ -134,6 +134,7 @@ class Catalog:
         check_id(asset_id, "asset id")
         check_asset_name(name)
         check_amount(price, "price", minimum=0)  # every refusal of the form before the file is stored
+        workflow.check_publishable(user, asset_id)
         self.upload(user, filename, data)
         return workflow.enroll(user, name, asset_id, metadata, user.username, price)
 

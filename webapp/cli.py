@@ -47,6 +47,7 @@ def up(
     from ledger.node.spec import default_config_path, load_spec
     from webapp.app import create_app
     from webapp.console_node import ConsoleStopped, stop_on_signals
+    from webapp.head_requests import answer_head
 
     layout = NetworkLayout(data)
     if not layout.genesis_file.exists():
@@ -81,7 +82,7 @@ def up(
         typer.echo(f"GridLedger console on http://{host}:{port}/  (API description at /schema)")
         # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from loopback; the console
         # decides itself, from GRIDLEDGER_TRUSTED_PROXIES (webapp.throttle.client_address)
-        uvicorn.run(create_app(data, network=network), host=host, port=port, log_level="warning", proxy_headers=False)
+        uvicorn.run(answer_head(create_app(data, network=network)), host=host, port=port, log_level="warning", proxy_headers=False)
     except ConsoleStopped:
         pass
     finally:

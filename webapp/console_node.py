@@ -54,6 +54,7 @@ def run_console_node(home: Path, config: NodeConfig, host: str | None, port: int
     from ledger.node.logs import configure_logging
     from ledger.node.network import Network
     from webapp.app import create_app
+    from webapp.head_requests import answer_head
 
     configure_logging()
     data = data_dir_of(home)
@@ -69,7 +70,7 @@ def run_console_node(home: Path, config: NodeConfig, host: str | None, port: int
         NodeLayout(home).console_address_file.write_text(f"http://{listen_host}:{listen_port}\n")
         stop_on_signals()
         try:
-            uvicorn.run(app, host=listen_host, port=listen_port, log_level="warning", proxy_headers=False)
+            uvicorn.run(answer_head(app), host=listen_host, port=listen_port, log_level="warning", proxy_headers=False)
         except ConsoleStopped:
             pass
     finally:

@@ -13,7 +13,9 @@ from litestar.exceptions import HTTPException, NotFoundException, PermissionDeni
 from litestar.response import Redirect, Template
 
 from webapp.errors import AppError, BadInput, Forbidden, NotFound, TooLarge, error_headers
+from webapp.formats import human_size
 from webapp.metering_staff import is_staff
+from webapp.pages import safe_next
 from webapp.sessions import SESSION_COOKIE
 
 log = structlog.get_logger("webapp.errors")
@@ -65,13 +67,16 @@ def _query_aliases(request: Request[Any, Any, Any]) -> dict[str, str]:
     return aliases
 
 
-def _from_http_exception(exc: HTTPException, aliases: dict[str, str], content_type: str = "") -> AppError:
+def _from_http_exception(
+    exc: HTTPException, aliases: dict[str, str], content_type: str = "", dataset_bytes_max: int = 0, expected_media: str = "application/json"
+) -> AppError:
     if isinstance(exc, PermissionDeniedException) and "CSRF" in str(exc.detail):
         return Forbidden("CSRF_FAILED", "The form was not accepted: its security token is missing or stale. Reload the page and try again.")
     if isinstance(exc, NotFoundException):
         return NotFound("NOT_FOUND", "There is nothing at this address.")
-    if exc.status_code == 413:
-        return TooLarge("TOO_LARGE", "The upload is larger than the console accepts.")
+    if exc.status_code == 413:  # the body limit, before any handler could say the dataset limit
+        limit = f": a dataset file has at most {human_size(dataset_bytes_max)} ({dataset_bytes_max} bytes)" if dataset_bytes_max else ""
+        return TooLarge("TOO_LARGE", f"The upload is larger than the console accepts{limit}.")
     if exc.status_code == 405:
         return AppError("METHOD_NOT_ALLOWED", "This address does not accept that method.", 405)
     if exc.status_code == 400:
@@ -80,8 +85,9 @@ def _from_http_exception(exc: HTTPException, aliases: dict[str, str], content_ty
         missing = _MISSING_PARAMETER.match(str(exc.detail))  # a missing parameter comes with no `extra`, only its name in the detail
         fields = fields or (f"{missing.group(1)} parameter '{missing.group(2)}' is required" if missing else "")
         media = content_type.split(";", 1)[0].strip().lower()
-        if media and "json" not in media:  # a form or text body where the route reads JSON: say so first
-            fields = f"the body is {media}; send it as JSON with Content-Type: application/json" + (f"; {fields}" if fields else "")
+        if media and (media != expected_media if expected_media == "multipart/form-data" else "json" not in media):  # a body of another kind than the route reads (a form for JSON, JSON for an upload): say so first
+            how = "as multipart/form-data with the file in the field 'file'" if expected_media == "multipart/form-data" else f"as JSON with Content-Type: {expected_media}"
+            fields = f"the body is {media}; send it {how}" + (f"; {fields}" if fields else "")
         detail = f" ({fields})" if fields else ""
         return BadInput("BAD_REQUEST", f"The request is malformed or misses a field{detail}.")
     return AppError("HTTP_ERROR", str(exc.detail), exc.status_code)
@@ -92,7 +98,8 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     if isinstance(exc, AppError):
         error = exc
     elif isinstance(exc, HTTPException):
-        error = _from_http_exception(exc, _query_aliases(request), request.headers.get("content-type", "") if is_api_request(request) else "")
+        content_type = request.headers.get("content-type", "") if is_api_request(request) else ""
+        error = _from_http_exception(exc, _query_aliases(request), content_type, _dataset_bytes_max(request), _expected_media(request))
     else:
         import traceback
 
@@ -105,12 +112,30 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         return Response({"code": error.code, "message": error.message}, status_code=error.status_code, headers=headers)
     if error.status_code == 401:
         return Redirect(path=login_redirect(request))
+    back = safe_next(_same_site_referer(request), "") if request.method not in ("GET", "HEAD") else ""  # the page the refused form was on
     return Template(
         template_name="error.html",
-        context={"error": error, "user": getattr(request.state, "user_session", None), "meter_staff": _meter_staff(request)},
+        context={"error": error, "user": getattr(request.state, "user_session", None), "meter_staff": _meter_staff(request), "back": back},
         status_code=error.status_code,
         headers=headers,
     )
+
+
+def _expected_media(request: Request[Any, Any, Any]) -> str:
+    """The body the matched route reads: multipart for an upload (POST /datasets), else JSON."""
+    try:
+        data = request.route_handler.parsed_fn_signature.parameters.get("data")
+        media = getattr(getattr(data, "kwarg_definition", None), "media_type", None)
+    except Exception:  # no handler matched
+        return "application/json"
+    return "multipart/form-data" if media is not None and str(getattr(media, "value", media)) == "multipart/form-data" else "application/json"
+
+
+def _dataset_bytes_max(request: Request[Any, Any, Any]) -> int:
+    try:
+        return int(request.app.state.services.settings.dataset_bytes_max)
+    except Exception:  # before the console's services exist
+        return 0
 
 
 def _meter_staff(request: Request[Any, Any, Any]) -> bool:

@@ -44,7 +44,8 @@ def asset_page(request: Request[Any, Any, Any], asset_id: str, user: UserSession
     me = None if user.is_admin else services.chain.query_user(user.username)
     holds = bool(me and asset_id in (me.get("Assets") or []))
     issuer = view.asset.get("IssuerId") == user.username
-    return page(request, "asset.html", view=view, a=view.asset, meta=view.metadata, holds=holds, issuer=issuer, me=me)
+    asked = services.workflow.open_purchase(user.username, asset_id) if me else None
+    return page(request, "asset.html", view=view, a=view.asset, meta=view.metadata, holds=holds, issuer=issuer, me=me, asked=asked)
 
 
 @get("/publish", include_in_schema=False, guards=[requires_login])

@@ -8,8 +8,9 @@ from litestar import Request, get, post
 from litestar.params import Parameter
 from litestar.response import Redirect, Template
 
+from webapp import explorer_privacy
 from webapp.charts import bars, stacked_bars
-from webapp.deps import requires_login
+from webapp.deps import requires_login, session_of
 from webapp.errors import BadInput, Conflict, NotFound
 from webapp.explorer_index import TX_PREFIX_MIN
 from webapp.pages import go, page
@@ -82,7 +83,7 @@ def tx_page(request: Request[Any, Any, Any], tx_id: str, services: Services) -> 
     full = resolve_tx_id(services, tx_id)
     if full != tx_id:
         return go(f"/explorer/tx/{full}")
-    tx = services.chain.transaction(full)
+    tx = explorer_privacy.transaction_for(session_of(request), services.chain.transaction(full))
     parties = [s["id"] for s in tx.get("signoffs") or [] if s.get("kind") == "party"]
     people = services.accounts.by_identity(parties + [tx.get("creator", "")])
     acting = [{"identity": p, "user": people.get(p)} for p in parties]
@@ -94,10 +95,11 @@ def history_page(request: Request[Any, Any, Any], services: Services, key: str =
     key = key.strip()
     if len(key) > KEY_LENGTH_MAX:
         raise BadInput("BAD_KEY", f"A key has at most {KEY_LENGTH_MAX} characters.")
-    entries = services.chain.key_history(key) if key else []
+    viewer = session_of(request)
+    entries = explorer_privacy.history_for(viewer, key, services.chain.key_history(key)) if key else []
     prefix = services.chain.namespace_prefix
     if key and not entries and not key.startswith(prefix):  # `asset/A1`: the contract's key, stored under its namespace
-        stored = services.chain.key_history(prefix + key)
+        stored = explorer_privacy.history_for(viewer, prefix + key, services.chain.key_history(prefix + key))
         if stored:
             return page(request, "history.html", key=prefix + key, entries=stored, asked=key)
     return page(request, "history.html", key=key, entries=entries, asked="")

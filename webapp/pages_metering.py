@@ -174,7 +174,10 @@ def tariff_publish(request: Request[Any, Any, Any], services: Services, user: Us
             raise BadInput("BAD_TARIFF", "Paste the new version's tariff JSON.")
         _work_order(services, user, "tariffSet", tariff_id, text)
     except AppError as error:
-        return _tariff_view(request, services, user, tariff_id, error, text)
+        try:
+            return _tariff_view(request, services, user, tariff_id, error, text)
+        except AppError:  # no such tariff to show the form on: the refusal itself, not UNKNOWN_TARIFF
+            raise error from None
     return go(f"/metering/tariffs/{tariff_id}")
 
 

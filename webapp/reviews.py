@@ -239,24 +239,4 @@ class ReviewService:
             pass
 
     def expire_stale(self) -> int:
-        cutoff = now_s() - self.settings.request_ttl_s
-        with session(self.engine) as db:
-            stale = list(
-                db.exec(
-                    select(ReviewRequest.id).where(
-                        col(ReviewRequest.status).in_(OPEN_STATUSES), col(ReviewRequest.created_at) < cutoff
-                    )
-                )
-            )
-        expired = 0
-        for request_id in stale:
-            with self.engine.begin() as conn:
-                result = conn.execute(
-                    update(ReviewRequest)
-                    .where(col(ReviewRequest.id) == request_id, col(ReviewRequest.status).in_(OPEN_STATUSES))
-                    .values(status=Status.EXPIRED, decided_by="system", decided_at=now_s(), reason="not decided in time")
-                )
-            if result.rowcount == 1:
-                expired += 1
-                self.workflow.audit(request_id, "system", "expired", f"undecided after {self.settings.request_ttl_s} s")
-        return expired
+        return self.workflow.expire_stale()

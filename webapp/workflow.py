@@ -18,14 +18,16 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
+from chaincode.power_data.errors import FIRST_ISSUE_TAG
 from ledger.core.identity import SigningIdentity
 from webapp.accounts import check_display_name, check_username
 from webapp.chain import Chain, decode_signoffs, encode_invocation, encode_signoffs
 from webapp.datasets import parse_metadata
-from webapp.db import AuditEntry, ConsoleUser, ReviewRequest, session
+from webapp.db import AuditEntry, ConsoleUser, ReviewRequest, now_s, session
 from webapp.dryrun import DryRun, dry_run_accepting
 from webapp.errors import BadInput, Conflict, Forbidden, NotFound
 from webapp.market_index import MarketIndex
+from webapp.prechecks import require_issuer, require_new_asset_id, require_not_issuer, require_on_sale
 from webapp.publish_review import enroll_args, refused_before
 from webapp.retries import countersign_spares, make_spares
 from webapp.sessions import UserSession
@@ -50,12 +52,18 @@ class Status(StrEnum):
 
 OPEN_STATUSES = (Status.AWAITING_ACCEPTANCE, Status.PENDING)
 REQUEST_KINDS = ("register", "topup", "delete", "enroll", "purchase", "transfer", "cancel", "report")
+REPEAT_REFUSED_KINDS = ("delete", "enroll", "purchase", "transfer", "cancel", "report")  # of two alike, one can commit
 
 
 def check_id(value: str, what: str) -> str:
+    """The contract's id rule (chaincode checks.check_id), so that an id it would refuse
+    INVALID_ID is never queued: ASCII letters and digits only (str.isalnum also takes 'é'), and
+    never the history's first-issue tag."""
     value = (value or "").strip()
-    if not value or len(value) > ASSET_ID_MAX or not all(c.isalnum() or c in "_.-" for c in value):
+    if not value or len(value) > ASSET_ID_MAX or not all((c.isascii() and c.isalnum()) or c in "_.-" for c in value):
         raise BadInput("BAD_ID", f"The {what} has 1 to {ASSET_ID_MAX} letters, digits, '.', '_' or '-'.")
+    if value == FIRST_ISSUE_TAG:
+        raise BadInput("BAD_ID", f"{FIRST_ISSUE_TAG!r} is reserved by the ledger (it marks a first publication); it names no {what.split(' ')[0]}.")
     return value
 
 
@@ -76,7 +84,15 @@ def check_amount(value: Any, what: str, *, minimum: int) -> int:
     return amount
 
 
+def require_member(user: UserSession) -> None:
+    """Administrators review; their console login is no ledger account (no sign-up can take its
+    name), so whatever they asked for could only fail USER_NOT_FOUND when approved."""
+    if user.is_admin:
+        raise Forbidden("ADMIN_DOES_NOT_TRADE", "Administrators review requests; they hold no ledger account, so they make none.")
+
+
 def require_self(user: UserSession, user_id: str) -> None:
+    require_member(user)
     if user.username != user_id:
         raise Forbidden("NOT_YOUR_ACCOUNT", f"You are logged in as {user.username}; you cannot act for {user_id}.")
 
@@ -95,7 +111,30 @@ class Workflow:
             req = db.get(ReviewRequest, str(request_id))
         if req is None:
             raise NotFound("REQUEST_NOT_FOUND", f"There is no request {request_id!r}.")
+        if req.status in OPEN_STATUSES and req.created_at < now_s() - self.settings.request_ttl_s and self.expire_stale():
+            return self.get(request_id)  # expired just now: its page and an acceptance see it so
         return req
+
+    def expire_stale(self) -> int:
+        """Undecided requests older than `request_ttl_s` become EXPIRED (audited). Run when a
+        request is read, listed or decided: before, only the administrators' queue ran it, so
+        until one looked at the queue the requester saw "pending" and a counterparty could still
+        sign a transfer that could no longer be approved."""
+        cutoff = now_s() - self.settings.request_ttl_s
+        with session(self.engine) as db:
+            stale = list(db.exec(select(ReviewRequest.id).where(col(ReviewRequest.status).in_(OPEN_STATUSES), col(ReviewRequest.created_at) < cutoff)))
+        expired = 0
+        for request_id in stale:
+            with self.engine.begin() as conn:
+                result = conn.execute(
+                    update(ReviewRequest)
+                    .where(col(ReviewRequest.id) == request_id, col(ReviewRequest.status).in_(OPEN_STATUSES))
+                    .values(status=Status.EXPIRED, decided_by="system", decided_at=now_s(), reason="not decided in time")
+                )
+            if result.rowcount == 1:
+                expired += 1
+                self.audit(request_id, "system", "expired", f"undecided after {self.settings.request_ttl_s} s")
+        return expired
 
     def get_visible(self, user: UserSession, request_id: str) -> ReviewRequest:
         req = self.get(request_id)
@@ -104,6 +143,7 @@ class Workflow:
         return req
 
     def for_user(self, username: str) -> list[ReviewRequest]:
+        self.expire_stale()
         with session(self.engine) as db:
             stmt = (
                 select(ReviewRequest)
@@ -112,6 +152,16 @@ class Workflow:
                 .limit(REQUESTS_LISTED_MAX)
             )
             return list(db.exec(stmt))
+
+    def open_purchase(self, username: str, asset_id: str) -> ReviewRequest | None:
+        """The user's undecided purchase of `asset_id`, which the asset page shows instead of
+        another "Request purchase" (that would be DUPLICATE_REQUEST)."""
+        stmt = select(ReviewRequest).where(
+            ReviewRequest.requester == username, ReviewRequest.kind == "purchase", ReviewRequest.asset_id == asset_id,
+            col(ReviewRequest.status).in_(OPEN_STATUSES),
+        )
+        with session(self.engine) as db:
+            return db.exec(stmt).first()
 
     def audit(self, request_id: str, actor: str, action: str, detail: str = "") -> None:
         with session(self.engine) as db:
@@ -134,6 +184,7 @@ class Workflow:
     ) -> ReviewRequest:
         if kind != "register":
             self._require_open(requester)
+        self._refuse_repeat(requester, kind, args, asset_id)
         invocation, tx_id = self.chain.new_invocation(signer, function, args)
         signoffs = [self.chain.signoff("party", signer, tx_id)]
         req = ReviewRequest(
@@ -186,6 +237,7 @@ class Workflow:
         name = check_asset_name(name)
         price = check_amount(value, "price", minimum=0)
         meta = parse_metadata(metadata)
+        self.require_new_asset_id(asset_id)
         summary = (
             f"Publishes asset {asset_id} ({name!r}) by {owner_id} at {price} tokens: "
             f"{meta.get('format')} file of {meta.get('size')} bytes, SHA-256 {meta['sha256'][:16]}…, licence {meta['licence']!r}."
@@ -194,7 +246,9 @@ class Workflow:
         return self._create(user.username, user.identity, "enroll", "assetsEnroll", args, summary, amount=price, asset_id=asset_id)
 
     def exchange(self, user: UserSession, asset_id: str, origin_id: str, current_id: str) -> ReviewRequest:
+        require_member(user)
         asset_id = check_id(asset_id, "asset id")
+        origin_id, current_id = check_id(origin_id, "seller's user id"), check_id(current_id, "buyer's user id")  # an empty buyer read "has no console account"
         if user.username not in (origin_id, current_id):
             raise Forbidden("NOT_YOUR_ACCOUNT", f"You are logged in as {user.username}; you are neither seller nor buyer.")
         if origin_id == current_id:
@@ -202,6 +256,8 @@ class Workflow:
         asset = self.chain.query_asset(asset_id)
         if asset is None:
             raise NotFound("ASSET_NOT_FOUND", f"There is no asset {asset_id!r} on the ledger.")
+        require_on_sale(asset, "it can no longer be bought or passed on")
+        require_not_issuer(asset, current_id)
         seller = self.chain.query_user(origin_id)
         if seller is None:
             raise NotFound("USER_NOT_FOUND", f"There is no ledger user {origin_id!r}.")
@@ -216,8 +272,11 @@ class Workflow:
             raise Conflict("NOT_HELD_BY_SELLER", f"{origin_id} neither publishes nor holds asset {asset_id}.")
         other = current_id if user.username == origin_id else origin_id
         with session(self.engine) as db:
-            if db.get(ConsoleUser, other) is None:
+            counterparty = db.get(ConsoleUser, other)
+            if counterparty is None:
                 raise NotFound("USER_NOT_FOUND", f"{other} has no console account to accept the transfer.")
+            if counterparty.is_admin:
+                raise Forbidden("ADMIN_DOES_NOT_TRADE", f"{other} is an administrator: administrators hold no ledger account and take no transfer.")
         summary = (
             f"Transfer between holders: {current_id} pays {price} tokens to {origin_id}; asset {asset_id} moves from "
             f"{origin_id}'s holdings to {current_id}'s. Needs both parties' signatures."
@@ -229,21 +288,43 @@ class Workflow:
     def cancel(self, user: UserSession, asset_id: str, issuer_id: str) -> ReviewRequest:
         require_self(user, issuer_id)
         asset_id = check_id(asset_id, "asset id")
-        self._require_asset(asset_id)
+        asset = self._require_asset(asset_id)
+        require_issuer(asset, issuer_id, "cancel it")
+        require_on_sale(asset, "there is nothing left to cancel")
         summary = f"Takes asset {asset_id} off sale; new buyers are refused, holders keep their copies."
         return self._create(user.username, user.identity, "cancel", "assetsCancel", [asset_id, issuer_id], summary, asset_id=asset_id)
 
     def report(self, user: UserSession, original_id: str, copy_id: str) -> ReviewRequest:
+        require_member(user)
         original_id = check_id(original_id, "original asset id")
         copy_id = check_id(copy_id, "copy asset id")
-        for asset_id in (original_id, copy_id):
-            self._require_asset(asset_id)
+        original, copy = self._require_asset(original_id), self._require_asset(copy_id)
+        require_issuer(original, user.username, "report copies of it")
+        require_on_sale(copy, "there is no copy on sale left to report")
         summary = (
             f"{user.username} reports that asset {copy_id} re-publishes its asset {original_id}; "
             "the enrollment times on the ledger are the evidence, and an upheld report cancels the copy."
         )
         args = [original_id, copy_id, user.username]
         return self._create(user.username, user.identity, "report", "assetsReport", args, summary, asset_id=copy_id)
+
+    def _refuse_repeat(self, requester: str, kind: str, args: list[str], asset_id: str | None) -> None:
+        """The same request again while the first is undecided (a double click, a reload that
+        sends the form again): both were queued and both dry runs said "would commit", yet of
+        two purchases of one copy, two cancellations, two reports or two publications under one
+        id only the first approved can commit. Top-ups may repeat on purpose."""
+        if kind not in REPEAT_REFUSED_KINDS:
+            return
+        stmt = select(ReviewRequest).where(
+            ReviewRequest.requester == requester, ReviewRequest.kind == kind, col(ReviewRequest.status).in_(OPEN_STATUSES)
+        )
+        with session(self.engine) as db:
+            for other in db.exec(stmt):
+                if (kind == "enroll" and other.asset_id == asset_id) or other.args_json == json.dumps(args):
+                    raise Conflict(
+                        "DUPLICATE_REQUEST",
+                        f"You already asked for this: request {other.id} is {other.status.replace('_', ' ')}; it is decided once. Wait for it, or see it at /my/requests/{other.id}.",
+                    )
 
     def _require_open(self, user_id: str) -> None:
         """A closed account asks for nothing more (the contract would refuse every request of
@@ -253,11 +334,25 @@ class Workflow:
         if account is not None and account.get("Deleted"):
             raise Conflict("ACCOUNT_CLOSED", f"The account {user_id} is closed; it can make no more requests.")
 
-    def _require_asset(self, asset_id: str) -> None:
+    def _require_asset(self, asset_id: str) -> dict[str, Any]:
         """An unknown asset id is refused at once (404, as a purchase of one is), not queued
-        for an administrator to review a request that can only fail."""
-        if self.chain.query_asset(asset_id) is None:
+        for an administrator to review a request that can only fail; else the asset's record."""
+        asset = self.chain.query_asset(asset_id)
+        if asset is None:
             raise NotFound("ASSET_NOT_FOUND", f"There is no asset {asset_id!r} on the ledger.")
+        return asset
+
+    def check_publishable(self, user: UserSession, asset_id: str) -> None:
+        """What `enroll` refuses at once, asked by the publish form before it stores the file: an
+        administrator, a closed account, a taken asset id (see `webapp.prechecks`), the user's
+        own undecided publication under that id."""
+        require_member(user)
+        self._require_open(user.username)
+        self.require_new_asset_id(asset_id)
+        self._refuse_repeat(user.username, "enroll", [], asset_id)
+
+    def require_new_asset_id(self, asset_id: str) -> None:
+        require_new_asset_id(self.chain.query_asset(asset_id), asset_id)
 
     def accept(self, user: UserSession, request_id: str) -> ReviewRequest:
         """The counterparty of a transfer signs it; it then enters the review queue."""
@@ -297,12 +392,28 @@ class Workflow:
             found.append(f"Large amount: {req.amount} tokens (above the {limit} threshold).")
         if req.kind == "enroll":
             found.extend(self._duplicate_content_warnings(req))
+            found.extend(self._same_asset_id_warnings(req))
             found.extend(earlier.sentence() for earlier in refused_before(self.engine, enroll_args(req)[2].get("sha256") or "", req.id))
         if req.kind in ("purchase", "transfer"):
             buyer = self.chain.query_user(json.loads(req.args_json)[2])
             if buyer is not None and int(buyer.get("Token") or 0) < req.amount:
                 found.append(f"The buyer's balance ({buyer.get('Token')}) is below the price ({req.amount}).")
         return found
+
+    def _same_asset_id_warnings(self, req: ReviewRequest) -> list[str]:
+        """Two undecided publications under one asset id: each dry run says "would commit" (the
+        id is free on the ledger yet), but only the first approved can; the other gets ASSET_EXISTS."""
+        with session(self.engine) as db:
+            others = db.exec(
+                select(ReviewRequest).where(
+                    ReviewRequest.kind == "enroll", ReviewRequest.asset_id == req.asset_id, ReviewRequest.id != req.id,
+                    col(ReviewRequest.status).in_(OPEN_STATUSES),
+                )
+            )
+            return [
+                f"Same asset id: request {other.id} by {other.requester} also publishes asset {req.asset_id}; only the first approved can commit."
+                for other in others
+            ]
 
     def _duplicate_content_warnings(self, req: ReviewRequest) -> list[str]:
         args = json.loads(req.args_json)

@@ -153,6 +153,9 @@ def test_a_malformed_request_names_the_field_as_the_caller_wrote_it(client, alic
     form = expect_error(client.post("/users/topup", data={"userId": user_id, "Token": "1"}, headers=headers), 400, "BAD_REQUEST")
     assert "send it as JSON with Content-Type: application/json" in form["message"], form
     assert "application/x-www-form-urlencoded" in form["message"], form
+    # an upload sent as JSON was only "The request is malformed or misses a field."
+    upload = expect_error(client.post("/datasets", json={"file": "time,load\n1,2\n"}, headers=headers), 400, "BAD_REQUEST")
+    assert "the body is application/json; send it as multipart/form-data with the file in the field 'file'" in upload["message"], upload
 
 
 def test_cancel_and_report_of_an_unknown_asset_are_404_and_queue_nothing(api, client, alice):

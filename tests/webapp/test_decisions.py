@@ -90,3 +90,20 @@ def test_after_the_last_pending_request_the_page_says_nothing_else_waits(api, cl
     # and as soon as one waits again, it is offered
     fresh = topup(client, user_id, headers, 16)
     assert next_link(decide(http, topup(client, user_id, headers, 17), "reject", reason="one is enough")) == fresh
+
+
+def test_a_decided_request_does_not_say_what_it_will_change(api, client):
+    """A failed or rejected request's page read "What it will change: ... pays 10 tokens" under
+    "nothing changed"; a committed one's, what it changed."""
+    user_id, headers = api.register()
+    http = new_http(client)
+    page_login(http, user_id)
+    ok = client.post("/users/topup", json={"userId": user_id, "Token": 3}, headers=headers).json()["requestId"]
+    assert api.approve(ok)["status"] == "committed"
+    no = client.post("/users/topup", json={"userId": user_id, "Token": 4}, headers=headers).json()["requestId"]
+    assert client.post(f"/reviews/{no}/reject", json={"reason": "no invoice"}, headers=api.admin()).status_code == 200
+    waiting = client.post("/users/topup", json={"userId": user_id, "Token": 5}, headers=headers).json()["requestId"]
+    said = {rid: http.get(f"/my/requests/{rid}").text for rid in (ok, no, waiting)}
+    assert "What it changed</dt>" in said[ok]
+    assert "What it asked for (nothing changed)</dt>" in said[no] and "What it will change" not in said[no]
+    assert "What it will change</dt>" in said[waiting]

@@ -49,11 +49,19 @@ def test_refusals_are_named_before_approval(api, client):
     publisher, pub_h = api.register()
     asset_id = api.publish(publisher, pub_h, value=50)
     tried = {}
-    # ASSET_EXISTS: a second publication under a taken id
-    info = api.upload(pub_h, f"time,load_kw\n2024-01-02T00:00,{api.unique('')}\n".encode())
-    metadata = json.dumps({**info, "description": "again", "licence": "research use"})
-    body = {"assetName": "Again", "assetId": asset_id, "metadata": metadata, "ownerId": publisher, "value": 5}
-    tried["ASSET_EXISTS"] = queued(client.post("/assets/enroll", json=body, headers=pub_h))
+    # ASSET_EXISTS: two publishers' publications under one new id, queued together; the first
+    # is approved (a taken id is refused at once, when the request is made: test_prechecks.py)
+    rival, rival_h = api.register()
+    racing_id, racing = api.unique("race"), []
+    for n, (owner, owner_h) in enumerate(((publisher, pub_h), (rival, rival_h))):
+        info = api.upload(owner_h, f"time,load_kw\n2024-01-02T00:00,{api.unique('')}\n".encode())
+        metadata = json.dumps({**info, "description": f"race {n}", "licence": "research use"})
+        body = {"assetName": f"Race {n}", "assetId": racing_id, "metadata": metadata, "ownerId": owner, "value": 5}
+        racing.append(queued(client.post("/assets/enroll", json=body, headers=owner_h)))
+    warned = client.get(f"/requests/{racing[1]}", headers=rival_h).json()["warnings"]
+    assert any(w.startswith(f"Same asset id: request {racing[0]}") for w in warned), warned
+    assert api.approve(racing[0])["status"] == "committed"
+    tried["ASSET_EXISTS"] = racing[1]
     # INSUFFICIENT_BALANCE: a buyer with 0 tokens asks for a 50-token copy
     buyer, buyer_h = api.register()
     body = {"assetId": asset_id, "originOwnerId": publisher, "currentOwnerId": buyer}

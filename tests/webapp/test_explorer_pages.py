@@ -53,6 +53,12 @@ def test_key_history_works_from_the_pages_example(client, story):
     assert "no writes of this key" in http.get("/explorer/history", params={"key": "asset/none-such"}).text
 
 
+def test_key_history_without_a_key_asks_for_one(client, story):
+    """It was titled "History of" an empty key and said "no writes of this key"."""
+    shown = story["http"].get("/explorer/history", params={"key": "  "}).text
+    assert "<h1>Key history</h1>" in shown and "no writes of this key" not in shown and "name a state key" in shown
+
+
 def test_transaction_page_links_keys_decodes_writes_and_names_who_acted(client, story):
     page = story["http"].get(f"/explorer/tx/{story['enroll_tx']}").text
     writes = page[page.index('id="writes"') :]

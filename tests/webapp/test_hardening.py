@@ -128,3 +128,25 @@ def test_pages_and_api_answers_are_not_kept_in_the_browser_cache(api, client):
     ):
         assert response.headers.get("cache-control") == "no-store", (response.request.url, response.headers)
     assert client.get("/static/console.css").headers.get("cache-control") != "no-store"
+
+
+def test_head_is_answered_as_get_without_a_body(client):
+    """Every page and /healthz answered HEAD 405 (an uptime check probing with HEAD saw the
+    console down); the server wraps the app in webapp.head_requests.answer_head."""
+    import asyncio
+
+    import httpx
+
+    from webapp.head_requests import answer_head
+
+    async def probe(method: str, path: str) -> httpx.Response:
+        transport = httpx.ASGITransport(app=answer_head(client.app))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as http:
+            return await http.request(method, path)
+
+    for path in ("/healthz", "/login"):
+        head, get = asyncio.run(probe("HEAD", path)), asyncio.run(probe("GET", path))
+        assert head.status_code == get.status_code == 200, (path, head.status_code)
+        assert head.content == b"" and get.content and head.headers["content-type"] == get.headers["content-type"]
+    assert asyncio.run(probe("HEAD", "/dashboard")).status_code in (302, 303, 307)  # as GET: to the login
+    assert client.head("/login").status_code == 405  # the app alone: what the wrapper is for

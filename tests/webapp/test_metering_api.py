@@ -231,3 +231,43 @@ def test_work_order_refusals_keep_their_meaning_in_the_console(client: TestClien
     assert again.status_code == 409 and "ALERT_ALREADY_ACKED" in again.text
     unknown = http.post("/metering/alerts/NO-SUCH-ALERT/ack", data=form, follow_redirects=False)
     assert unknown.status_code == 404 and "UNKNOWN_ALERT" in unknown.text
+
+
+def test_a_refused_version_of_an_unknown_tariff_is_named_not_hidden(client: TestClient[Any]) -> None:
+    """A version refused for a tariff with no version yet was shown as UNKNOWN_TARIFF (the
+    page to show the form on did not exist), hiding why the tariff was refused."""
+    import re
+
+    from tests.webapp.conftest import ADMIN_PASSWORD
+
+    http = _page_session(client, "admin", ADMIN_PASSWORD)
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', http.get("/metering/tariffs/CN-RES-TOU").text)
+    assert token is not None
+    tariff_id = f"NEW-{uuid.uuid4().hex[:6]}"
+    refused = http.post(f"/metering/tariffs/{tariff_id}/versions", data={"_csrf_token": token.group(1), "tariff": "{not json"}, follow_redirects=False)
+    assert refused.status_code == 400 and "<code>BAD_TARIFF</code>" in refused.text and "UNKNOWN_TARIFF" not in refused.text
+
+
+def test_the_explorer_withholds_meter_data_from_members_who_may_not_read_it(client: TestClient[Any], api: Any, meters: dict[str, str]) -> None:
+    """A sign-up refused NOT_METER_STAFF on every meter route read the same readings, alerts
+    and bills on the explorer: a readingsSubmit's arguments (the signed batch) and written values,
+    and a reading key's history. Now withheld there; a regulator administrator still sees them."""
+    import re
+
+    from tests.webapp.conftest import ADMIN_PASSWORD
+
+    user_id, _ = api.register()
+    member = _page_session(client, user_id, "user-pass-123")
+    key = f"metering/r/{meters['Org1']}/2026-11-03T01:00:00Z"
+    history = member.get("/explorer/history", params={"key": key}).text
+    tx_id = re.search(r'href="/explorer/tx/([0-9a-f]{64})"', history)
+    assert tx_id is not None, history[-2000:]
+    assert "peak_w" not in history and "withheld: personal consumption data" in history
+    shown = member.get(f"/explorer/tx/{tx_id.group(1)}").text
+    assert "readingsSubmit" in shown and 'id="withheld"' in shown
+    assert "peak_w" not in shown and "&#34;wh&#34;" not in shown and "20000" not in shown
+    regulator = _page_session(client, "admin", ADMIN_PASSWORD)
+    assert "peak_w" in regulator.get(f"/explorer/tx/{tx_id.group(1)}").text
+    assert "peak_w" in regulator.get("/explorer/history", params={"key": key}).text
+    tariff = member.get("/explorer/history", params={"key": "metering/t/CN-RES-TOU"}).text  # tariffs are public
+    assert "withheld" not in tariff

@@ -163,3 +163,35 @@ def test_pages_render_for_users_and_admins(api, client):
     assert started.status_code == 303  # runs in the background (tests/webapp/test_explorer_pages.py)
     assert client.app.state.services.verifier.wait(60)
     assert "The ledger is intact" in admin.get("/explorer").text
+
+
+def test_an_upload_past_the_body_limit_says_the_limit_and_leads_back_to_the_form(api, client, settings):
+    """Past the request body limit (before the publish handler runs) the page said only "The
+    upload is larger than the console accepts.", with no limit and no way back but Home."""
+    from webapp.settings import REQUEST_BODY_BYTES_MAX
+
+    user_id, headers = api.register()
+    http = new_http(client)
+    token = page_login(http, user_id)
+    huge = b"a,b\n" + b"1,2\n" * (REQUEST_BODY_BYTES_MAX // 4 + 10)
+    response = http.post(
+        "/publish", data={"_csrf_token": token, "name": "huge", "asset_id": api.unique("huge"), "price": "1", "licence": "x"},
+        files={"file": ("huge.csv", huge, "text/csv")}, headers={"referer": "http://testserver.local/publish"},
+    )
+    assert response.status_code == 413 and "<code>TOO_LARGE</code>" in response.text
+    assert f"at most 64.0 KB ({settings.dataset_bytes_max} bytes)" in response.text
+    assert 'href="/publish" id="back"' in response.text
+    api_refused = client.post("/datasets", files={"file": ("huge.csv", huge, "text/csv")}, headers=headers)
+    assert api_refused.status_code == 413 and f"({settings.dataset_bytes_max} bytes)" in api_refused.json()["message"]
+
+
+def test_an_error_page_after_a_form_links_back_to_the_forms_page(api, client):
+    user_id, _ = api.register()
+    http = new_http(client)
+    token = page_login(http, user_id)
+    refused = http.post("/account/topup", data={"_csrf_token": token, "amount": "0"}, headers={"referer": "http://testserver.local/dashboard"})
+    assert refused.status_code == 400 and 'href="/dashboard" id="back"' in refused.text
+    for referer in ("http://evil.example/dashboard", "http://testserver.local//evil.example/x"):  # never off the console
+        refused = http.post("/account/topup", data={"_csrf_token": token, "amount": "0"}, headers={"referer": referer})
+        assert 'id="back"' not in refused.text, referer
+    assert 'id="back"' not in http.get("/market/no-such-asset").text  # a page asked for: Home is enough

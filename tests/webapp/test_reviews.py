@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
+from tests.webapp.test_pages_security import new_http, page_login
 from webapp.app import create_app
 from webapp.db import ReviewRequest, session
 from webapp.settings import AutoApprovalRules, Settings
@@ -66,10 +67,13 @@ def test_non_admins_cannot_review(api, client):
 
 
 def test_nobody_decides_their_own_request(api, client):
+    """Administrators make no requests (ADMIN_DOES_NOT_TRADE, test_prechecks.py); one queued in
+    an administrator's name all the same is still not theirs to decide."""
     admin = api.admin()
-    response = client.post("/users/topup", json={"userId": "admin", "Token": 5}, headers=admin)
-    assert response.status_code == 202
-    refused = client.post(f"/reviews/{response.json()['requestId']}/approve", headers=admin)
+    services = client.app.state.services
+    me = services.sessions.get(admin["Authorization"].removeprefix("Bearer "))
+    req = services.workflow._create("admin", me.identity, "topup", "userTopup", ["admin", "5"], "Adds 5 tokens to admin.", amount=5)
+    refused = client.post(f"/reviews/{req.id}/approve", headers=admin)
     assert refused.status_code == 403 and refused.json()["code"] == "OWN_REQUEST"
 
 
@@ -101,6 +105,39 @@ def test_undecided_requests_expire(api, client):
     assert client.get(f"/requests/{request_id}", headers=headers).json()["status"] == "expired"
     response = client.post(f"/reviews/{request_id}/approve", headers=api.admin())
     assert response.status_code == 409
+
+
+def age_past_ttl(client, request_id) -> None:
+    services = client.app.state.services
+    with session(services.engine) as db:
+        row = db.get(ReviewRequest, request_id)
+        row.created_at = time.time() - services.settings.request_ttl_s - 1
+        db.add(row)
+        db.commit()
+
+
+def test_a_stale_request_is_expired_for_its_requester_and_counterparty_too(api, client):
+    """Expiry ran only when an administrator listed the queue or decided: until then the
+    requester saw "pending", and the counterparty of a transfer could still accept (sign) one
+    that could no longer be approved."""
+    user_id, headers = api.register()
+    request_id = topup_request(api, client, user_id, headers)
+    age_past_ttl(client, request_id)
+    assert client.get(f"/requests/{request_id}", headers=headers).json()["status"] == "expired"  # no administrator looked
+    publisher, pub_h = api.register()
+    holder, holder_h = api.register()
+    taker, taker_h = api.register()
+    asset_id = api.publish(publisher, pub_h, value=0)
+    buy = client.post("/assets/exchange", json={"assetId": asset_id, "originOwnerId": publisher, "currentOwnerId": holder}, headers=holder_h)
+    assert api.approve(buy.json()["requestId"])["status"] == "committed"
+    offer = client.post("/assets/exchange", json={"assetId": asset_id, "originOwnerId": holder, "currentOwnerId": taker}, headers=holder_h)
+    offer_id = offer.json()["requestId"]
+    age_past_ttl(client, offer_id)
+    accepted = client.post(f"/requests/{offer_id}/accept", headers=taker_h)
+    assert accepted.status_code == 409 and accepted.json()["code"] == "NOT_AWAITING_ACCEPTANCE", accepted.text
+    http = new_http(client)
+    page_login(http, taker)
+    assert "expired" in http.get("/dashboard").text and "awaiting acceptance" not in http.get("/dashboard").text
 
 
 def test_bulk_approve_commits_each(api, client):

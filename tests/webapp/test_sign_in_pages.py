@@ -101,3 +101,77 @@ def test_a_form_sent_after_the_session_ended_comes_back_to_its_page_after_login(
     bounced = http.get("/market", follow_redirects=False)
     assert bounced.headers["location"] == "/login?next=/market&why=expired"
     assert "Your session has ended" in http.get(bounced.headers["location"]).text
+
+
+def test_a_form_re_shown_at_its_post_only_address_leads_back_to_its_page_after_the_session_ended(client):
+    """A refused form is shown again at the address it was posted to (here the customer link
+    form at POST-only /metering/customers/link). Sent again once the session ended, the
+    login's `next` is that address; after logging in the browser asks for it with GET, which
+    was 405 "This address does not accept that method"; it now goes to the form's page."""
+    http = new_http(client)
+    assert post_login(http, "admin", "admin-pass-123").status_code == 303
+    token = csrf_of(http.get("/metering/customers").text)
+    typed = {"username": "nobody-here", "meterId": "", "name": "A Person", "id_number": "", "bank_account": "", "_csrf_token": token}
+    refused = http.post("/metering/customers/link", data=typed, follow_redirects=False)
+    assert 400 <= refused.status_code < 500 and 'action="/metering/customers/link"' in refused.text, refused.text
+    client.app.state.services.sessions.close(http.cookies.get("gl_session"))  # expired, or the console restarted
+    again = http.post(
+        "/metering/customers/link", data=typed,
+        headers={"referer": "http://testserver.local/metering/customers/link"}, follow_redirects=False,
+    )
+    assert again.headers["location"] == "/login?next=/metering/customers/link&why=form"
+    back = post_login(http, "admin", "admin-pass-123", "/metering/customers/link")
+    assert back.headers["location"] == "/metering/customers/link"
+    landed = http.get(back.headers["location"], follow_redirects=False)
+    assert landed.status_code == 303 and landed.headers["location"] == "/metering/customers", landed.text
+    assert http.get("/metering/customers").status_code == 200
+
+
+def test_every_post_only_page_address_answers_get_with_its_forms_page(api, client):
+    """Reloading or reopening the address a form was posted to, with or without a session."""
+    from webapp.form_pages import FORM_PAGES
+
+    user_id, _ = api.register()
+    http = new_http(client)
+    assert post_login(http, user_id, "user-pass-123").status_code == 303
+    for post_path, form_page in FORM_PAGES.items():
+        address = post_path.replace("{asset_id:str}", "ds-1").replace("{request_id:str}", "r1").replace("{tariff_id:str}", "T1")
+        address = address.replace("{alert_id:str}", "A1").replace("{username:str}", "u1")
+        expected = form_page.format(asset_id="ds-1", request_id="r1", tariff_id="T1", alert_id="A1", username="u1")
+        for who in (http, new_http(client)):  # logged in, and without a session
+            response = who.get(address, follow_redirects=False)
+            assert response.status_code == 303 and response.headers["location"] == expected, (address, response.status_code, response.text[:200])
+    assert http.post("/account/topup", data={"amount": "5"}, follow_redirects=False).status_code == 403  # POST still needs its CSRF token
+
+
+def test_no_page_handler_is_wrapped_for_a_thread_twice(client):
+    """Litestar registers every handler of a path again when another joins it; a handler run
+    in a thread (sync_to_thread) registered twice answered a coroutine, a 500 (the refused
+    customer link did, with the GET redirect registered after it)."""
+    from litestar.utils.sync import AsyncCallable
+
+    twice = [
+        handler.handler_name
+        for route in client.app.routes
+        for handler in getattr(route, "route_handlers", [])
+        if isinstance(handler.fn, AsyncCallable) and isinstance(handler.fn.func, AsyncCallable)
+    ]
+    assert twice == []
+
+
+def test_ids_the_contract_refuses_are_refused_before_anything_is_made(api, client):
+    """Sign-up as 'firstIssueTag' (the history's mark of a first publication, never a user id)
+    made a console account and wallet and queued a registration that could only fail
+    INVALID_ID; an asset id with a non-ASCII letter ('café') passed the console's check too."""
+    http = new_http(client)
+    token = csrf_of(http.get("/signup").text)
+    form = {"username": "firstIssueTag", "display_name": "Tag", "password": "user-pass-123", "password2": "user-pass-123", "_csrf_token": token}
+    shown = http.post("/signup", data=form, follow_redirects=False)
+    assert shown.status_code == 400 and "<code>BAD_USER_ID</code>" in shown.text and "reserved" in shown.text
+    api_refused = client.post("/users/register", json={"userName": "Tag", "userId": "firstIssueTag", "password": "user-pass-123"})
+    assert api_refused.status_code == 400 and api_refused.json()["code"] == "BAD_USER_ID"
+    assert client.get("/reviews", params={"requester": "firstIssueTag", "status": ""}, headers=api.admin()).json() == []
+    user_id, headers = api.register()
+    for asset_id in ("firstIssueTag", "café"):
+        refused = client.post("/assets/cancel", json={"assetId": asset_id, "issuerId": user_id}, headers=headers)
+        assert refused.status_code == 400 and refused.json()["code"] == "BAD_ID", (asset_id, refused.text)
