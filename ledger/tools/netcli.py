@@ -17,6 +17,7 @@ from ledger.core.errors import LedgerError
 from ledger.node.init import build_genesis, write_genesis
 from ledger.node.layout import OrgLayout
 from ledger.node.orgs import OrgPlan, create_org_dir, load_org_public
+from ledger.node.ports import PORT_MAX
 from ledger.node.spec import BASE_PORT_MAX, BASE_PORT_MIN, default_config_path, load_spec
 
 CONSOLE_ADMIN_WALLET_FILE = "console-admin.json"
@@ -170,7 +171,7 @@ def node_configure(
 def node_run(
     home: Path = typer.Option(..., "--home", help="The node's directory (holds node.json)."),
     console_host: str | None = typer.Option(None, "--host", help="Console nodes: the address to listen on instead of node.json's."),
-    console_port: int | None = typer.Option(None, "--port", help="Console nodes: the port to listen on instead of node.json's."),
+    console_port: int | None = typer.Option(None, "--port", min=0, max=PORT_MAX, help="Console nodes: the port to listen on instead of node.json's."),
 ) -> None:
     """Run one node (NATS server, orderer, peer or console) until it stops; fail-stop."""
     from ledger.node.noderun import run_node
