@@ -128,6 +128,14 @@ def test_each_organization_configures_its_own_nodes_from_public_files_and_the_ch
     done = gridledger("invoke", "--data", str(regulator), "--as", "Regulator/admin", "userRegister", "Regulator desk", "reg-desk")
     assert done["code"] == "VALID", done
     assert gridledger("query", "--data", str(regulator), "--as", "Regulator/admin", "queryUser", "reg-desk")["result"]["Name"] == "Regulator desk"
+    # a bare user name is the member's own organization's (it was the console's, Org1, whose CA a
+    # member's DATA lacks: UNKNOWN_USER "organization 'Org1' has no CA", for the query default too)
+    assert gridledger("query", "--data", str(regulator), "queryUser", "reg-desk")["result"]["Name"] == "Regulator desk"
+    assert gridledger("query", "--data", str(data["Org2"]), "queryUser", "reg-desk")["result"]["Name"] == "Regulator desk"
+    done = gridledger("invoke", "--data", str(regulator), "--as", "clerk", "userRegister", "Regulator clerk", "reg-clerk")
+    assert done["code"] == "VALID" and done["result"]["Identity"] == "Regulator/clerk", done  # type: ignore[index]
+    refused = subprocess.run([*CLI, "invoke", "--data", str(regulator), "--as", "Org1/alice", "userTopup", "A1", "5"], capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1 and json.loads(refused.stdout)["code"] == "UNKNOWN_USER" and "--as Regulator/NAME" in refused.stdout, refused.stdout
 
     def regulator_sees_all_in_sync() -> bool:
         report = networked_status(regulator)
