@@ -156,6 +156,7 @@ class VerifyCode(StrEnum):
     DATABASE_UNREADABLE = "DATABASE_UNREADABLE"
     CHAIN_DIVERGES = "CHAIN_DIVERGES"
     PEERS_DISAGREE = "PEERS_DISAGREE"
+    NODE_UNREACHABLE = "NODE_UNREACHABLE"
 
 
 _SENTENCES: dict[str, str] = {
@@ -235,6 +236,7 @@ _SENTENCES: dict[str, str] = {
     "DATABASE_UNREADABLE": "a node's state database cannot be opened or read",
     "CHAIN_DIVERGES": "a peer's chain differs from the orderer's",
     "PEERS_DISAGREE": "the peers disagree on height or commit hash",
+    "NODE_UNREACHABLE": "a peer did not answer and its files are not on this machine, so it was not checked",
 }
 
 

@@ -174,6 +174,20 @@ def test_each_organization_configures_its_own_nodes_from_public_files_and_the_ch
         "Org2's status sees another member's NATS server gone",
     )
 
+    # another member's peer down: Org1's verify cannot check it and says so (it named
+    # BLOCKS_MISSING "no block files at Org1's DATA/orgs/Org2/nodes/peer1.Org2/blocks")
+    down = nodes.procs.pop(node_homes(data["Org2"], "peer")[1])
+    down.kill()
+    down.wait(timeout=30)
+    wait_for(
+        lambda: not next(n for n in networked_status(data[CLIENT_ORG])["nodes"] if n["name"] == "peer1.Org2")["alive"],
+        30,
+        "Org1's status sees Org2's peer1 gone",
+    )
+    report = verify_networked(data[CLIENT_ORG]).as_dict()
+    assert not report["ok"] and report["first_fault"]["code"] == "NODE_UNREACHABLE" and report["first_fault"]["node"] == "peer1.Org2", report
+    assert not any("no block files" in p for p in report["problems"]), report
+
 
 def test_console_admin_is_refused_without_a_ca_or_over_an_existing_wallet(tmp_path: Path) -> None:
     org_dir = NetworkLayout(tmp_path / "Regulator").org_dir("Regulator")
