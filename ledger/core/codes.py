@@ -135,6 +135,7 @@ class NodeCode(StrEnum):
     REPAIR_FAILED = "REPAIR_FAILED"
     INTERNAL_ERROR = "INTERNAL_ERROR"
     VERIFY_FAILED = "VERIFY_FAILED"
+    FILE_EXISTS = "FILE_EXISTS"
 
 
 class VerifyCode(StrEnum):
@@ -219,6 +220,7 @@ _SENTENCES: dict[str, str] = {
     "ORDERER_DAMAGED": "the orderer's block files are damaged and no peer holds a verified copy to repair them",
     "INTERNAL_ERROR": "an unexpected error; the log has the details",
     "VERIFY_FAILED": "verify found a fault; the first one is named",
+    "FILE_EXISTS": "the file a command would write exists already (a wallet, a genesis block); move it away first",
     # verify
     "BLOCKS_MISSING": "a node has no block files",
     "BLOCK_CORRUPT": "a stored block record is damaged or cannot be decoded",

@@ -118,6 +118,15 @@ def org_console_admin(
     _emit(out_doc)
 
 
+def refuse_existing_genesis(out: Path) -> None:
+    """FILE_EXISTS when `out` exists. Why: a genesis block is built with its own timestamp, so
+    a second `channel create` is another channel (another hash); writing it over the one the
+    members were handed (or over a DATA's genesis.block) silently replaced it, and nodes
+    given the new one would not accept the others' blocks."""
+    if out.exists() or out.is_symlink():
+        raise LedgerError("FILE_EXISTS", f"{out} exists: a new genesis block is a new channel that the members' nodes would not share; move it away first, or give another --out")
+
+
 @channel_app.command("create")
 def channel_create(
     org_dirs: list[Path] = typer.Option(..., "--org", help="An organization's directory or its org.json (repeat for each member)."),
@@ -135,6 +144,7 @@ def channel_create(
         missing, unknown = sorted(set(expected) - set(names)), sorted(set(names) - set(expected))
         if missing or unknown:
             raise LedgerError("CONFIG_INVALID", f"the network file's members are {expected}: missing {missing}, not in it {unknown}")
+        refuse_existing_genesis(out)
         genesis = build_genesis(spec, orgs)
         write_genesis(out, genesis)
     except LedgerError as exc:
