@@ -79,9 +79,15 @@ def up(
     # (naming `gridledger repair`) or ORDERER_DAMAGED is one {code, message}, not a traceback
     # inside the server's start-up. The orderer and the console run in this process; only the
     # peers are children (with pid files: a killed run's orphans are ended by the next).
-    network = Network.open(data, peer_processes=processes)
+    # SIGTERM (systemd, docker stop) ends like Ctrl-C: the peers stopped, exit 0. Installed before
+    # the peers start: a SIGTERM during start-up killed `up` with Python's default (exit -15), its
+    # peer processes died on a broken pipe with a traceback and their pid files stayed.
+    stop_on_signals()
     try:
-        stop_on_signals()  # SIGTERM (systemd, docker stop) ends like Ctrl-C: the peers stopped, exit 0
+        network = Network.open(data, peer_processes=processes)
+    except ConsoleStopped:
+        return  # Network.open stopped the peers it had started and removed their pid files
+    try:
         typer.echo(f"GridLedger console on http://{host}:{port}/  (API description at /schema)")
         # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from loopback; the console
         # decides itself, from GRIDLEDGER_TRUSTED_PROXIES (webapp.throttle.client_address)
