@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -83,11 +84,26 @@ def run_benchmark(net: Network, transactions: int, rates: list[float], workers: 
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": machine,
     }
-    console.print(_table(rounds, machine))
+    print_table(_table(rounds, machine), quiet=quiet)
     if report_dir is not None:
         write_report(report_dir, report, rounds)
         write_report(NetworkLayout(net.data_dir).bench_dir, report, rounds)  # the latest of this network, for the console
     return report
+
+
+REPORT_WIDTH = 240  # columns of the table when stdout is a file or a pipe (rich would wrap it at 80)
+
+
+def print_table(table: Table, *, quiet: bool) -> None:
+    """The people's report (no --json) on stdout, where the README puts it, unabridged.
+
+    Why: it went to stderr with the progress bars, so `gridledger bench ... > run.txt` left the
+    file empty, and rich fitted it to 80 columns when stderr was not a terminal: headers
+    "rou…", "thr…", CPU figures "gat… 1.2…", the failures "{"…". The progress bars stay on
+    stderr (they vanish when done)."""
+    if quiet:
+        return
+    Console(width=None if sys.stdout.isatty() else REPORT_WIDTH).print(table)
 
 
 def cpu_sources(net: Network) -> dict[str, cpu.Source]:
