@@ -172,9 +172,20 @@ def node_configure(
             "nodes": done.nodes,
             "route_secret": str(done.route_secret) if done.route_secret else None,
             "route_secret_created": done.route_secret_created,
-            "next": "gridledger node run --home DIR for each node (NATS servers first)",
+            "next": configure_next_step(data, done.nodes),
         }
     )
+
+
+NO_NODE_NEXT = "this organization runs no node: run the CLI (invoke, query, status, verify) with --data {data}; it reaches the others' NATS servers with its own key"
+
+
+def configure_next_step(data: Path, nodes: list[str]) -> str:
+    """What to do after `node configure`. Why not always "node run for each node": a member
+    without nodes (the approver) was told to run nodes it does not have."""
+    if not nodes:
+        return NO_NODE_NEXT.format(data=data)
+    return "gridledger node run --home DIR for each node (NATS servers first)"
 
 
 @node_app.command("run")

@@ -86,6 +86,8 @@ def test_each_organization_configures_its_own_nodes_from_public_files_and_the_ch
     for org in ("Org1", "Org2", "Regulator"):
         done = gridledger("node", "configure", "--data", str(data[org]))
         assert done["orgs"] == [org] and done["route_secret"] is None  # runs no NATS server: needs no secret
+        if org == APPROVER_ORG:  # it was told "node run --home DIR for each node" of none
+            assert done["nodes"] == [] and "runs no node" in str(done["next"]) and "node run" not in str(done["next"]), done
     for org, root in data.items():  # no member holds another's private material (but the console's approver key)
         layout = NetworkLayout(root)
         assert {p.parents[2].name for p in layout.orgs_dir.glob("*/nodes/*/node.json")} <= {org}  # its own nodes only
