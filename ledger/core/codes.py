@@ -136,6 +136,8 @@ class NodeCode(StrEnum):
     INTERNAL_ERROR = "INTERNAL_ERROR"
     VERIFY_FAILED = "VERIFY_FAILED"
     FILE_EXISTS = "FILE_EXISTS"
+    NO_WORKLOAD = "NO_WORKLOAD"
+    BENCH_SETUP_FAILED = "BENCH_SETUP_FAILED"
 
 
 class VerifyCode(StrEnum):
@@ -221,6 +223,8 @@ _SENTENCES: dict[str, str] = {
     "INTERNAL_ERROR": "an unexpected error; the log has the details",
     "VERIFY_FAILED": "verify found a fault; the first one is named",
     "FILE_EXISTS": "the file a command would write exists already (a wallet, a genesis block); move it away first",
+    "NO_WORKLOAD": "the chaincode names no benchmark workload in the network file",
+    "BENCH_SETUP_FAILED": "a benchmark setup phase had failed transactions; the message counts them by code",
     # verify
     "BLOCKS_MISSING": "a node has no block files",
     "BLOCK_CORRUPT": "a stored block record is damaged or cannot be decoded",

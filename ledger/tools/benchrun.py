@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import Progress, TaskID
 from rich.table import Table
 
+from ledger.core.errors import LedgerError
 from ledger.node.layout import NetworkLayout
 from ledger.node.netnetwork import is_networked
 from ledger.node.network import Network
@@ -48,8 +49,10 @@ def settled(net: Network, timeout_s: float = SETTLE_TIMEOUT_S) -> bool:
 
 def run_benchmark(net: Network, transactions: int, rates: list[float], workers: int, *, quiet: bool, report_dir: Path | None) -> dict[str, Any]:
     spec = next(cc for cc in net.spec.chaincodes if cc.name == net.chaincode_name)
+    # LedgerError, not SystemExit(text): main prints it as {code, message} on stdout (the text
+    # went to stderr alone, with an empty stdout, against "every error is one JSON document")
     if not spec.workload:
-        raise SystemExit(f"chaincode {spec.name} names no benchmark workload in the network file")
+        raise LedgerError("NO_WORKLOAD", f"chaincode {spec.name} names no benchmark workload in the network file")
     machine = machine_facts()  # before setup: the machine as the run found it
     run_id = os.urandom(3).hex()
     workload = load_workload(spec.workload, run_id=run_id)
@@ -61,7 +64,7 @@ def run_benchmark(net: Network, transactions: int, rates: list[float], workers: 
             task = progress.add_task(f"setup phase {number}", total=len(phase))
             setup = run_round(driver, phase, label=f"setup-{number}", workers=workers, progress=_advance(progress, task))
             if setup.fail:
-                raise SystemExit(f"setup phase {number} failed: {setup.failures}")
+                raise LedgerError("BENCH_SETUP_FAILED", f"setup phase {number} failed: {setup.failures}")
         rounds: list[RoundReport] = []
         for rate in rates:
             steps = workload.round(transactions)

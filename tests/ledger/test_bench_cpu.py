@@ -10,12 +10,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 
+from ledger.core.errors import LedgerError
 from ledger.node.network import Network
 from ledger.tools import cpu
 from ledger.tools.bench import BENCH_CLIENT, Driver, RoundReport, Step, run_round
-from ledger.tools.benchrun import _table, cpu_sources, print_table
+from ledger.tools.benchrun import _table, cpu_sources, print_table, run_benchmark
 
 BURN_S = 0.3
 
@@ -112,3 +114,12 @@ def test_the_report_table_goes_to_stdout_whole_when_it_is_not_a_terminal(capsys:
         assert text in out, out
     print_table(_table([measured]), quiet=True)  # --json: the JSON document alone
     assert capsys.readouterr() == ("", "")
+
+
+def test_a_chaincode_without_a_workload_is_a_refusal_with_a_code(net: Network) -> None:
+    """Before, SystemExit("chaincode ... names no benchmark workload"): the CLI printed that
+    text on stderr and nothing on stdout, not the {code, message} document."""
+    net.spec = msgspec.structs.replace(net.spec, chaincodes=[msgspec.structs.replace(net.spec.chaincodes[0], workload=""), *net.spec.chaincodes[1:]])
+    with pytest.raises(LedgerError) as refused:
+        run_benchmark(net, 1, [0.0], 1, quiet=True, report_dir=None)
+    assert refused.value.code == "NO_WORKLOAD" and net.chaincode_name in refused.value.message
