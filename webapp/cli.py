@@ -10,6 +10,7 @@ import typer
 
 from ledger.node.nodeconf import NodeConfig
 from ledger.node.noderun import register_console_runner
+from ledger.node.ports import PORT_MAX
 from ledger.tools.cli import app, init_failure
 
 __all__ = ["app"]
@@ -28,7 +29,7 @@ register_console_runner(_run_console_node)
 def up(
     data: Path = typer.Option(Path("data"), "--data", help="Directory of the network; created with `init` when empty."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address the console listens on."),
-    port: int = typer.Option(8080, "--port", help="Port the console listens on."),
+    port: int = typer.Option(8080, "--port", min=0, max=PORT_MAX, help="Port the console listens on (0: one the system picks)."),
     config: Path | None = typer.Option(None, "--config", help="Network file for a first init (default: network-config/network.yaml)."),
     admin_password: str | None = typer.Option(
         None, "--admin-password", envvar="GRIDLEDGER_ADMIN_PASSWORD", help="First password of the console administrator (generated and printed once if omitted)."
@@ -44,12 +45,15 @@ def up(
     from ledger.node.layout import NetworkLayout
     from ledger.node.material import no_genesis_error
     from ledger.node.network import Network
+    from ledger.node.ports import check_console_listen
     from ledger.node.spec import default_config_path, load_spec
     from webapp.app import create_app
     from webapp.console_node import ConsoleStopped, stop_on_signals
     from webapp.head_requests import answer_head
 
     layout = NetworkLayout(data)
+    if not networked:  # the console binds in this process: an address it cannot serve on is refused before init and the peers
+        check_console_listen(host, port)
     if not layout.genesis_file.exists():
         missing = no_genesis_error(layout)
         if missing.code != "NO_NETWORK":  # a network that lost its genesis.block: init would refuse it
@@ -76,9 +80,15 @@ def up(
     # (naming `gridledger repair`) or ORDERER_DAMAGED is one {code, message}, not a traceback
     # inside the server's start-up. The orderer and the console run in this process; only the
     # peers are children (with pid files: a killed run's orphans are ended by the next).
-    network = Network.open(data, peer_processes=processes)
+    # SIGTERM (systemd, docker stop) ends like Ctrl-C: the peers stopped, exit 0. Installed before
+    # the peers start: a SIGTERM during start-up killed `up` with Python's default (exit -15), its
+    # peer processes died on a broken pipe with a traceback and their pid files stayed.
+    stop_on_signals()
     try:
-        stop_on_signals()  # SIGTERM (systemd, docker stop) ends like Ctrl-C: the peers stopped, exit 0
+        network = Network.open(data, peer_processes=processes)
+    except ConsoleStopped:
+        return  # Network.open stopped the peers it had started and removed their pid files
+    try:
         typer.echo(f"GridLedger console on http://{host}:{port}/  (API description at /schema)")
         # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from loopback; the console
         # decides itself, from GRIDLEDGER_TRUSTED_PROXIES (webapp.throttle.client_address)

@@ -29,8 +29,12 @@ def data_dir_of(home: Path) -> Path:
     return data
 
 
-class ConsoleStopped(Exception):
-    """SIGTERM/SIGINT after uvicorn's graceful shutdown."""
+class ConsoleStopped(BaseException):
+    """SIGTERM/SIGINT: after uvicorn's graceful shutdown, or while the network is opened.
+
+    A BaseException, as KeyboardInterrupt is: a stop request is no error, and the start-up's
+    `except Exception` handlers (the NATS connect's, which said NATS_UNAVAILABLE
+    "ConsoleStopped()") must let it through to the clean-up."""
 
 
 def _stopped(signum: int, frame: object) -> None:
@@ -48,17 +52,24 @@ def stop_on_signals() -> None:
 
 
 def run_console_node(home: Path, config: NodeConfig, host: str | None, port: int | None) -> int:
-    """Serve the console until SIGTERM/SIGINT (uvicorn stops gracefully); exit 0."""
-    import uvicorn
+    """Serve the console until SIGTERM/SIGINT (uvicorn stops gracefully); exit 0, also when
+    stopped while it still imports or waits for the NATS servers."""
+    # First: the NATS connect below waits for the servers, and a SIGTERM meanwhile (or during
+    # the imports) killed the node with Python's default: exit -15, node.pid left behind.
+    stop_on_signals()
+    try:
+        import uvicorn
 
-    from ledger.node.logs import configure_logging
-    from ledger.node.network import Network
-    from webapp.app import create_app
-    from webapp.head_requests import answer_head
+        from ledger.node.logs import configure_logging
+        from ledger.node.network import Network
+        from webapp.app import create_app
+        from webapp.head_requests import answer_head
 
-    configure_logging()
-    data = data_dir_of(home)
-    network = Network.open(data, networked=True, nats_options=node_connect_options(home, config))
+        configure_logging()
+        data = data_dir_of(home)
+        network = Network.open(data, networked=True, nats_options=node_connect_options(home, config))
+    except ConsoleStopped:
+        return 0
     health = None
     try:
         health = maybe_serve(config.health_host, config.health_port, lambda: network_health(config.name, "console", network))
@@ -68,7 +79,6 @@ def run_console_node(home: Path, config: NodeConfig, host: str | None, port: int
         listen_port = port if port is not None else (config.console_port or DEFAULT_PORT)
         # `status` reports where it really listens (`up --networked --port P` overrides node.json)
         NodeLayout(home).console_address_file.write_text(f"http://{listen_host}:{listen_port}\n")
-        stop_on_signals()
         try:
             uvicorn.run(answer_head(app), host=listen_host, port=listen_port, log_level="warning", proxy_headers=False)
         except ConsoleStopped:

@@ -135,6 +135,9 @@ class NodeCode(StrEnum):
     REPAIR_FAILED = "REPAIR_FAILED"
     INTERNAL_ERROR = "INTERNAL_ERROR"
     VERIFY_FAILED = "VERIFY_FAILED"
+    FILE_EXISTS = "FILE_EXISTS"
+    NO_WORKLOAD = "NO_WORKLOAD"
+    BENCH_SETUP_FAILED = "BENCH_SETUP_FAILED"
 
 
 class VerifyCode(StrEnum):
@@ -156,6 +159,7 @@ class VerifyCode(StrEnum):
     DATABASE_UNREADABLE = "DATABASE_UNREADABLE"
     CHAIN_DIVERGES = "CHAIN_DIVERGES"
     PEERS_DISAGREE = "PEERS_DISAGREE"
+    NODE_UNREACHABLE = "NODE_UNREACHABLE"
 
 
 _SENTENCES: dict[str, str] = {
@@ -218,6 +222,9 @@ _SENTENCES: dict[str, str] = {
     "ORDERER_DAMAGED": "the orderer's block files are damaged and no peer holds a verified copy to repair them",
     "INTERNAL_ERROR": "an unexpected error; the log has the details",
     "VERIFY_FAILED": "verify found a fault; the first one is named",
+    "FILE_EXISTS": "the file a command would write exists already (a wallet, a genesis block); move it away first",
+    "NO_WORKLOAD": "the chaincode names no benchmark workload in the network file",
+    "BENCH_SETUP_FAILED": "a benchmark setup phase had failed transactions; the message counts them by code",
     # verify
     "BLOCKS_MISSING": "a node has no block files",
     "BLOCK_CORRUPT": "a stored block record is damaged or cannot be decoded",
@@ -235,6 +242,7 @@ _SENTENCES: dict[str, str] = {
     "DATABASE_UNREADABLE": "a node's state database cannot be opened or read",
     "CHAIN_DIVERGES": "a peer's chain differs from the orderer's",
     "PEERS_DISAGREE": "the peers disagree on height or commit hash",
+    "NODE_UNREACHABLE": "a peer did not answer and its files are not on this machine, so it was not checked",
 }
 
 

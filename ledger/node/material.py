@@ -25,6 +25,22 @@ def load_ca(layout: NetworkLayout, org: str) -> CertificateAuthority:
     return CertificateAuthority.from_json(path.read_text())
 
 
+def home_org(layout: NetworkLayout, preferred: str, orgs: list[str]) -> str:
+    """The organization a bare CLI user name (`--as alice`, the query default `cli-reader`)
+    belongs to in this directory: `preferred` (the console organization) when its CA is
+    here, else the one organization of `orgs` whose CA is here, else `preferred`.
+
+    Why: a member's own DATA (`org create` + `node configure`) holds only its own CA. The
+    CLI put a bare name in the console organization (Org1) everywhere, so from Regulator's
+    or Org2's DATA `query queryUser A` (as `cli-reader`) and `invoke --as bob ...` were
+    UNKNOWN_USER "organization 'Org1' has no CA": no CLI user could be made there. An
+    `init` directory holds every CA, so it keeps the console organization."""
+    if layout.ca_file(preferred).exists():
+        return preferred
+    held = [org for org in orgs if layout.ca_file(org).exists()]
+    return held[0] if len(held) == 1 else preferred
+
+
 def load_node_identity(layout: NetworkLayout, node_id: str) -> SigningIdentity:
     path = layout.node_identity_file(node_id)
     if not path.exists():

@@ -1,7 +1,8 @@
 """`gridledger status` of a networked layout: every node's process and progress.
 
-A node is alive when the pid in its directory runs (and, for a NATS server, its /healthz
-answers); orderers' and peers' height and commit hash come from the heartbeats they
+A node is alive when the pid in its directory runs and it answers: a NATS server's /healthz,
+an orderer's or peer's heartbeat (`pid` stays set while the process runs, alive or not);
+orderers' and peers' height and commit hash come from the heartbeats they
 publish on NATS (read with the organization's CLI client credentials), so the answer is
 the same from any machine that reaches the NATS cluster.
 """
@@ -194,7 +195,7 @@ def networked_status(data: Path, *, listen_s: float = HEARTBEAT_LISTEN_S) -> dic
     nodes: list[dict[str, Any]] = []
     for home, config in zip(homes, configs):
         pid = read_pid(home)
-        alive = pid_alive(pid)
+        alive = running = pid_alive(pid)
         height: int | None = None
         commit_hash: str | None = None
         if config.kind == "nats":
@@ -210,7 +211,13 @@ def networked_status(data: Path, *, listen_s: float = HEARTBEAT_LISTEN_S) -> dic
             if beat is not None:
                 height, commit_hash = _progress(beat)
                 alive = alive or pid is None  # a node on another machine: its heartbeat says it lives
-        nodes.append({"name": config.name, "kind": config.kind, "pid": pid if alive else None, "address": address, "alive": alive, "height": height, "commit_hash": commit_hash})
+            else:
+                # Its process runs but it is not heard: hung (SIGSTOP) or cut off from every NATS
+                # server. Before, the running pid alone made it alive (`alive: true`,
+                # `height: null` for as long as it hung, endorsing and committing nothing), while
+                # a NATS server was judged by its /healthz. Its pid is still given below.
+                alive = False
+        nodes.append({"name": config.name, "kind": config.kind, "pid": pid if running or alive else None, "address": address, "alive": alive, "height": height, "commit_hash": commit_hash})
     client_urls = next((c.nats.urls for c in configs if c.nats is not None), None)
     client_urls = placed_urls(layout) if client_urls is None else client_urls
     remote_nats = nats_elsewhere(layout, {c.name for c in configs}, client_urls)

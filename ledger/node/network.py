@@ -31,6 +31,7 @@ from ledger.node.netnetwork import cli_options, connect_networked, is_networked
 from ledger.node.nodelock import try_lock
 from ledger.node.orphans import end_orphans, remove_pid_file, write_pid_file
 from ledger.node.spec import NetworkSpec, load_spec
+from ledger.node.stopsignals import stop_signals_deferred
 from ledger.order.solo import SoloOrderer
 from ledger.peer.peer import Peer
 from ledger.storage.blockstore import BlockStore
@@ -216,11 +217,12 @@ class Network:
                 if peer_processes:
                     pipe_peer = PipePeer(name, identity, layout.root.resolve(), url)  # absolute: orphans are recognised by it
                     orderer.subscribe(pipe_peer.deliver)
-                    pipe_peer.start()
-                    if pipe_peer.pid is not None:
-                        write_pid_file(layout, name, pipe_peer.pid)
-                    pipe_peers.append(pipe_peer)
-                    peers.append(pipe_peer)
+                    with stop_signals_deferred():  # a stop request lands once it is registered for the clean-up below
+                        pipe_peer.start()
+                        if pipe_peer.pid is not None:
+                            write_pid_file(layout, name, pipe_peer.pid)
+                        pipe_peers.append(pipe_peer)
+                        peers.append(pipe_peer)
                 else:
                     with _repair_hint(layout, name):
                         peer = Peer(name, identity, Channel(config), layout.node_dir(name), url)

@@ -96,3 +96,32 @@ def check_ports_free(listens: list[Listen]) -> None:
                 "stop that process, or lay the nodes out on other ports (`init --networked --base-port N` in a new directory, "
                 "`node configure --base-port N`)",
             )
+
+
+PORT_MAX = 65535
+
+
+def check_console_listen(host: str, port: int) -> None:
+    """Refuse, before anything starts, a console address the embedded `up` could not serve on:
+    PORT_IN_USE when another process listens there, BAD_ARGUMENT when this machine cannot
+    listen there at all (a name that does not resolve, an address it does not have).
+
+    Why: the embedded `up` opened the network (four peer processes), printed "GridLedger
+    console on http://H:P/" and only then let uvicorn bind, which logged its own ERROR line
+    and exited 3 without a `{code, message}` document; the operator was told the console
+    was up when nothing listened. (`up --networked` checks every node's ports, the
+    console's included, in its supervisor.) Port 0 (the system picks one) still checks the host."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as error:
+        raise LedgerError("BAD_ARGUMENT", f"--host {host!r} is not an address this machine can listen on: {error}") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: a closed socket's TIME_WAIT is no owner
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise LedgerError(
+                    "PORT_IN_USE", f"{host}:{port} (the console's port) is already in use by another process: stop that process, or start with another --port"
+                ) from None
+            raise LedgerError("BAD_ARGUMENT", f"the console cannot listen on {host}:{port}: {error.strerror or error}") from None

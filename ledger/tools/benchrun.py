@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ from rich.console import Console
 from rich.progress import Progress, TaskID
 from rich.table import Table
 
+from ledger.core.errors import LedgerError
 from ledger.node.layout import NetworkLayout
 from ledger.node.netnetwork import is_networked
 from ledger.node.network import Network
@@ -47,8 +49,10 @@ def settled(net: Network, timeout_s: float = SETTLE_TIMEOUT_S) -> bool:
 
 def run_benchmark(net: Network, transactions: int, rates: list[float], workers: int, *, quiet: bool, report_dir: Path | None) -> dict[str, Any]:
     spec = next(cc for cc in net.spec.chaincodes if cc.name == net.chaincode_name)
+    # LedgerError, not SystemExit(text): main prints it as {code, message} on stdout (the text
+    # went to stderr alone, with an empty stdout, against "every error is one JSON document")
     if not spec.workload:
-        raise SystemExit(f"chaincode {spec.name} names no benchmark workload in the network file")
+        raise LedgerError("NO_WORKLOAD", f"chaincode {spec.name} names no benchmark workload in the network file")
     machine = machine_facts()  # before setup: the machine as the run found it
     run_id = os.urandom(3).hex()
     workload = load_workload(spec.workload, run_id=run_id)
@@ -60,7 +64,7 @@ def run_benchmark(net: Network, transactions: int, rates: list[float], workers: 
             task = progress.add_task(f"setup phase {number}", total=len(phase))
             setup = run_round(driver, phase, label=f"setup-{number}", workers=workers, progress=_advance(progress, task))
             if setup.fail:
-                raise SystemExit(f"setup phase {number} failed: {setup.failures}")
+                raise LedgerError("BENCH_SETUP_FAILED", f"setup phase {number} failed: {setup.failures}")
         rounds: list[RoundReport] = []
         for rate in rates:
             steps = workload.round(transactions)
@@ -83,11 +87,26 @@ def run_benchmark(net: Network, transactions: int, rates: list[float], workers: 
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": machine,
     }
-    console.print(_table(rounds, machine))
+    print_table(_table(rounds, machine), quiet=quiet)
     if report_dir is not None:
         write_report(report_dir, report, rounds)
         write_report(NetworkLayout(net.data_dir).bench_dir, report, rounds)  # the latest of this network, for the console
     return report
+
+
+REPORT_WIDTH = 240  # columns of the table when stdout is a file or a pipe (rich would wrap it at 80)
+
+
+def print_table(table: Table, *, quiet: bool) -> None:
+    """The people's report (no --json) on stdout, where the README puts it, unabridged.
+
+    Why: it went to stderr with the progress bars, so `gridledger bench ... > run.txt` left the
+    file empty, and rich fitted it to 80 columns when stderr was not a terminal: headers
+    "rou…", "thr…", CPU figures "gat… 1.2…", the failures "{"…". The progress bars stay on
+    stderr (they vanish when done)."""
+    if quiet:
+        return
+    Console(width=None if sys.stdout.isatty() else REPORT_WIDTH).print(table)
 
 
 def cpu_sources(net: Network) -> dict[str, cpu.Source]:

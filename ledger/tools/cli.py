@@ -31,7 +31,7 @@ from ledger.gateway import CommitError, GatewayError, creator_party, make_signof
 from ledger.node.init import init_network
 from ledger.node.layout import NetworkLayout
 from ledger.node.logs import configure_logging
-from ledger.node.material import load_admin, no_genesis_error
+from ledger.node.material import home_org, load_admin, no_genesis_error
 from ledger.node.spec import BASE_PORT_MAX, BASE_PORT_MIN, default_config_path, load_spec
 from ledger.tools.netcli import channel_app, node_app, org_app
 
@@ -161,19 +161,25 @@ def init_failure(exc: Exception) -> str:
 
 
 def _identity(net: "Network", who: str) -> SigningIdentity:
-    """`ORG/NAME` (or `NAME` of the console's org): an administrator of ORG when one has that
-    name and no CLI user does (Regulator/admin sets tariffs), else the CLI user, created on
-    first use; UNKNOWN_USER for an org the channel does not have, BAD_ARGUMENT for a name
-    that is not a plain file name."""
+    """`ORG/NAME` (or `NAME` of this directory's own organization, `home_org`: the console's
+    in an `init` directory, the member's in a member's own DATA): an administrator of ORG
+    when one has that name and no CLI user does (Regulator/admin sets tariffs), else the CLI
+    user, created on first use; UNKNOWN_USER for an org the channel does not have or whose
+    CA this directory lacks (another member's), BAD_ARGUMENT for a name that is not a plain
+    file name."""
     org, _, name = who.rpartition("/")
-    org = org or net.console_org
     orgs = sorted(o.name for o in net.config.orgs)
+    own = home_org(net.layout, net.console_org, orgs)
+    org = org or own
     if org not in orgs:
         raise LedgerError("UNKNOWN_USER", f"no organization {org!r} in this network (it has {', '.join(orgs)})")
     if not USER_NAME.match(name):
         raise LedgerError("BAD_ARGUMENT", f"user name {name!r} must be 1-64 letters, digits or ._@- (not starting with one of ._@-)")
-    if not net.layout.user_file(org, name).exists() and net.layout.admin_file(org, name).exists():
-        return load_admin(net.layout, org, name)
+    layout = net.layout
+    if not layout.user_file(org, name).exists() and layout.admin_file(org, name).exists():
+        return load_admin(layout, org, name)
+    if not layout.user_file(org, name).exists() and not layout.ca_file(org).exists():
+        raise LedgerError("UNKNOWN_USER", f"{org} is another member's organization: this directory holds no {org}/{name} and not its CA to make one (use --as {own}/NAME)")
     return net.client_identity(org, name)
 
 

@@ -17,6 +17,7 @@ from ledger.core.errors import LedgerError
 from ledger.node.init import build_genesis, write_genesis
 from ledger.node.layout import OrgLayout
 from ledger.node.orgs import OrgPlan, create_org_dir, load_org_public
+from ledger.node.ports import PORT_MAX
 from ledger.node.spec import BASE_PORT_MAX, BASE_PORT_MIN, default_config_path, load_spec
 
 CONSOLE_ADMIN_WALLET_FILE = "console-admin.json"
@@ -117,6 +118,15 @@ def org_console_admin(
     _emit(out_doc)
 
 
+def refuse_existing_genesis(out: Path) -> None:
+    """FILE_EXISTS when `out` exists. Why: a genesis block is built with its own timestamp, so
+    a second `channel create` is another channel (another hash); writing it over the one the
+    members were handed (or over a DATA's genesis.block) silently replaced it, and nodes
+    given the new one would not accept the others' blocks."""
+    if out.exists() or out.is_symlink():
+        raise LedgerError("FILE_EXISTS", f"{out} exists: a new genesis block is a new channel that the members' nodes would not share; move it away first, or give another --out")
+
+
 @channel_app.command("create")
 def channel_create(
     org_dirs: list[Path] = typer.Option(..., "--org", help="An organization's directory or its org.json (repeat for each member)."),
@@ -134,6 +144,7 @@ def channel_create(
         missing, unknown = sorted(set(expected) - set(names)), sorted(set(names) - set(expected))
         if missing or unknown:
             raise LedgerError("CONFIG_INVALID", f"the network file's members are {expected}: missing {missing}, not in it {unknown}")
+        refuse_existing_genesis(out)
         genesis = build_genesis(spec, orgs)
         write_genesis(out, genesis)
     except LedgerError as exc:
@@ -161,16 +172,27 @@ def node_configure(
             "nodes": done.nodes,
             "route_secret": str(done.route_secret) if done.route_secret else None,
             "route_secret_created": done.route_secret_created,
-            "next": "gridledger node run --home DIR for each node (NATS servers first)",
+            "next": configure_next_step(data, done.nodes),
         }
     )
+
+
+NO_NODE_NEXT = "this organization runs no node: run the CLI (invoke, query, status, verify) with --data {data}; it reaches the others' NATS servers with its own key"
+
+
+def configure_next_step(data: Path, nodes: list[str]) -> str:
+    """What to do after `node configure`. Why not always "node run for each node": a member
+    without nodes (the approver) was told to run nodes it does not have."""
+    if not nodes:
+        return NO_NODE_NEXT.format(data=data)
+    return "gridledger node run --home DIR for each node (NATS servers first)"
 
 
 @node_app.command("run")
 def node_run(
     home: Path = typer.Option(..., "--home", help="The node's directory (holds node.json)."),
     console_host: str | None = typer.Option(None, "--host", help="Console nodes: the address to listen on instead of node.json's."),
-    console_port: int | None = typer.Option(None, "--port", help="Console nodes: the port to listen on instead of node.json's."),
+    console_port: int | None = typer.Option(None, "--port", min=0, max=PORT_MAX, help="Console nodes: the port to listen on instead of node.json's."),
 ) -> None:
     """Run one node (NATS server, orderer, peer or console) until it stops; fail-stop."""
     from ledger.node.noderun import run_node

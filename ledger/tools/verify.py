@@ -53,7 +53,8 @@ class VerifyReport:
             "first_fault": self.faults[0] if self.faults else None,
             "problems": self.problems,
             "checked_blocks": self.checked_blocks,
-            "nodes_checked": len(self.chains),
+            # a peer that did not answer and runs elsewhere is listed, but was not checked
+            "nodes_checked": sum(1 for c in self.chains if not any(f["code"] == VerifyCode.NODE_UNREACHABLE for f in c.faults)),
             "repair": self.repairs,
             "nodes": [{"node": c.node, "height": c.height, "commit_hash": c.commit_hash, "problems": c.problems} for c in self.chains],
         }

@@ -10,12 +10,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 
+from ledger.core.errors import LedgerError
 from ledger.node.network import Network
 from ledger.tools import cpu
-from ledger.tools.bench import BENCH_CLIENT, Driver, Step, run_round
-from ledger.tools.benchrun import cpu_sources
+from ledger.tools.bench import BENCH_CLIENT, Driver, RoundReport, Step, run_round
+from ledger.tools.benchrun import _table, cpu_sources, print_table, run_benchmark
 
 BURN_S = 0.3
 
@@ -95,3 +97,29 @@ def test_users_are_enrolled_before_the_round_not_inside_it(network_dir: Path) ->
         assert loaded == []  # nobody enrolled while the round ran
     finally:
         net.close()
+
+
+def test_the_report_table_goes_to_stdout_whole_when_it_is_not_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --json the table is the command's output. Before, it went to stderr (so
+    `bench > run.txt` wrote nothing) and was cut to 80 columns: "rou…", "thr…", "gat… 1.2…"."""
+    measured = RoundReport(
+        label="mixed@700tps", sent=2000, succ=1990, fail=10, failures={"MVCC_READ_CONFLICT": 10}, send_rate_tps=690.4, throughput_tps=612.3,
+        latency_ms={"min": 20.0, "avg": 110.0, "p50": 101.0, "p99": 215.0, "max": 250.0}, duration_s=3.2,
+        cpu_ms_per_tx={"gateway": 0.55, "orderer": 0.05, "peer0.Org1": 0.61, "peer1.Org1": 0.62, "peer0.Org2": 0.6, "peer1.Org2": 0.63},
+    )
+    print_table(_table([measured]), quiet=False)
+    out, err = capsys.readouterr()
+    assert err == ""
+    for text in ("mixed@700tps", "throughput tps", "gateway 0.55, orderer 0.05, peer0.Org1 0.61", '{"MVCC_READ_CONFLICT": 10}'):
+        assert text in out, out
+    print_table(_table([measured]), quiet=True)  # --json: the JSON document alone
+    assert capsys.readouterr() == ("", "")
+
+
+def test_a_chaincode_without_a_workload_is_a_refusal_with_a_code(net: Network) -> None:
+    """Before, SystemExit("chaincode ... names no benchmark workload"): the CLI printed that
+    text on stderr and nothing on stdout, not the {code, message} document."""
+    net.spec = msgspec.structs.replace(net.spec, chaincodes=[msgspec.structs.replace(net.spec.chaincodes[0], workload=""), *net.spec.chaincodes[1:]])
+    with pytest.raises(LedgerError) as refused:
+        run_benchmark(net, 1, [0.0], 1, quiet=True, report_dir=None)
+    assert refused.value.code == "NO_WORKLOAD" and net.chaincode_name in refused.value.message

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from netkit import PYTHON, ROOT, submit, wait_in_sync
 
+from ledger.node.layout import NetworkLayout
 from ledger.node.network import Network
 
 ENTRY = [PYTHON, "-m", "webapp.cli"]  # the installed `gridledger` script's app
@@ -65,6 +66,12 @@ def bad_argument_cases(data: str, empty: str) -> list[tuple[str, tuple[str | byt
         # Before, both were taken and written into node.json: ports 70000 and up, or negative
         ("init-base-port-above-65435", ("init", "--data", empty, "--networked", "--base-port", "70000"), "BAD_ARGUMENT", 2),
         ("node-configure-base-port-negative", ("node", "configure", "--data", empty, "--base-port", "-4"), "BAD_ARGUMENT", 2),
+        # Before, the embedded `up` hung with 70000 (uvicorn's OverflowError inside its loop) and
+        # `up --networked` was INTERNAL_ERROR; `node run --port` took it too
+        ("up-port-above-65535", ("up", "--data", empty, "--port", "70000"), "BAD_ARGUMENT", 2),
+        ("up-networked-port-negative", ("up", "--data", empty, "--networked", "--port", "-1"), "BAD_ARGUMENT", 2),
+        ("up-host-not-resolvable", ("up", "--data", empty, "--host", "no-such-host.invalid", "--port", "0"), "BAD_ARGUMENT", 2),
+        ("node-run-port-above-65535", ("node", "run", "--home", empty, "--port", "65536"), "BAD_ARGUMENT", 2),
     ]
 
 
@@ -116,6 +123,22 @@ def test_second_up_on_a_busy_directory_is_network_busy_without_a_traceback(cli_n
     assert "Traceback" not in out + err, (out, err)
     assert done.returncode == 1
     assert json.loads(out)["code"] == "NETWORK_BUSY"
+
+
+def test_up_on_a_taken_console_port_is_port_in_use_before_any_peer_starts(cli_net: Path) -> None:
+    """Before, the embedded `up` opened the network (four peer processes), printed "GridLedger
+    console on http://127.0.0.1:P/", then uvicorn failed to bind: its own ERROR line on stderr,
+    exit 3, no `{code, message}` on stdout."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run("up", "--data", str(cli_net), "--port", str(port))
+    out, err = done.stdout.decode(), done.stderr.decode()
+    assert "Traceback" not in out + err and "console on" not in out, (out, err[-1500:])
+    document = json.loads(out)
+    assert (done.returncode, document["code"]) == (1, "PORT_IN_USE") and f"127.0.0.1:{port}" in document["message"], document
+    assert not list(NetworkLayout(cli_net).run_dir.glob("*.pid")), "no peer process was started"
 
 
 def test_a_file_where_a_directory_belongs_is_a_refusal_naming_it_not_an_internal_error(tmp_path: Path) -> None:

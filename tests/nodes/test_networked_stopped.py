@@ -113,6 +113,30 @@ def test_a_node_started_before_nats_stops_on_sigterm(tmp_path: Path, nodes: Node
         assert "Traceback" not in (home / "test-run.log").read_text()
 
 
+def sigterm_handled(pid: int) -> bool:
+    """Whether the process catches SIGTERM (its handler is installed): SigCgt of /proc."""
+    caught = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+
+
+def test_a_console_node_waiting_for_nats_stops_on_sigterm(tmp_path: Path, nodes: NodeProcesses) -> None:
+    """Before, the console node installed its stop handler only once its network was open, so
+    a SIGTERM while it waited for the NATS servers killed it with Python's default: exit -15
+    and node.pid left behind (the supervisor logged exit_code -15)."""
+    data = init_networked(tmp_path)
+    home = NetworkLayout(data).node_dir("console.Org1")
+    proc = nodes.start(home)
+    wait_for(lambda: (home / "node.pid").exists() and sigterm_handled(proc.pid), what="the console node's SIGTERM handler in place")
+    proc.send_signal(signal.SIGTERM)
+    try:
+        code = proc.wait(NODE_STOP_S)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"console.Org1 still runs {NODE_STOP_S} s after SIGTERM") from None
+    log = (home / "test-run.log").read_text()
+    assert code == 0 and "Traceback" not in log, log[-2000:]
+    assert not (home / "node.pid").exists()
+
+
 def tree(root: Path) -> list[tuple[str, int]]:
     return sorted((str(p.relative_to(root)), p.stat().st_size) for p in root.rglob("*") if p.is_file())
 

@@ -83,7 +83,11 @@ def test_org_create_and_channel_create_from_public_files_only(tmp_path: Path) ->
     every_secret = {k: p for org in made for k, p in secrets_under(tmp_path / org).items()}
     assert every_secret and not [str(p) for k, p in every_secret.items() if k in raw]
 
-    # refusals: a member missing, the same org twice, an existing org directory
+    # refusals: an existing genesis block (it was overwritten by a new channel's), a member
+    # missing, the same org twice, an existing org directory
+    code, out = cli_json(*args, *[x for org in made for x in ("--org", str(publics / org))])
+    assert code == 1 and out["code"] == "FILE_EXISTS" and str(genesis) in out["message"], out
+    assert genesis.read_bytes() == raw
     code, out = cli_json("channel", "create", "--config", str(spec), "--out", str(tmp_path / "x.block"), "--org", str(publics / "Org1"), "--org", str(publics / "OrdererOrg"))
     assert code == 1 and out["code"] == "CONFIG_INVALID" and "Org2" in out["message"]
     assert not (tmp_path / "x.block").exists()

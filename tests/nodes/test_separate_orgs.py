@@ -86,6 +86,8 @@ def test_each_organization_configures_its_own_nodes_from_public_files_and_the_ch
     for org in ("Org1", "Org2", "Regulator"):
         done = gridledger("node", "configure", "--data", str(data[org]))
         assert done["orgs"] == [org] and done["route_secret"] is None  # runs no NATS server: needs no secret
+        if org == APPROVER_ORG:  # it was told "node run --home DIR for each node" of none
+            assert done["nodes"] == [] and "runs no node" in str(done["next"]) and "node run" not in str(done["next"]), done
     for org, root in data.items():  # no member holds another's private material (but the console's approver key)
         layout = NetworkLayout(root)
         assert {p.parents[2].name for p in layout.orgs_dir.glob("*/nodes/*/node.json")} <= {org}  # its own nodes only
@@ -128,6 +130,14 @@ def test_each_organization_configures_its_own_nodes_from_public_files_and_the_ch
     done = gridledger("invoke", "--data", str(regulator), "--as", "Regulator/admin", "userRegister", "Regulator desk", "reg-desk")
     assert done["code"] == "VALID", done
     assert gridledger("query", "--data", str(regulator), "--as", "Regulator/admin", "queryUser", "reg-desk")["result"]["Name"] == "Regulator desk"
+    # a bare user name is the member's own organization's (it was the console's, Org1, whose CA a
+    # member's DATA lacks: UNKNOWN_USER "organization 'Org1' has no CA", for the query default too)
+    assert gridledger("query", "--data", str(regulator), "queryUser", "reg-desk")["result"]["Name"] == "Regulator desk"
+    assert gridledger("query", "--data", str(data["Org2"]), "queryUser", "reg-desk")["result"]["Name"] == "Regulator desk"
+    done = gridledger("invoke", "--data", str(regulator), "--as", "clerk", "userRegister", "Regulator clerk", "reg-clerk")
+    assert done["code"] == "VALID" and done["result"]["Identity"] == "Regulator/clerk", done  # type: ignore[index]
+    refused = subprocess.run([*CLI, "invoke", "--data", str(regulator), "--as", "Org1/alice", "userTopup", "A1", "5"], capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1 and json.loads(refused.stdout)["code"] == "UNKNOWN_USER" and "--as Regulator/NAME" in refused.stdout, refused.stdout
 
     def regulator_sees_all_in_sync() -> bool:
         report = networked_status(regulator)
@@ -165,6 +175,21 @@ def test_each_organization_configures_its_own_nodes_from_public_files_and_the_ch
         30,
         "Org2's status sees another member's NATS server gone",
     )
+
+    # another member's peer down: Org1's verify cannot check it and says so (it named
+    # BLOCKS_MISSING "no block files at Org1's DATA/orgs/Org2/nodes/peer1.Org2/blocks")
+    down = nodes.procs.pop(node_homes(data["Org2"], "peer")[1])
+    down.kill()
+    down.wait(timeout=30)
+    wait_for(
+        lambda: not next(n for n in networked_status(data[CLIENT_ORG])["nodes"] if n["name"] == "peer1.Org2")["alive"],
+        30,
+        "Org1's status sees Org2's peer1 gone",
+    )
+    report = verify_networked(data[CLIENT_ORG]).as_dict()
+    assert not report["ok"] and report["first_fault"]["code"] == "NODE_UNREACHABLE" and report["first_fault"]["node"] == "peer1.Org2", report
+    assert not any("no block files" in p for p in report["problems"]), report
+    assert report["nodes_checked"] == len(report["nodes"]) - 1, report  # listed, not counted as checked (it was)
 
 
 def test_console_admin_is_refused_without_a_ca_or_over_an_existing_wallet(tmp_path: Path) -> None:

@@ -73,6 +73,23 @@ def test_up_networked_restarts_a_killed_node_and_stops_all_in_order(tmp_path: Pa
         assert exited and exited[0]["exit_code"] == -signal.SIGKILL and float(str(exited[0]["restart_in_s"])) > 0
         assert restarted and restarted[0]["restarts"] == 1
 
+        # a hung peer (SIGSTOP): its process runs, so no restart, but it is not alive; it said
+        # alive: true with height null for as long as it hung
+        hung = layout.node_dir("peer1.Org2")
+        hung_pid = read_pid(hung)
+        assert hung_pid is not None
+        os.kill(hung_pid, signal.SIGSTOP)
+        try:
+            def listed_hung() -> bool:
+                code, out = cli_json("status", "--data", str(data), "--json")
+                row = next(n for n in out["nodes"] if n["name"] == "peer1.Org2")
+                return code == 0 and row["alive"] is False and row["pid"] == hung_pid and out["in_sync"] is False
+
+            wait_for(listed_hung, what="the hung peer listed not alive, with its pid")
+        finally:
+            os.kill(hung_pid, signal.SIGCONT)
+        wait_for(all_alive, what="every node alive once the peer runs on")
+
         pids = {home: read_pid(home) for home in nats_homes}
         up.send_signal(signal.SIGTERM)
         assert up.wait(UP_STOP_S) == 0

@@ -95,13 +95,10 @@ def _measure(client: MeteringClient, meters: int, workers: int, rate: float) -> 
 def run(net: "Network", transactions: int, workers: int, *, quiet: bool, report_dir: Path | None, rates: Sequence[float] = (0.0,)) -> dict[str, Any]:
     """Per send rate of `rates` (0 = as fast as possible): `transactions` meter-days (rounded up
     to whole meters of DAYS days, fresh meters each time), then their bills."""
-    from rich.console import Console
-
-    from ledger.tools.benchrun import _table, write_report
+    from ledger.tools.benchrun import _table, print_table, write_report
     from ledger.tools.machine import machine_facts
 
     machine = machine_facts()  # before the rounds: the machine as the run found it
-    console = Console(stderr=True, quiet=quiet)
     meters = min(METERS_MAX, max(1, -(-transactions // DAYS)))
     client = MeteringClient(net)
     rounds = [measured for rate in rates for measured in _measure(client, meters, workers, rate)]
@@ -117,7 +114,7 @@ def run(net: "Network", transactions: int, workers: int, *, quiet: bool, report_
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": machine,
     }
-    console.print(_table(rounds, machine))
+    print_table(_table(rounds, machine), quiet=quiet)
     if report_dir is not None:
         write_report(report_dir, report, rounds)
     return report
