@@ -13,7 +13,10 @@ Three rules keep that as deterministic as the serial run:
   lives, so any later test calling `asyncio.run` (the NATS tests, a gateway over NATS)
   would fail with "cannot be called from a running event loop". xdist's loadgroup hands
   out work in collection order (`--no-loadscope-reorder`), so nothing follows them.
-- Every other test is its own unit of work, given to whichever worker is free.
+- Every other test module is one unit of work, given whole to whichever worker is free:
+  several modules build a network once (module-scoped fixtures) and let a later test use
+  what an earlier one left (a dead peer, simulated meters), so a module's tests must run in
+  one process, in order.
 The same order holds in one process (`pytest -n 0`, handy with `-x` or a debugger): consortium first, browser last.
 """
 
@@ -27,7 +30,7 @@ BROWSER_DIR = "tests/browser/"
 
 
 def _place(item: pytest.Item) -> int:
-    """0: the consortium group, 1: any worker, 2: the browser group."""
+    """0: the consortium group, 1: its module's group, on any worker, 2: the browser group."""
     nodeid = item.nodeid.replace("\\", "/")
     if nodeid.startswith(BROWSER_DIR):
         return 2
@@ -46,3 +49,5 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             item.add_marker(pytest.mark.xdist_group("consortium"))
         elif place == 2:
             item.add_marker(pytest.mark.xdist_group("browser"))
+        else:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))

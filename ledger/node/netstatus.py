@@ -83,12 +83,14 @@ def _options_from_network_file(layout: NetworkLayout, org: str) -> dict[str, Any
 
 def client_org(layout: NetworkLayout, preferred: str) -> str | None:
     """Whose CLI credentials a DATA directory holds: `preferred` (the console organization)
-    when its NATS client key is here, else the one organization whose key is (a member's
-    own DATA); None when no organization's is."""
+    unless this is a member's own DATA, where the one organization whose NATS client key is
+    here is used; None when no organization's is. A DATA holding several organizations' keys
+    (an `init` directory) never falls back to another one's: a missing console key is then a
+    fault to report (the connect names it), not to work around."""
     held = sorted(p.parent.name for p in layout.orgs_dir.glob(f"*/{NATS_CLIENT_SEED_FILE}"))
-    if preferred in held:
-        return preferred
-    return held[0] if held else None
+    if not held:
+        return None
+    return held[0] if len(held) == 1 else preferred
 
 
 async def _listen_heartbeats(options: dict[str, Any], subject: str, listen_s: float) -> dict[str, dict[str, Any]]:
